@@ -1,0 +1,42 @@
+const BRAND = Symbol.for('msgport.MessagingError');
+
+/** Options accepted by every {@link MessagingError} constructor. */
+export interface MessagingErrorOptions {
+  /** The underlying error (a client-library error, a handler error …). */
+  readonly cause?: unknown;
+  /** Whether retrying the same operation later may succeed. */
+  readonly retriable?: boolean;
+}
+
+/**
+ * Root of every error msgport throws across the port. Adapters wrap client-library errors
+ * (kafkajs, amqplib) in one of its subclasses; a raw client error never crosses the port.
+ *
+ * Messages say what happened, to what, and what to do. They never contain credentials.
+ */
+export class MessagingError extends Error {
+  /** A stable, documented identifier of the failure, e.g. `PUBLISH_FAILED`. */
+  readonly code: string;
+  /** Whether retrying the same operation later may succeed. */
+  readonly retriable: boolean;
+
+  constructor(message: string, code = 'MESSAGING_ERROR', options: MessagingErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MessagingError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+}
+
+/**
+ * True for any {@link MessagingError}, including one created by another copy of `@msgport/core`
+ * (two versions installed side by side), where `instanceof` would fail.
+ */
+export function isMessagingError(value: unknown): value is MessagingError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    ((value as Record<symbol, unknown>)[BRAND] === true || value instanceof MessagingError)
+  );
+}

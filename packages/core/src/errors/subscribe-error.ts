@@ -1,0 +1,12 @@
+import { MessagingError, type MessagingErrorOptions } from './messaging-error.js';
+
+/**
+ * A subscription could not be set up on the broker (topic creation or queue declaration failed,
+ * the consumer could not join its group). Code `SUBSCRIBE_FAILED`, retriable.
+ */
+export class SubscribeError extends MessagingError {
+  constructor(message: string, options: MessagingErrorOptions = {}) {
+    super(message, 'SUBSCRIBE_FAILED', { retriable: true, ...options });
+    this.name = 'SubscribeError';
+  }
+}

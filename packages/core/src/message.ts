@@ -1,0 +1,119 @@
+import { InvalidArgumentError } from './errors/invalid-argument-error.js';
+
+/** What may be passed as a message value or key: bytes, or a string (encoded as UTF-8). */
+export type Payload = Uint8Array | string;
+
+/**
+ * Transport facts about a received message. Never mixed into `headers`; every field is optional
+ * because each broker knows different things.
+ */
+export interface MessageMetadata {
+  /** Delivery attempt of this message to this handler, starting at 1. */
+  readonly attempt?: number;
+  /** Broker timestamp in milliseconds since the epoch, when known. */
+  readonly timestamp?: number;
+  /** Kafka partition. */
+  readonly partition?: number;
+  /** Kafka offset, as a decimal string (offsets can exceed 2^53). */
+  readonly offset?: string;
+  /** RabbitMQ: the broker delivered this message before (it may have been handled already). */
+  readonly redelivered?: boolean;
+}
+
+/**
+ * A message as published and as received (C1). Frozen, headers frozen too.
+ *
+ * `value` and `key` arrive byte-for-byte as published; `headers` arrive exactly as published
+ * (strings, any Unicode). Header bytes from foreign producers that are not valid UTF-8 decode to
+ * lowercase hex.
+ */
+export interface Message {
+  /** The topic the message was published to. */
+  readonly topic: string;
+  /** The payload, as bytes. */
+  readonly value: Buffer;
+  /** The partitioning and ordering key, or `null` for none. */
+  readonly key: Buffer | null;
+  /** Application headers. Reserved: names starting with `msgport-` are set by msgport. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Transport facts (partition, offset, redelivery, attempt); never part of `headers`. */
+  readonly metadata: Readonly<MessageMetadata>;
+}
+
+/** The fields to build a {@link Message} from. */
+export interface MessageInit {
+  readonly topic: string;
+  readonly value: Payload;
+  readonly key?: Payload | null | undefined;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  readonly metadata?: MessageMetadata | undefined;
+}
+
+const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const EMPTY_METADATA: Readonly<MessageMetadata> = Object.freeze({});
+
+/**
+ * Creates a frozen {@link Message}. Strings become UTF-8 bytes; a `Uint8Array` is copied into a
+ * `Buffer` only when it is not one already.
+ *
+ * @throws {InvalidArgumentError} when the value, key or a header is of the wrong type.
+ */
+export function createMessage(init: MessageInit): Message {
+  const headers = init.headers === undefined ? EMPTY_HEADERS : Object.freeze({ ...validateHeaders(init.topic, init.headers) });
+  const metadata = init.metadata === undefined ? EMPTY_METADATA : Object.freeze({ ...init.metadata });
+  return Object.freeze({
+    topic: init.topic,
+    value: toBuffer(init.value, 'value', init.topic),
+    key: init.key === undefined || init.key === null ? null : toBuffer(init.key, 'key', init.topic),
+    headers,
+    metadata,
+  });
+}
+
+/** Returns a copy of `message` with some metadata fields replaced. */
+export function withMetadata(message: Message, metadata: MessageMetadata): Message {
+  return Object.freeze({ ...message, metadata: Object.freeze({ ...message.metadata, ...metadata }) });
+}
+
+/**
+ * Converts a {@link Payload} to a `Buffer` (strings as UTF-8).
+ *
+ * @throws {InvalidArgumentError} when `payload` is neither a string nor a `Uint8Array`.
+ */
+export function toBuffer(payload: unknown, what: 'value' | 'key', topic: string): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  throw new InvalidArgumentError(
+    `Cannot publish to "${topic}": the ${what} must be a string or a Uint8Array/Buffer, got ${describe(payload)}. ` +
+      `Serialize it first, e.g. JSON.stringify(${what}).`,
+  );
+}
+
+function validateHeaders(topic: string, headers: unknown): Record<string, string> {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    throw new InvalidArgumentError(
+      `Cannot publish to "${topic}": headers must be a plain object of string values, got ${describe(headers)}.`,
+    );
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.length === 0) {
+      throw new InvalidArgumentError(`Cannot publish to "${topic}": header names must not be empty.`);
+    }
+    if (typeof value !== 'string') {
+      throw new InvalidArgumentError(
+        `Cannot publish to "${topic}": header "${name}" must be a string, got ${describe(value)}. ` +
+          `Convert it with String(value) or JSON.stringify(value).`,
+      );
+    }
+  }
+  return headers as Record<string, string>;
+}
+
+/** Short, credential-free description of a value's type for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
+  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+}

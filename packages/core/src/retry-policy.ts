@@ -1,0 +1,68 @@
+import { InvalidArgumentError } from './errors/invalid-argument-error.js';
+
+/** How a failing handler is retried, and what happens after the last attempt. */
+export interface RetryPolicy {
+  /** Total attempts including the first; 1 means no retry. */
+  readonly maxAttempts: number;
+  /** Delay before the second attempt. */
+  readonly initialDelayMs: number;
+  /** Each further delay is the previous one times this factor. */
+  readonly multiplier: number;
+  /** Upper bound of any single delay. */
+  readonly maxDelayMs: number;
+  /** Random spread of each delay, as a fraction: 0.2 means ±20 %. */
+  readonly jitter: number;
+  /**
+   * After the last attempt, send the message to the dead-letter destination (`true`) or drop it
+   * (`false`, an explicit choice; the drop is logged).
+   */
+  readonly deadLetter: boolean;
+}
+
+/** Partial {@link RetryPolicy}; unset fields take the defaults. */
+export type RetryPolicyOptions = Partial<RetryPolicy>;
+
+/** 3 attempts, exponential backoff from 100 ms, factor 2, capped at 10 s, ±20 % jitter, dead-letter on. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  maxAttempts: 3,
+  initialDelayMs: 100,
+  multiplier: 2,
+  maxDelayMs: 10_000,
+  jitter: 0.2,
+  deadLetter: true,
+});
+
+/**
+ * Merges `options` over `base` and validates the result.
+ *
+ * @throws {InvalidArgumentError} for a negative delay, fewer than 1 attempt, or jitter outside 0–1.
+ */
+export function resolveRetryPolicy(options: RetryPolicyOptions | undefined, base: RetryPolicy = DEFAULT_RETRY_POLICY): RetryPolicy {
+  const policy = { ...base, ...stripUndefined(options ?? {}) };
+  const problems: string[] = [];
+  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) problems.push('maxAttempts must be an integer >= 1');
+  if (!(policy.initialDelayMs >= 0)) problems.push('initialDelayMs must be >= 0');
+  if (!(policy.multiplier >= 1)) problems.push('multiplier must be >= 1');
+  if (!(policy.maxDelayMs >= 0)) problems.push('maxDelayMs must be >= 0');
+  if (!(policy.jitter >= 0 && policy.jitter <= 1)) problems.push('jitter must be between 0 and 1');
+  if (typeof policy.deadLetter !== 'boolean') problems.push('deadLetter must be a boolean');
+  if (problems.length > 0) {
+    throw new InvalidArgumentError(`Invalid retry policy: ${problems.join('; ')}.`);
+  }
+  return Object.freeze(policy);
+}
+
+/**
+ * The delay before attempt `attempt + 1`, after `attempt` failed attempts (1-based):
+ * `initialDelayMs * multiplier^(attempt-1)`, capped at `maxDelayMs`, spread by ±`jitter`.
+ */
+export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const exponential = policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt - 1);
+  const capped = Math.min(policy.maxDelayMs, exponential);
+  const spread = 1 + policy.jitter * (2 * random() - 1);
+  return Math.max(0, Math.min(policy.maxDelayMs, Math.round(capped * spread)));
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,1 @@
+export { InMemoryMessageBroker, type InMemoryMessageBrokerOptions } from './in-memory-message-broker.js';

@@ -192,11 +192,16 @@ kafka_java() { # run a Kafka class with the broker classpath and our logging con
 
 # ------------------------------------------------------------- process --
 
-pid_alive() { # running and not a zombie
-  local st
+pid_alive() { # true while the process or any of its threads still exists (a dead, unreaped zombie is gone)
+  local st tasks
   [[ -r /proc/$1/stat ]] || return 1
   st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $st && $st != Z ]]
+  [[ -n $st ]] || return 1
+  [[ $st != Z ]] && return 0
+  # After SIGKILL the main thread of a JVM turns zombie before its other threads have exited and
+  # released the sockets, so count a zombie leader as alive while it still has other threads.
+  tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l) || tasks=0
+  (( tasks > 1 ))
 }
 
 pid_is_ours() { # alive AND really the broker this script started (guards against PID reuse)
@@ -365,6 +370,11 @@ stop_pid() { # PID SIGNAL-MODE(term|kill)
     wait_gone "$pid" 10 || die "pid $pid survived SIGKILL"
   fi
   rm -f "$PID_FILE"
+  # Make sure the ports are released before returning, so an immediate start finds them free.
+  local port deadline=$((SECONDS + 10))
+  for port in $(state_get PORT) $(state_get CONTROLLER_PORT); do
+    while port_open "$port" && (( SECONDS < deadline )); do sleep 0.2; done
+  done
 }
 
 cmd_start() { # fresh|keep

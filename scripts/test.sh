@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The full test suite: starts the Kafka broker (scripts/kafka.sh), checks that RabbitMQ answers,
+# runs every Jest project against the real brokers, and stops Kafka again if it started it.
+# A broker that cannot be reached fails the run; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RABBIT_HOST="${MSGPORT_RABBITMQ_HOST:-127.0.0.1}"
+RABBIT_PORT="${MSGPORT_RABBITMQ_PORT:-5672}"
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+if ! port_open "$RABBIT_HOST" "$RABBIT_PORT"; then
+  if command -v rabbitmq-server >/dev/null 2>&1 && [ "$RABBIT_HOST" = 127.0.0.1 ]; then
+    echo "msgport: RabbitMQ is not answering on $RABBIT_HOST:$RABBIT_PORT; starting it (rabbitmq-server -detached)" >&2
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    for _ in $(seq 1 60); do port_open "$RABBIT_HOST" "$RABBIT_PORT" && break; sleep 1; done
+  fi
+  if ! port_open "$RABBIT_HOST" "$RABBIT_PORT"; then
+    echo "msgport: FAIL: RabbitMQ is unreachable on $RABBIT_HOST:$RABBIT_PORT. Start it (rabbitmq-server -detached) and run the tests again." >&2
+    exit 1
+  fi
+fi
+
+started_kafka=0
+if ! scripts/kafka.sh status >/dev/null 2>&1; then
+  scripts/kafka.sh start
+  started_kafka=1
+fi
+if [ "$started_kafka" = 1 ] && [ "${MSGPORT_KEEP_KAFKA:-0}" != 1 ]; then
+  trap 'scripts/kafka.sh stop || true' EXIT
+fi
+
+NODE_OPTIONS="${NODE_OPTIONS:-} --experimental-vm-modules" npx jest --ci "$@"

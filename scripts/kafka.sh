@@ -26,10 +26,11 @@
 #   KAFKA_START_TIMEOUT    readiness deadline in seconds (default 90)
 #   KAFKA_STOP_TIMEOUT     SIGTERM grace period in seconds (default 30)
 #   KAFKA_HEAP_OPTS        default "-Xms512m -Xmx1g"
-#   KAFKA_JVM_OPTS         extra JVM options for the broker
+#   KAFKA_JVM_OPTS         extra JVM options for the broker (restart / KAFKA_KEEP_DATA=1 reuse the last ones)
 #   KAFKA_EXTRA_PROPS      extra server.properties entries, whitespace-separated key=value (override
 #                          the defaults), e.g. "broker.session.timeout.ms=4000 broker.heartbeat.interval.ms=1000"
 #                          which shortens the ~15 s re-registration wait of a start after `kill`
+#                          (restart / KAFKA_KEEP_DATA=1 reuse the last ones unless set again)
 #   MSGPORT_CACHE          cache root (default $HOME/.cache/msgport); jars go to <root>/kafka/<v>/libs
 #   MSGPORT_KAFKA_RUN_DIR  runtime dir: pid, server.properties, data/, kafka.log (default /tmp/msgport-kafka)
 #   JAVA_HOME / JAVA, MVN  java and maven to use
@@ -85,6 +86,8 @@ write_state() {
     echo "CONTROLLER_PORT=$CPORT"
     echo "CLUSTER_ID=$cid"
     echo "DATA_DIR=$DATA_DIR"
+    echo "EXTRA_PROPS=$EXTRA_PROPS"
+    echo "JVM_OPTS=$EXTRA_JVM_OPTS"
     echo "STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   } >"$tmp"
   mv -f "$tmp" "$STATE_FILE"
@@ -97,6 +100,11 @@ resolve_settings() {
     VERSION=${KAFKA_VERSION:-$(state_get VERSION)}
     PORT=${KAFKA_PORT:-$(state_get PORT)}
     CPORT=${KAFKA_CONTROLLER_PORT:-$(state_get CONTROLLER_PORT)}
+  fi
+  if [[ $mode == keep && -f $STATE_FILE ]]; then
+    # Reuse the extra settings of the previous run unless given again (even as empty).
+    [[ -n ${KAFKA_EXTRA_PROPS+set} ]] || EXTRA_PROPS=$(state_get EXTRA_PROPS)
+    [[ -n ${KAFKA_JVM_OPTS+set} ]] || EXTRA_JVM_OPTS=$(state_get JVM_OPTS)
   fi
   VERSION=${VERSION:-${KAFKA_VERSION:-$DEFAULT_VERSION}}
   PORT=${PORT:-${KAFKA_PORT:-$DEFAULT_PORT}}
@@ -165,7 +173,7 @@ ensure_libs() {
   cp "$pom" "$build/pom.xml"
   log "downloading org.apache.kafka:$artifact:$VERSION with Maven into $dir (only on first use) ..."
   t0=$SECONDS
-  if ! (cd "$build" && "$MVN" -B -q dependency:copy-dependencies -DincludeScope=runtime \
+  if ! (cd "$build" && "$MVN" -B -q -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime \
         "-Dkafka.version=$VERSION" "-Dkafka.artifact=$artifact" "-DoutputDirectory=$dir") >"$mvnlog" 2>&1; then
     tail -n 40 "$mvnlog" >&2 || true
     exec 8>&-
@@ -193,15 +201,15 @@ kafka_java() { # run a Kafka class with the broker classpath and our logging con
 # ------------------------------------------------------------- process --
 
 pid_alive() { # true while the process or any of its threads still exists (a dead, unreaped zombie is gone)
-  local st tasks
+  local st tasks=()
   [[ -r /proc/$1/stat ]] || return 1
   st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
   [[ -n $st ]] || return 1
   [[ $st != Z ]] && return 0
   # After SIGKILL the main thread of a JVM turns zombie before its other threads have exited and
   # released the sockets, so count a zombie leader as alive while it still has other threads.
-  tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l) || tasks=0
-  (( tasks > 1 ))
+  tasks=(/proc/"$1"/task/*)
+  (( ${#tasks[@]} > 1 ))
 }
 
 pid_is_ours() { # alive AND really the broker this script started (guards against PID reuse)
@@ -224,14 +232,14 @@ port_open() { timeout 2 bash -c ": <>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 # A Kafka ApiVersions v0 request; true if the broker answers it without error.
 api_ok() {
-  local out
+  local out b=()
   out=$(timeout 3 bash -c '
     exec 3<>/dev/tcp/127.0.0.1/'"$1"' || exit 1
     printf "\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\x00\x00" >&3
     head -c 10 <&3 | od -An -tx1' 2>/dev/null) || return 1
-  out=$(echo $out) # squeeze whitespace
-  # bytes: length(4) correlation_id=1(4) error_code=0(2)
-  [[ $out == *" 00 00 00 01 00 00" ]]
+  read -r -a b <<<"$out"
+  # response bytes: length(4) correlation_id=1(4) error_code=0(2)
+  (( ${#b[@]} == 10 )) && [[ ${b[*]:4:6} == "00 00 00 01 00 00" ]]
 }
 
 who_listens() { # best-effort description of what holds a port
@@ -342,6 +350,7 @@ launch() {
   (
     cd "$RUN_DIR"
     exec 8>&- 9>&-
+    # shellcheck disable=SC2016 # $$, $0 and $@ belong to the child shell
     exec setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
       "$JAVA" "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
       "$(log_opts)" ${extra[@]+"${extra[@]}"} \
@@ -406,9 +415,6 @@ cmd_start() { # fresh|keep
       die "127.0.0.1:$p is already in use by another process (not a broker started by this script from $RUN_DIR). Free it or set KAFKA_PORT / KAFKA_CONTROLLER_PORT."
     fi
   done
-  require_java
-  ensure_libs broker
-
   if [[ $mode == keep && -f $DATA_DIR/meta.properties ]]; then
     rv=$(state_get VERSION)
     if [[ -n $rv && $rv != "$VERSION" ]]; then
@@ -417,11 +423,18 @@ cmd_start() { # fresh|keep
     if [[ -n $(state_get CONTROLLER_PORT) && $(state_get CONTROLLER_PORT) != "$CPORT" ]]; then
       die "the data in $DATA_DIR belongs to a controller on port $(state_get CONTROLLER_PORT); keep KAFKA_CONTROLLER_PORT=$(state_get CONTROLLER_PORT) or start fresh"
     fi
+  else
+    [[ $mode == keep ]] && log "no earlier data in $DATA_DIR; formatting fresh storage"
+    mode=fresh
+  fi
+  require_java
+  ensure_libs broker
+
+  if [[ $mode == keep ]]; then
     cid=$(sed -n 's/^cluster.id=//p' "$DATA_DIR/meta.properties" | head -n 1)
     write_server_properties
     log "reusing data in $DATA_DIR (cluster id $cid)"
   else
-    [[ $mode == keep ]] && log "no earlier data in $DATA_DIR; formatting fresh storage"
     write_server_properties
     cid=$(format_storage)
     log "formatted fresh storage in $DATA_DIR (cluster id $cid)"

@@ -1,0 +1,148 @@
+import { LOG_LEVELS } from '@msgport/core';
+import { z } from 'zod';
+
+/** Values of `msgport.messaging.provider`. `auto` picks the first installed adapter. */
+export const PROVIDERS = ['auto', 'memory', 'kafka', 'rabbitmq'] as const;
+
+/** SASL mechanisms accepted by `msgport.messaging.kafka.sasl.mechanism`. */
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+// One host:port entry: a host name, an IPv4 address or a bracketed IPv6 address, and a port.
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+const bootstrapServers = z
+  .string()
+  .superRefine((value, context) => {
+    const entries = value.split(',').map((entry) => entry.trim());
+    const bad = entries.filter((entry) => {
+      const match = HOST_PORT.exec(entry);
+      return match === null || Number(match[1]) < 1 || Number(match[1]) > 65535;
+    });
+    if (bad.length > 0) {
+      // Broker addresses are not secret, so the offending entries are quoted.
+      context.addIssue({
+        code: 'custom',
+        message: `expected a comma-separated list of host:port (e.g. localhost:9092 or kafka1:9092,kafka2:9092), got ${bad
+          .map((entry) => (entry === '' ? 'an empty entry' : JSON.stringify(entry)))
+          .join(', ')}`,
+      });
+    }
+  })
+  .describe('Kafka brokers to bootstrap from, comma-separated host:port');
+
+const amqpUrl = z
+  .string()
+  .superRefine((value, context) => {
+    // The URL may hold a password: messages never quote it.
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      context.addIssue({
+        code: 'custom',
+        message: 'expected an amqp:// or amqps:// URL such as amqp://guest:guest@localhost/, but it could not be parsed',
+      });
+      return;
+    }
+    if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
+      context.addIssue({
+        code: 'custom',
+        message: `expected an amqp:// or amqps:// URL such as amqp://guest:guest@localhost/, got a ${url.protocol}// URL`,
+      });
+    } else if (url.hostname === '') {
+      context.addIssue({ code: 'custom', message: 'expected an amqp:// or amqps:// URL with a host name' });
+    }
+  })
+  .describe('RabbitMQ connection URL (amqp:// or amqps://); its password is never printed');
+
+const positiveInt = () => z.int().min(1);
+const nonNegativeInt = () => z.int().min(0);
+
+const retrySchema = z
+  .strictObject({
+    'max-attempts': positiveInt().optional().describe('Total attempts including the first; 1 means no retry'),
+    'initial-delay-ms': nonNegativeInt().optional().describe('Delay before the second attempt'),
+    multiplier: z.number().min(1).optional().describe('Each further delay is the previous one times this factor'),
+    'max-delay-ms': nonNegativeInt().optional().describe('Upper bound of any single delay'),
+    jitter: z.number().min(0).max(1).optional().describe('Random spread of each delay, as a fraction (0.2 = ±20 %)'),
+    'dead-letter': z
+      .boolean()
+      .optional()
+      .describe('After the last attempt, dead-letter the message (true) or drop it (false, logged)'),
+  })
+  .describe('Default retry policy of every subscription');
+
+const saslSchema = z
+  .strictObject({
+    mechanism: z.enum(SASL_MECHANISMS).describe('SASL mechanism'),
+    username: z.string().min(1).describe('SASL user name'),
+    password: z.string().min(1).describe('SASL password; never printed'),
+  })
+  .describe('SASL authentication; all three keys are required when the section is present');
+
+const kafkaSchema = z
+  .strictObject({
+    'bootstrap-servers': bootstrapServers.default('localhost:9092'),
+    'client-id': z.string().min(1).optional().describe('Kafka client id'),
+    ssl: z.boolean().optional().describe('Connect with TLS'),
+    sasl: saslSchema.optional(),
+    'num-partitions': positiveInt().optional().describe('Partitions of topics the adapter creates'),
+    'replication-factor': positiveInt().optional().describe('Replication factor of topics the adapter creates'),
+    'from-beginning': z
+      .boolean()
+      .optional()
+      .describe('A new consumer group starts at the earliest offset instead of the latest'),
+    'connection-timeout-ms': positiveInt().optional().describe('How long to wait for a broker connection'),
+  })
+  .describe('Kafka adapter settings (@msgport/kafka)');
+
+const rabbitmqSchema = z
+  .strictObject({
+    url: amqpUrl.default('amqp://guest:guest@localhost/'),
+    'exchange-name': z.string().min(1).default('msgport').describe('Durable direct exchange messages are published to'),
+    prefetch: positiveInt().optional().describe('Unacknowledged messages a consumer may hold'),
+    'connection-timeout-ms': positiveInt().optional().describe('How long to wait for the connection'),
+    'publish-timeout-ms': positiveInt().optional().describe('How long publish() waits for the publisher confirm'),
+  })
+  .describe('RabbitMQ adapter settings (@msgport/rabbitmq)');
+
+/**
+ * The zod schema of the `msgport.messaging` section (also read from `pyfly.messaging` in a PyFly
+ * `pyfly.yaml`). It is the one source of the configuration types: {@link MsgportConfig} is its
+ * output, {@link MsgportConfigInput} its input. Objects are strict: unknown keys fail.
+ */
+export const msgportConfigSchema = z
+  .strictObject({
+    provider: z.enum(PROVIDERS).default('auto').describe('Adapter to use; auto picks the first installed of kafka, rabbitmq, memory'),
+    'shutdown-timeout-ms': nonNegativeInt().optional().describe('How long stop() waits for in-flight handlers'),
+    concurrency: positiveInt().optional().describe('Messages of one consumer handled at once (same key: never concurrently)'),
+    'log-level': z.enum(LOG_LEVELS).optional().describe('Level of the console logger given to the adapter'),
+    retry: retrySchema.optional(),
+    kafka: kafkaSchema.prefault({}),
+    rabbitmq: rabbitmqSchema.prefault({}),
+  })
+  .describe('msgport messaging configuration');
+
+/**
+ * The zod schema of a whole `msgport.yaml` file: `msgport.messaging` holds the
+ * {@link msgportConfigSchema} section. Strict: a key other than `msgport` at the top, or other than
+ * `messaging` under it, fails.
+ */
+export const msgportFileSchema = z.strictObject({
+  msgport: z.strictObject({ messaging: msgportConfigSchema.prefault({}) }).prefault({}),
+});
+
+/** The validated `msgport.messaging` section, with defaults applied (kebab-case keys, as in YAML). */
+export type MsgportConfig = z.output<typeof msgportConfigSchema>;
+
+/** What may be written in the `msgport.messaging` section or passed in code: every key optional. */
+export type MsgportConfigInput = z.input<typeof msgportConfigSchema>;
+
+/** A whole `msgport.yaml` file, validated. */
+export type MsgportFile = z.output<typeof msgportFileSchema>;
+
+/** A value of `msgport.messaging.provider`. */
+export type ProviderSetting = (typeof PROVIDERS)[number];
+
+/** An adapter autoconfig can create. */
+export type ProviderName = Exclude<ProviderSetting, 'auto'>;

@@ -56,7 +56,14 @@ export class KeyedExecutor {
       if (task.key !== null) this.#busyKeys.delete(task.key);
       this.#pump();
     };
-    task.run().then(
+    // A task that throws synchronously must not leave its key busy and its slot taken forever.
+    let running: Promise<void>;
+    try {
+      running = Promise.resolve(task.run());
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(
       () => {
         done();
         task.resolve();

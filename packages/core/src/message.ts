@@ -83,7 +83,9 @@ export function withMetadata(message: Message, metadata: MessageMetadata): Messa
 export function toBuffer(payload: unknown, what: 'value' | 'key', topic: string): Buffer {
   if (Buffer.isBuffer(payload)) return payload;
   if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
-  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  // Copies exactly the view's bytes (byteOffset..byteOffset+byteLength), so later changes to the
+  // caller's array cannot alter a published message.
+  if (payload instanceof Uint8Array) return Buffer.from(payload);
   throw new InvalidArgumentError(
     `Cannot publish to "${topic}": the ${what} must be a string or a Uint8Array/Buffer, got ${describe(payload)}. ` +
       `Serialize it first, e.g. JSON.stringify(${what}).`,

@@ -1,0 +1,300 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import {
+  BrokerStateError,
+  ConnectionError,
+  MessageBrokerBase,
+  PublishError,
+  SubscribeError,
+  isMessageBrokerPort,
+  isMessagingError,
+  waitFor,
+  type AdapterHealth,
+  type ConsumerHandle,
+  type ConsumerSpec,
+  type Deliver,
+  type Logger,
+  type Message,
+  type MessageBrokerBaseOptions,
+} from '@msgport/core';
+
+/** A minimal adapter on MessageBrokerBase whose transport can be made to fail. */
+class LoopbackBroker extends MessageBrokerBase {
+  readonly consumers = new Map<string, { spec: ConsumerSpec; deliver: Deliver }>();
+  readonly sent: Message[] = [];
+  connectError: unknown = null;
+  sendError: unknown = null;
+  openError: unknown = null;
+  deadLetterError: unknown = null;
+  health$: AdapterHealth | Error = { status: 'up' };
+  connects = 0;
+  disconnects = 0;
+
+  constructor(options: MessageBrokerBaseOptions = {}) {
+    super('loopback', options);
+  }
+
+  protected override async connect(): Promise<void> {
+    this.connects++;
+    if (this.connectError !== null) throw this.connectError;
+  }
+
+  protected override async disconnect(): Promise<void> {
+    this.disconnects++;
+  }
+
+  protected override async send(message: Message): Promise<void> {
+    if (this.sendError !== null) throw this.sendError;
+    this.sent.push(message);
+  }
+
+  protected override async sendDeadLetter(deadLetter: Message): Promise<void> {
+    if (this.deadLetterError !== null) throw this.deadLetterError;
+    this.sent.push(deadLetter);
+  }
+
+  protected override deadLetterTopic(topic: string, group: string | null): string {
+    return `${topic}.${group ?? 'all'}.dead`;
+  }
+
+  protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
+    if (this.openError !== null) throw this.openError;
+    this.consumers.set(spec.id, { spec, deliver });
+    return { close: async () => void this.consumers.delete(spec.id) };
+  }
+
+  protected override async checkHealth(): Promise<AdapterHealth> {
+    if (this.health$ instanceof Error) throw this.health$;
+    return this.health$;
+  }
+
+  /** Hands `value` to every open consumer of `topic`, as a transport would. */
+  deliverAll(topic: string, value: string, key: string | null = null): Promise<void[]> {
+    const message = { topic, value: Buffer.from(value), key: key === null ? null : Buffer.from(key), headers: {}, metadata: {} };
+    return Promise.all(
+      [...this.consumers.values()].filter((c) => c.spec.topic === topic).map((c) => c.deliver(Object.freeze(message))),
+    );
+  }
+}
+
+const brokers: LoopbackBroker[] = [];
+function loopback(options: MessageBrokerBaseOptions = {}): LoopbackBroker {
+  const broker = new LoopbackBroker({ logger: silent(), ...options });
+  brokers.push(broker);
+  return broker;
+}
+afterEach(async () => {
+  await Promise.all(brokers.splice(0).map((broker) => broker.stop()));
+});
+
+function silent(lines: string[] = []): Logger {
+  const write = (level: string) => (message: string) => void lines.push(`${level}: ${message}`);
+  return { debug: () => undefined, info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+describe('MessageBrokerBase', () => {
+  it('is a MessageBrokerPort', () => {
+    expect(isMessageBrokerPort(loopback())).toBe(true);
+    expect(isMessageBrokerPort({ publish() {}, subscribe() {} })).toBe(false);
+    expect(isMessageBrokerPort(null)).toBe(false);
+  });
+
+  it('wraps a connection failure in ConnectionError with the cause, and can start again later', async () => {
+    const broker = loopback();
+    const cause = new Error('ECONNREFUSED 127.0.0.1:9999');
+    broker.connectError = cause;
+
+    const error: unknown = await broker.start().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error).toMatchObject({
+      code: 'CONNECTION_FAILED',
+      retriable: true,
+      cause,
+      message: 'Cannot start the loopback broker: ECONNREFUSED 127.0.0.1:9999',
+    });
+    expect((await broker.health()).status).toBe('stopped');
+    expect(broker.disconnects).toBe(1);
+
+    broker.connectError = null;
+    await broker.start();
+    expect((await broker.health()).status).toBe('up');
+  });
+
+  it('rethrows a MessagingError from connect() unchanged', async () => {
+    const broker = loopback();
+    const denied = new ConnectionError('bad credentials', { code: 'AUTHENTICATION_FAILED', retriable: false });
+    broker.connectError = denied;
+    await expect(broker.start()).rejects.toBe(denied);
+  });
+
+  it('reports starting while start() runs, and publish() waits for start() to finish', async () => {
+    const broker = loopback();
+    const starting = broker.start();
+    expect((await broker.health()).status).toBe('starting');
+    await broker.publish('t', 'during start');
+    await starting;
+    expect(broker.sent.map((m) => m.value.toString())).toEqual(['during start']);
+  });
+
+  it('wraps a transport send failure in PublishError and passes a MessagingError through', async () => {
+    const broker = loopback();
+    await broker.start();
+    const cause = new Error('socket hang up');
+    broker.sendError = cause;
+    await expect(broker.publish('t', 'v')).rejects.toMatchObject({
+      name: 'PublishError',
+      code: 'PUBLISH_FAILED',
+      retriable: true,
+      cause,
+      message: 'Cannot publish to "t": the loopback broker did not accept the message.',
+    });
+    const tooLarge = new PublishError('too large', { code: 'MESSAGE_TOO_LARGE', retriable: false });
+    broker.sendError = tooLarge;
+    await expect(broker.publish('t', 'v')).rejects.toBe(tooLarge);
+  });
+
+  it('publish() rejects BROKER_NOT_RUNNING with a message saying what to do', async () => {
+    const broker = loopback();
+    await expect(broker.publish('orders', 'v')).rejects.toThrow(
+      new BrokerStateError('Cannot publish to "orders": broker not started. Call start() first.'),
+    );
+    await broker.start();
+    await broker.stop();
+    await expect(broker.publish('orders', 'v')).rejects.toThrow(
+      'Cannot publish to "orders": broker stopped. Call start() again before publishing.',
+    );
+  });
+
+  it('rejects invalid publish options and subscribe arguments with INVALID_ARGUMENT', async () => {
+    const broker = loopback();
+    await broker.start();
+    await expect(broker.publish('t', 'v', 'key' as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(broker.subscribe('t', () => undefined, 42 as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(broker.subscribe('t', () => undefined, { group: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(broker.subscribe('t', () => undefined, { retry: { maxAttempts: 0 } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'Invalid retry policy: maxAttempts must be an integer >= 1.',
+    });
+    expect((await broker.health()).details['consumers']).toBe(0);
+  });
+
+  it('wraps a consumer that cannot be opened in SubscribeError and forgets the subscription', async () => {
+    const broker = loopback();
+    await broker.start();
+    broker.openError = new Error('queue declare failed');
+
+    const error: unknown = await broker.subscribe('orders', () => undefined, 'billing').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SubscribeError);
+    expect(error).toMatchObject({
+      message: 'Cannot subscribe to "orders" in group "billing": queue declare failed',
+      retriable: true,
+    });
+    expect((await broker.health()).details['consumers']).toBe(0);
+  });
+
+  it('opens one consumer per (topic, group) and one per broadcast subscription', async () => {
+    const broker = loopback();
+    await broker.subscribe('orders', () => undefined, 'billing');
+    await broker.subscribe('orders', () => undefined, 'billing');
+    await broker.subscribe('orders', () => undefined);
+    await broker.subscribe('orders', () => undefined);
+    await broker.start();
+    const specs = [...broker.consumers.values()].map((c) => c.spec);
+    expect(specs).toHaveLength(3);
+    expect(specs.filter((s) => s.group === 'billing')).toEqual([{ topic: 'orders', group: 'billing', id: 'orders.billing' }]);
+    expect(new Set(specs.map((s) => s.id)).size).toBe(3);
+  });
+
+  it('dead-letters to the adapter destination and rejects the delivery when dead-lettering fails', async () => {
+    const broker = loopback();
+    await broker.start();
+    await broker.subscribe(
+      'orders',
+      () => {
+        throw new Error('boom');
+      },
+      { group: 'billing', retry: { maxAttempts: 1 } },
+    );
+    await broker.deliverAll('orders', 'o1');
+    expect(broker.sent.map((m) => m.topic)).toEqual(['orders.billing.dead']);
+
+    broker.deadLetterError = new Error('dlq unavailable');
+    const error: unknown = await broker.deliverAll('orders', 'o2').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PublishError);
+    expect((error as Error).message).toBe(
+      'Cannot dead-letter a message from "orders" to "orders.billing.dead" after 1 failed attempt(s); it was not acknowledged and will be redelivered.',
+    );
+  });
+
+  it('rejects a delivery that arrives after the last member unsubscribed, so the transport redelivers it', async () => {
+    const broker = loopback();
+    await broker.start();
+    const subscription = await broker.subscribe('orders', () => undefined, 'billing');
+    const { deliver } = [...broker.consumers.values()][0]!;
+    await subscription.unsubscribe();
+    const message = Object.freeze({ topic: 'orders', value: Buffer.from('late'), key: null, headers: {}, metadata: {} });
+    const error: unknown = await deliver(message).catch((e: unknown) => e);
+    expect(isMessagingError(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'NO_SUBSCRIBER', retriable: true });
+    expect(broker.consumers.size).toBe(0);
+  });
+
+  it('stop() gives up waiting after shutdownTimeoutMs, logs it, and disconnects anyway', async () => {
+    const lines: string[] = [];
+    const broker = loopback({ shutdownTimeoutMs: 50, logger: silent(lines) });
+    await broker.start();
+    let release!: () => void;
+    let started = false;
+    await broker.subscribe(
+      'slow',
+      () =>
+        new Promise<void>((resolve) => {
+          started = true;
+          release = resolve;
+        }),
+      'g',
+    );
+    const delivered = broker.deliverAll('slow', 'x');
+    await waitFor(() => started);
+
+    await broker.stop();
+
+    expect(broker.disconnects).toBe(1);
+    expect(lines).toEqual([
+      'warn: stop(): 1 handler(s) still running after 50 ms; closing anyway. Their messages were not acknowledged and will be redelivered.',
+    ]);
+    release();
+    await delivered;
+  });
+
+  it('reports the adapter health while running: degraded, or down with the error when the check throws', async () => {
+    const broker = loopback();
+    await broker.start();
+    broker.health$ = { status: 'degraded', details: { reconnecting: true } };
+    expect(await broker.health()).toEqual({
+      status: 'degraded',
+      details: { adapter: 'loopback', state: 'running', consumers: 0, inFlight: 0, reconnecting: true },
+    });
+    broker.health$ = new Error('no route to host');
+    expect(await broker.health()).toMatchObject({ status: 'down', details: { error: 'no route to host' } });
+  });
+
+  it('stop() during start() waits for the start, then stops', async () => {
+    const broker = loopback();
+    const starting = broker.start();
+    const stopping = broker.stop();
+    await Promise.all([starting, stopping]);
+    expect((await broker.health()).status).toBe('stopped');
+    expect(broker.connects).toBe(1);
+    expect(broker.disconnects).toBe(1);
+  });
+
+  it('start() during stop() waits for the stop, then starts again', async () => {
+    const broker = loopback();
+    await broker.start();
+    const stopping = broker.stop();
+    const starting = broker.start();
+    await Promise.all([stopping, starting]);
+    expect((await broker.health()).status).toBe('up');
+    expect(broker.connects).toBe(2);
+  });
+});

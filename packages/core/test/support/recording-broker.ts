@@ -1,0 +1,58 @@
+import {
+  SubscribeError,
+  createMessage,
+  type HealthReport,
+  type MessageBrokerPort,
+  type MessageHandler,
+  type SubscribeOptions,
+  type Subscription,
+} from '@msgport/core';
+
+export interface RecordedSubscription {
+  readonly topic: string;
+  readonly handler: MessageHandler;
+  readonly options: SubscribeOptions;
+  active: boolean;
+}
+
+/**
+ * A MessageBrokerPort that only records subscriptions, for unit tests of the listener registry.
+ * `failOnSubscribe` makes the n-th subscribe() (1-based) reject with a SubscribeError.
+ */
+export class RecordingBroker implements MessageBrokerPort {
+  readonly subscriptions: RecordedSubscription[] = [];
+  failOnSubscribe: number | null = null;
+  #calls = 0;
+
+  async publish(): Promise<void> {}
+
+  async subscribe(topic: string, handler: MessageHandler, group?: string | SubscribeOptions): Promise<Subscription> {
+    this.#calls++;
+    if (this.failOnSubscribe === this.#calls) throw new SubscribeError(`Cannot subscribe to "${topic}": refused.`);
+    const options: SubscribeOptions = typeof group === 'string' ? { group } : (group ?? {});
+    const record: RecordedSubscription = { topic, handler, options, active: true };
+    this.subscriptions.push(record);
+    return {
+      topic,
+      group: options.group ?? null,
+      unsubscribe: async () => {
+        record.active = false;
+      },
+    };
+  }
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {}
+
+  async health(): Promise<HealthReport> {
+    return { status: 'up', details: {} };
+  }
+
+  /** Calls every active handler subscribed to `topic` with a message of `value`. */
+  async deliver(topic: string, value: string): Promise<void> {
+    for (const record of this.subscriptions) {
+      if (record.active && record.topic === topic) await record.handler(createMessage({ topic, value }));
+    }
+  }
+}

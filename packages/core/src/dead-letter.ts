@@ -26,7 +26,9 @@ export interface DeadLetterCause {
 export function createDeadLetterMessage(message: Message, destination: string, cause: DeadLetterCause): Message {
   const error = cause.error;
   const errorMessage = error instanceof Error ? error.message : String(error);
-  const errorType = error instanceof Error ? error.name || error.constructor.name : typeof error;
+  // `class CardDeclined extends Error {}` keeps name "Error"; its constructor name says more.
+  const errorType =
+    error instanceof Error ? (error.name && error.name !== 'Error' ? error.name : error.constructor.name || 'Error') : typeof error;
   return createMessage({
     topic: destination,
     value: message.value,

@@ -8,7 +8,7 @@ export type Payload = Uint8Array | string;
  * because each broker knows different things.
  */
 export interface MessageMetadata {
-  /** Delivery attempt of this message to this handler, starting at 1. */
+  /** Delivery attempt of this message to this handler: 1, then 2, 3 … on retries. */
   readonly attempt?: number;
   /** Broker timestamp in milliseconds since the epoch, when known. */
   readonly timestamp?: number;
@@ -50,7 +50,7 @@ export interface MessageInit {
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-const EMPTY_METADATA: Readonly<MessageMetadata> = Object.freeze({});
+const FIRST_ATTEMPT: Readonly<MessageMetadata> = Object.freeze({ attempt: 1 });
 
 /**
  * Creates a frozen {@link Message}. Strings become UTF-8 bytes; a `Uint8Array` is copied into a
@@ -60,7 +60,8 @@ const EMPTY_METADATA: Readonly<MessageMetadata> = Object.freeze({});
  */
 export function createMessage(init: MessageInit): Message {
   const headers = init.headers === undefined ? EMPTY_HEADERS : Object.freeze({ ...validateHeaders(init.topic, init.headers) });
-  const metadata = init.metadata === undefined ? EMPTY_METADATA : Object.freeze({ ...init.metadata });
+  const metadata =
+    init.metadata === undefined ? FIRST_ATTEMPT : Object.freeze({ attempt: 1, ...init.metadata });
   return Object.freeze({
     topic: init.topic,
     value: toBuffer(init.value, 'value', init.topic),

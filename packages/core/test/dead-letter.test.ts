@@ -24,7 +24,7 @@ describe('createDeadLetterMessage()', () => {
       'msgport-group': 'billing',
       'msgport-attempts': '3',
     });
-    expect(dead.metadata).toEqual({});
+    expect(dead.metadata).toEqual({ attempt: 1 });
     expect(Object.isFrozen(dead)).toBe(true);
     expect(Object.isFrozen(dead.headers)).toBe(true);
   });
@@ -74,5 +74,14 @@ describe('createDeadLetterMessage()', () => {
     const dead = createDeadLetterMessage(redead, 'd', { error: new Error('x'), group: 'new', attempts: 3 });
     expect(dead.headers[DeadLetterHeaders.attempts]).toBe('3');
     expect(dead.headers[DeadLetterHeaders.group]).toBe('new');
+  });
+});
+
+describe('createDeadLetterMessage() error type', () => {
+  it('names a subclass that does not set its own name by its constructor', () => {
+    class CardDeclined extends Error {}
+    const message = createMessage({ topic: 'payments', value: 'p-1' });
+    const dead = createDeadLetterMessage(message, 'payments.DLT', { error: new CardDeclined('no'), group: 'g', attempts: 1 });
+    expect(dead.headers[DeadLetterHeaders.errorType]).toBe('CardDeclined');
   });
 });

@@ -24,11 +24,11 @@ describe('createMessage()', () => {
     expect(message.metadata).toEqual({ attempt: 1 });
   });
 
-  it('defaults to no key, empty frozen headers and empty frozen metadata', () => {
+  it('defaults to no key, empty frozen headers and first-attempt frozen metadata', () => {
     const message = createMessage({ topic: 't', value: 'v' });
     expect(message.key).toBeNull();
     expect(message.headers).toEqual({});
-    expect(message.metadata).toEqual({});
+    expect(message.metadata).toEqual({ attempt: 1 });
     expect(Object.isFrozen(message.headers)).toBe(true);
     expect(createMessage({ topic: 't', value: 'v', key: null }).key).toBeNull();
   });
@@ -114,7 +114,7 @@ describe('withMetadata()', () => {
     const copy = withMetadata(original, { attempt: 2 });
     expect(copy).not.toBe(original);
     expect(copy.metadata).toEqual({ partition: 3, offset: '42', attempt: 2 });
-    expect(original.metadata).toEqual({ partition: 3, offset: '42' });
+    expect(original.metadata).toEqual({ attempt: 1, partition: 3, offset: '42' });
     expect(Object.isFrozen(copy)).toBe(true);
     expect(Object.isFrozen(copy.metadata)).toBe(true);
     expect(copy.value).toBe(original.value);

@@ -261,8 +261,11 @@ describe('packed packages', () => {
       for (const [name, range] of Object.entries({ ...pkg.manifest.dependencies, ...pkg.manifest.peerDependencies })) {
         if (name.startsWith('@msgport/')) expect(`${pkg.name} → ${name}@${range}`).toMatch(/@\^\d+\.\d+\.\d+$/);
       }
-      expect(pkg.files).toEqual(expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts']));
-      const stray = pkg.files.filter((file) => !/^(dist\/.+\.(js|d\.ts)(\.map)?|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file));
+      // src/ ships so that the source maps resolve; LICENSE and CHANGELOG.md ship for users.
+      expect(pkg.files).toEqual(
+        expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts', 'src/index.ts', 'LICENSE', 'CHANGELOG.md']),
+      );
+      const stray = pkg.files.filter((file) => !/^(dist\/.+\.(js|d\.ts)(\.map)?|src\/.+\.ts|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file));
       expect(`${pkg.name}: ${stray.join(', ')}`).toBe(`${pkg.name}: `);
     }
     const peers = Object.fromEntries(packed.map((pkg) => [pkg.name, pkg.manifest.peerDependencies?.['@msgport/core']]));

@@ -1,1 +1,1 @@
-export {};
+export { KafkaAdapter, type KafkaAdapterOptions, type KafkaSaslOptions } from './kafka-adapter.js';

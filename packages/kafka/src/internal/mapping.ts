@@ -1,0 +1,89 @@
+import { isUtf8 } from 'node:buffer';
+import { createMessage, type Message, type MessageMetadata } from '@msgport/core';
+import type { IHeaders, KafkaMessage, Message as KafkaRecord } from 'kafkajs';
+
+/**
+ * The pure translation between msgport's `Message` and kafkajs records. No I/O, no kafkajs runtime
+ * import: unit-tested without a broker.
+ */
+
+/** A record as handed to `producer.sendBatch`, with everything already encoded. */
+export interface OutgoingRecord extends KafkaRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer;
+  readonly headers: Record<string, Buffer>;
+}
+
+/** Bytes a record adds to a produce request besides its key, value and headers (an upper estimate). */
+const RECORD_OVERHEAD_BYTES = 64;
+/** Bytes each header adds besides its name and value (an upper estimate). */
+const HEADER_OVERHEAD_BYTES = 10;
+
+/** Encodes `message` for kafkajs: key and value as is, header values as UTF-8 (C8). */
+export function toKafkaRecord(message: Message): OutgoingRecord {
+  const headers: Record<string, Buffer> = {};
+  for (const [name, value] of Object.entries(message.headers)) headers[name] = Buffer.from(value, 'utf8');
+  return { key: message.key, value: message.value, headers };
+}
+
+/** An upper estimate of the bytes `record` takes in a produce request, to bound batch sizes. */
+export function estimateRecordSize(record: OutgoingRecord): number {
+  let size = RECORD_OVERHEAD_BYTES + record.value.length + (record.key?.length ?? 0);
+  for (const [name, value] of Object.entries(record.headers)) {
+    size += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name, 'utf8') + value.length;
+  }
+  return size;
+}
+
+/**
+ * Decodes one header value: UTF-8 when the bytes are valid UTF-8, lowercase hex otherwise (C8).
+ * A null value (allowed by the Kafka protocol) becomes the empty string.
+ */
+export function decodeHeaderValue(value: Buffer | string | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  return isUtf8(value) ? value.toString('utf8') : value.toString('hex');
+}
+
+/**
+ * Decodes kafkajs headers. A header name repeated in one record (legal in Kafka, produced by
+ * some foreign clients) keeps its last value, like the Java client's `lastHeader()`.
+ */
+export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  if (headers === undefined) return decoded;
+  for (const [name, raw] of Object.entries(headers)) {
+    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    decoded[name] = decodeHeaderValue(value);
+  }
+  return decoded;
+}
+
+/**
+ * Builds the frozen `Message` for a record received from `topic`/`partition`. A null value (a
+ * tombstone) becomes an empty buffer; the partition, offset and broker timestamp go to `metadata`,
+ * never to `headers` (C1).
+ */
+export function fromKafkaMessage(topic: string, partition: number, record: KafkaMessage): Message {
+  const metadata: MessageMetadata = { partition, offset: record.offset };
+  const timestamp = Number(record.timestamp);
+  return createMessage({
+    topic,
+    value: record.value ?? Buffer.alloc(0),
+    key: record.key,
+    headers: decodeHeaders(record.headers),
+    metadata: Number.isFinite(timestamp) && timestamp >= 0 ? { ...metadata, timestamp } : metadata,
+  });
+}
+
+/**
+ * Splits `'h1:9092, h2:9092'` or `['h1:9092', 'h2:9092']` into a list of `host:port` entries.
+ * Returns an empty list when nothing usable is given (the caller reports it).
+ */
+export function parseBootstrapServers(servers: string | readonly string[]): string[] {
+  const entries = typeof servers === 'string' ? [servers] : [...servers];
+  return entries
+    .flatMap((entry) => (typeof entry === 'string' ? entry.split(',') : []))
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+}

@@ -1,0 +1,42 @@
+import { errorChain } from './errors.js';
+
+/**
+ * Broker answers that only mean "not ready yet": on KRaft a topic that was just created (even
+ * after `createTopics({ waitForLeaders: true })`) can answer these for a short while.
+ */
+const TRANSIENT_TYPES = new Set([
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_LEADER_OR_FOLLOWER',
+  'FENCED_LEADER_EPOCH',
+  'UNKNOWN_LEADER_EPOCH',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+]);
+
+/** True when `error` is a broker answer that goes away by itself within moments. */
+export function isTransient(error: unknown): boolean {
+  return errorChain(error).some((e) => typeof e.type === 'string' && TRANSIENT_TYPES.has(e.type));
+}
+
+/**
+ * Runs `operation` again while it fails with a {@link isTransient} error, with a short growing
+ * pause, for at most `timeoutMs`; then rethrows the last error.
+ */
+export async function retryTransient<T>(operation: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await operation();
+    } catch (error) {
+      const pause = Math.min(500, 25 * 2 ** attempt);
+      if (!isTransient(error) || Date.now() + pause > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}

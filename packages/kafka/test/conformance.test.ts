@@ -1,0 +1,18 @@
+import { runConformanceSuite } from '@msgport/testkit';
+import { createTestAdapter } from './kafka-test-config.js';
+
+runConformanceSuite({
+  name: 'KafkaAdapter',
+  createBroker: () => createTestAdapter(),
+  deadLetterTopic: (topic) => `${topic}.DLT`,
+  // Everything the contract asks for. `publish()` resolves on the broker's acknowledgement, not
+  // after handling: that is what a durable broker promises.
+  capabilities: {
+    retry: true,
+    deadLetter: true,
+    ordering: true,
+    drainOnStop: true,
+    restart: true,
+    publishResolvesAfterHandling: false,
+  },
+});

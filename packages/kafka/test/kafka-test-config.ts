@@ -1,0 +1,44 @@
+import type { Logger } from '@msgport/core';
+import { KafkaAdapter, type KafkaAdapterOptions } from '@msgport/kafka';
+
+/** The broker under test: scripts/kafka.sh starts one on 127.0.0.1:9092. */
+export const KAFKA_BROKERS = process.env['MSGPORT_KAFKA_BROKERS'] ?? '127.0.0.1:9092';
+
+/**
+ * Settings that keep group joins, rebalances and stops fast on a local single-node broker:
+ * 6 s is the broker's smallest session timeout (group.min.session.timeout.ms), and idle
+ * consumers poll every 100 ms so that they notice rebalances and stop quickly.
+ */
+export const FAST_GROUP_OPTIONS = {
+  sessionTimeoutMs: 6_000,
+  heartbeatIntervalMs: 300,
+  rebalanceTimeoutMs: 10_000,
+  fetchMaxWaitMs: 100,
+  shutdownTimeoutMs: 15_000,
+} as const satisfies Partial<KafkaAdapterOptions>;
+
+/** A logger that records every line and prints errors (kafkajs problems stay visible). */
+export interface RecordingLogger extends Logger {
+  readonly lines: string[];
+}
+
+export function recordingLogger(print: 'error' | 'none' = 'error'): RecordingLogger {
+  const lines: string[] = [];
+  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    const line = `${level}: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`;
+    lines.push(line);
+    if (print === 'error' && level === 'error') console.error(`[kafka test] ${line}`);
+  };
+  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/** A fresh, not started adapter on the test broker. */
+export function createTestAdapter(options: Partial<KafkaAdapterOptions> = {}): KafkaAdapter {
+  return new KafkaAdapter({
+    bootstrapServers: KAFKA_BROKERS,
+    clientId: 'msgport-test',
+    logger: recordingLogger(),
+    ...FAST_GROUP_OPTIONS,
+    ...options,
+  });
+}

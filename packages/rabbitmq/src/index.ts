@@ -1,1 +1,1 @@
-export {};
+export { RabbitMQAdapter, type RabbitMQAdapterOptions, type RabbitMQReconnectOptions } from './rabbitmq-adapter.js';

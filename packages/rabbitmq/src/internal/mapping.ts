@@ -1,0 +1,143 @@
+import { createMessage, InvalidArgumentError, type Message, type MessageMetadata } from '@msgport/core';
+
+/**
+ * Reserved AMQP header carrying the message key, base64-encoded so that any bytes survive. Absent
+ * when the key is `null`; present and empty for an empty key.
+ */
+export const KEY_HEADER = 'msgport-key';
+
+/** Longest header name AMQP can encode (a field-table key is a short string). */
+const MAX_HEADER_NAME_BYTES = 255;
+
+/** The amqplib publish options msgport sets. */
+export interface AmqpPublishOptions {
+  readonly persistent: true;
+  readonly headers: Record<string, string>;
+  /** Seconds since the epoch (the AMQP `timestamp` property has second precision). */
+  readonly timestamp: number;
+}
+
+/** What amqplib's `publish` is given for a {@link Message}. */
+export interface AmqpPublish {
+  readonly routingKey: string;
+  readonly content: Buffer;
+  readonly options: AmqpPublishOptions;
+}
+
+/** The parts of an amqplib delivery the mapping reads (structurally an amqplib `ConsumeMessage`). */
+export interface AmqpDelivery {
+  readonly content: Buffer;
+  readonly fields: { readonly redelivered: boolean };
+  readonly properties: { readonly headers?: Readonly<Record<string, unknown>> | undefined; readonly timestamp?: unknown };
+}
+
+/**
+ * Maps a {@link Message} to what amqplib publishes: routing key = topic, persistent, application
+ * headers as AMQP long strings plus the key in {@link KEY_HEADER}.
+ *
+ * @throws {InvalidArgumentError} for a header name longer than 255 UTF-8 bytes.
+ */
+export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpPublish {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (Buffer.byteLength(name, 'utf8') > MAX_HEADER_NAME_BYTES) {
+      throw new InvalidArgumentError(
+        `Cannot publish to "${message.topic}": header name "${name.slice(0, 40)}…" is longer than ${MAX_HEADER_NAME_BYTES} bytes, ` +
+          'the most an AMQP header name can hold. Use a shorter name.',
+      );
+    }
+    headers[name] = value;
+  }
+  if (message.key !== null) headers[KEY_HEADER] = message.key.toString('base64');
+  else delete headers[KEY_HEADER];
+  return {
+    routingKey: message.topic,
+    content: message.value,
+    options: { persistent: true, headers, timestamp: Math.floor(now / 1000) },
+  };
+}
+
+/**
+ * Maps an amqplib delivery to a {@link Message} of `topic` (the topic the consumer subscribed to).
+ * The key comes back from {@link KEY_HEADER} exactly as published (`null` stays `null`); other
+ * header values that are not strings (from foreign producers) are decoded as {@link headerValueToString} says.
+ */
+export function fromAmqpDelivery(delivery: AmqpDelivery, topic: string): Message {
+  const raw = delivery.properties.headers ?? {};
+  const headers: Record<string, string> = {};
+  let key: Buffer | null = null;
+  for (const [name, value] of Object.entries(raw)) {
+    // Header names must not be empty in a Message; AMQP allows them, foreign producers may send one.
+    if (value === undefined || name === '') continue;
+    if (name === KEY_HEADER) {
+      key = decodeKey(value);
+      continue;
+    }
+    headers[name] = headerValueToString(value);
+  }
+  const redelivered = delivery.fields.redelivered;
+  const timestamp = delivery.properties.timestamp;
+  const metadata: MessageMetadata =
+    typeof timestamp === 'number' && Number.isFinite(timestamp) ? { redelivered, timestamp: timestamp * 1000 } : { redelivered };
+  return createMessage({ topic, value: delivery.content, key, headers, metadata });
+}
+
+/**
+ * Decodes one AMQP header value to a string (C8): strings as they are; bytes as UTF-8 when valid,
+ * else lowercase hex; numbers and booleans with `String`; `null` as an empty string; AMQP
+ * timestamps and decimals as their number; arrays and tables (e.g. RabbitMQ's `x-death`) as JSON.
+ */
+export function headerValueToString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return bytesToString(value);
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  const scalar = typedScalar(value);
+  if (scalar !== undefined) return scalar;
+  return JSON.stringify(toJson(value));
+}
+
+function decodeKey(value: unknown): Buffer {
+  if (typeof value === 'string') return Buffer.from(value, 'base64');
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  return Buffer.from(headerValueToString(value), 'utf8');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function bytesToString(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  }
+}
+
+/** amqplib's `{ '!': 'timestamp' | 'decimal', value }` wrappers. */
+function typedScalar(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || !('!' in value) || !('value' in value)) return undefined;
+  const typed = value as { '!': unknown; value: unknown };
+  if (typed['!'] === 'timestamp' && typeof typed.value === 'number') return String(typed.value);
+  if (typed['!'] === 'decimal' && typeof typed.value === 'object' && typed.value !== null) {
+    const { places, digits } = typed.value as { places?: unknown; digits?: unknown };
+    if (typeof places === 'number' && typeof digits === 'number') {
+      if (places === 0) return String(digits);
+      const padded = String(digits).padStart(places + 1, '0');
+      return `${padded.slice(0, -places)}.${padded.slice(-places)}`;
+    }
+  }
+  return undefined;
+}
+
+function toJson(value: unknown): unknown {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) return value;
+  if (typeof value === 'bigint') return String(value);
+  if (value instanceof Uint8Array) return bytesToString(value);
+  if (Array.isArray(value)) return value.map(toJson);
+  if (typeof value === 'object') {
+    const scalar = typedScalar(value);
+    if (scalar !== undefined) return Number(scalar);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v)]));
+  }
+  return null;
+}

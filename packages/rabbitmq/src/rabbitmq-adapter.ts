@@ -1,0 +1,973 @@
+import { hostname } from 'node:os';
+import amqplib from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import {
+  backoffDelay,
+  ConfigurationError,
+  ConnectionError,
+  InvalidArgumentError,
+  isMessagingError,
+  MessageBrokerBase,
+  PublishError,
+  SubscribeError,
+  type AdapterHealth,
+  type ConsumerHandle,
+  type ConsumerSpec,
+  type Deliver,
+  type Message,
+  type MessageBrokerBaseOptions,
+  type RetryPolicy,
+} from '@msgport/core';
+import { isAccessRefused, safeText, tooLargeReport } from './internal/amqp-errors.js';
+import { fromAmqpDelivery, toAmqpPublish, type AmqpPublish } from './internal/mapping.js';
+import { redactUrl, secretsOf } from './internal/redact.js';
+import { deadLetterExchangeName, deadLetterName, groupQueueName } from './internal/topology.js';
+
+/** Backoff between reconnection attempts: exponential (factor 2) with ±20 % jitter. */
+export interface RabbitMQReconnectOptions {
+  /** Delay before the first reconnection attempt after the connection dropped. @default 100 */
+  readonly initialDelayMs?: number;
+  /** Upper bound of the delay between two attempts. @default 5000 */
+  readonly maxDelayMs?: number;
+}
+
+/** Options of {@link RabbitMQAdapter}. */
+export interface RabbitMQAdapterOptions extends MessageBrokerBaseOptions {
+  /**
+   * AMQP URL, e.g. `amqp://user:password@host:5672/vhost` (`amqps://` for TLS). AMQP query
+   * parameters such as `?heartbeat=10` are honoured. The password never appears in errors, logs
+   * or health details.
+   */
+  readonly url: string;
+  /** The durable direct exchange every topic is published to (routing key = topic). @default 'msgport' */
+  readonly exchangeName?: string;
+  /**
+   * Unacknowledged messages RabbitMQ hands to each consumer at once (`basic.qos`). Must be at
+   * least `concurrency`. Order per key is kept whatever this is.
+   * @default 100
+   */
+  readonly prefetch?: number;
+  /** How long `start()` keeps trying to connect before it fails with a `ConnectionError`. @default 10000 */
+  readonly connectionTimeoutMs?: number;
+  /**
+   * How long `publish()` (and `subscribe()`) wait for the broker during an outage, including the
+   * wait for the publisher confirm, before rejecting with `PublishError` code `PUBLISH_TIMEOUT`.
+   * @default 30000
+   */
+  readonly publishTimeoutMs?: number;
+  /**
+   * Largest value `publish()` sends; larger ones reject with `PublishError` code
+   * `MESSAGE_TOO_LARGE` before anything is sent. Keep it at or below the broker's
+   * `max_message_size` (128 MiB by default on RabbitMQ 3.10, 16 MiB on 4.x).
+   * @default 134217728
+   */
+  readonly maxMessageBytes?: number;
+  /** Backoff between reconnection attempts. @default { initialDelayMs: 100, maxDelayMs: 5000 } */
+  readonly reconnect?: RabbitMQReconnectOptions;
+}
+
+/** One AMQP connection and what was opened on it. */
+interface Link {
+  readonly connection: ChannelModel;
+  closed: boolean;
+  blocked: boolean;
+  /** The confirm channel for publishing; `null` until the link is active, or while it is replaced. */
+  publisher: Publisher | null;
+  /** Dead-letter queues declared on this connection (declared once per connection). */
+  readonly deadLetterQueues: Set<string>;
+}
+
+interface Publisher {
+  readonly channel: ConfirmChannel;
+  closed: boolean;
+  /** Why the broker closed the channel, when it did. */
+  closeError: unknown;
+  /** Set while amqplib's write buffer is full; later publishes wait for `drain`. */
+  drained: Promise<void> | null;
+}
+
+interface Consumer {
+  readonly spec: ConsumerSpec;
+  readonly deliver: Deliver;
+  closed: boolean;
+  link: Link | null;
+  channel: Channel | null;
+  consumerTag: string | null;
+  attaching: { readonly link: Link; readonly promise: Promise<void> } | null;
+  retryTimer: NodeJS.Timeout | null;
+  retryAttempt: number;
+  inFlight: number;
+  idleWaiters: Array<() => void>;
+  /** True once openConsumer() returned it: from then on, health expects it to be consuming. */
+  opened: boolean;
+}
+
+type PublishOutcome = 'confirmed' | 'lost';
+
+const DEFAULT_MAX_MESSAGE_BYTES = 134_217_728;
+const MAX_PREFETCH = 65_535;
+
+/**
+ * The msgport port on RabbitMQ (amqplib), keeping the contract of `MessageBrokerPort`.
+ *
+ * Topology: a durable direct exchange `exchangeName` (routing key = topic); a group consumes the
+ * durable queue `<topic>.<group>`; a subscription without a group gets its own exclusive,
+ * auto-delete, server-named queue (broadcast). Dead letters go through the fanout exchange
+ * `<exchangeName>.dlx` (bound to the main exchange) with routing key `<topic>.<group>.dlq`
+ * (`<topic>.dlq` without a group), into the durable queue of that name; the dead-letter topic can
+ * be subscribed like any other topic.
+ *
+ * Publishing: persistent messages on a confirm channel; `publish()` resolves on the broker's
+ * confirm, concurrent publishes are pipelined. A message whose confirm was lost with the
+ * connection is sent again on the next connection (a duplicate is possible, a loss is not) until
+ * `publishTimeoutMs` runs out.
+ *
+ * Consuming: acknowledged after the handler resolved (or the message was dead-lettered); a
+ * message core could not settle is rejected with requeue. Survives broker restarts: reconnects
+ * with backoff, re-declares the topology and resumes every consumer.
+ */
+export class RabbitMQAdapter extends MessageBrokerBase {
+  readonly #url: string;
+  readonly #redactedUrl: string;
+  readonly #secrets: readonly string[];
+  readonly #exchange: string;
+  readonly #deadLetterExchange: string;
+  readonly #prefetch: number;
+  readonly #connectionTimeoutMs: number;
+  readonly #publishTimeoutMs: number;
+  readonly #maxMessageBytes: number;
+  readonly #backoff: RetryPolicy;
+
+  #link: Link | null = null;
+  readonly #consumers = new Set<Consumer>();
+  readonly #pendingPublishes = new Set<Promise<unknown>>();
+  #waiters = new Set<() => void>();
+  /** Changes on every connect() and disconnect(), so a stale reconnection attempt gives up. */
+  #epoch = 0;
+  #closing = true;
+  #reconnectTimer: NodeJS.Timeout | null = null;
+  #reconnectAttempt = 0;
+  #outageSince: number | null = null;
+  #lastError: string | null = null;
+  #accessRefused = false;
+
+  /**
+   * @throws {InvalidArgumentError} for a missing or unparseable URL, or an option out of range.
+   */
+  constructor(options: RabbitMQAdapterOptions) {
+    super('rabbitmq', options);
+    if (typeof options !== 'object' || options === null || typeof options.url !== 'string' || options.url === '') {
+      throw new InvalidArgumentError('RabbitMQAdapter needs a `url`, e.g. amqp://guest:guest@localhost:5672/.');
+    }
+    this.#url = options.url;
+    this.#secrets = secretsOf(options.url);
+    this.#redactedUrl = redactUrl(options.url);
+    let protocol: string;
+    try {
+      protocol = new URL(options.url).protocol;
+    } catch {
+      throw new InvalidArgumentError(`RabbitMQAdapter: invalid url ${this.#redactedUrl}. Use amqp://user:password@host:5672/vhost.`);
+    }
+    if (protocol !== 'amqp:' && protocol !== 'amqps:') {
+      throw new InvalidArgumentError(
+        `RabbitMQAdapter: the url must start with amqp:// or amqps://, got ${this.#redactedUrl}.`,
+      );
+    }
+    this.#exchange = options.exchangeName ?? 'msgport';
+    if (typeof this.#exchange !== 'string' || !/^[A-Za-z0-9._:-]{1,250}$/.test(this.#exchange) || this.#exchange.startsWith('amq.')) {
+      throw new InvalidArgumentError(
+        `RabbitMQAdapter: invalid exchangeName ${JSON.stringify(this.#exchange)}. Use 1-250 characters from ` +
+          'A-Z, a-z, 0-9, ".", "_", ":" and "-", not starting with "amq.".',
+      );
+    }
+    this.#deadLetterExchange = deadLetterExchangeName(this.#exchange);
+
+    const concurrency = options.concurrency ?? 1;
+    this.#prefetch = options.prefetch ?? Math.max(100, concurrency);
+    if (!Number.isInteger(this.#prefetch) || this.#prefetch < concurrency || this.#prefetch > MAX_PREFETCH) {
+      throw new InvalidArgumentError(
+        `RabbitMQAdapter: prefetch must be an integer from concurrency (${concurrency}) to ${MAX_PREFETCH}, got ${String(options.prefetch)}.`,
+      );
+    }
+    this.#connectionTimeoutMs = positive(options.connectionTimeoutMs, 10_000, 'connectionTimeoutMs');
+    this.#publishTimeoutMs = positive(options.publishTimeoutMs, 30_000, 'publishTimeoutMs');
+    this.#maxMessageBytes = positive(options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes');
+    const initialDelayMs = positive(options.reconnect?.initialDelayMs, 100, 'reconnect.initialDelayMs');
+    const maxDelayMs = positive(options.reconnect?.maxDelayMs, 5_000, 'reconnect.maxDelayMs');
+    this.#backoff = Object.freeze({
+      maxAttempts: Number.POSITIVE_INFINITY,
+      initialDelayMs,
+      multiplier: 2,
+      maxDelayMs: Math.max(initialDelayMs, maxDelayMs),
+      jitter: 0.2,
+      deadLetter: true,
+    });
+  }
+
+  // ---- MessageBrokerBase ----------------------------------------------------------------------
+
+  protected override async connect(): Promise<void> {
+    const epoch = ++this.#epoch;
+    this.#closing = false;
+    this.#reconnectAttempt = 0;
+    this.#outageSince = null;
+    this.#lastError = null;
+    this.#accessRefused = false;
+    const deadline = Date.now() + this.#connectionTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const link = await this.#openLink(deadline);
+        if (epoch !== this.#epoch) {
+          await closeQuietly(link.connection);
+          throw new ConnectionError(`Cannot start the RabbitMQ adapter: it was stopped while connecting to ${this.#redactedUrl}.`);
+        }
+        this.#activate(link);
+        this.logger.info(`Connected to RabbitMQ at ${this.#redactedUrl}.`);
+        return;
+      } catch (error) {
+        if (isMessagingError(error)) throw error;
+        if (isAccessRefused(error)) {
+          throw new ConnectionError(
+            `Cannot connect to RabbitMQ at ${this.#redactedUrl}: the broker refused the credentials or access to the ` +
+              `virtual host (${safeText(error, this.#secrets)}). Check the user name, password and vhost permissions.`,
+            { code: 'AUTHENTICATION_FAILED', retriable: false, cause: error },
+          );
+        }
+        const delay = backoffDelay(this.#backoff, attempt);
+        if (Date.now() + delay >= deadline) {
+          throw new ConnectionError(
+            `Cannot connect to RabbitMQ at ${this.#redactedUrl} within ${this.#connectionTimeoutMs} ms ` +
+              `(${attempt} attempt(s)): ${safeText(error, this.#secrets)}. Check that the broker is running and reachable.`,
+            { cause: error },
+          );
+        }
+        this.logger.debug(`Connecting to RabbitMQ at ${this.#redactedUrl} failed; retrying in ${delay} ms.`, {
+          error: safeText(error, this.#secrets),
+        });
+        await sleep(delay);
+      }
+    }
+  }
+
+  protected override async disconnect(): Promise<void> {
+    this.#epoch++;
+    this.#closing = true;
+    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    const link = this.#link;
+    this.#link = null;
+    this.#wakeWaiters();
+    for (const consumer of this.#consumers) {
+      consumer.closed = true;
+      if (consumer.retryTimer !== null) clearTimeout(consumer.retryTimer);
+    }
+    this.#consumers.clear();
+    // Publishes already on the wire get their confirm (or fail with the channel) before the close.
+    await Promise.allSettled([...this.#pendingPublishes]);
+    if (link !== null) {
+      link.closed = true;
+      await closeQuietly(link.connection);
+    }
+  }
+
+  protected override async send(message: Message): Promise<void> {
+    if (message.value.length > this.#maxMessageBytes) {
+      throw new PublishError(
+        `Cannot publish to "${message.topic}": the value is ${message.value.length} bytes, more than maxMessageBytes ` +
+          `(${this.#maxMessageBytes}). Send a reference to the payload instead, or raise maxMessageBytes together with ` +
+          "the broker's max_message_size.",
+        { code: 'MESSAGE_TOO_LARGE', retriable: false },
+      );
+    }
+    await this.#publish(this.#exchange, toAmqpPublish(message), message.topic, null);
+  }
+
+  protected override async sendDeadLetter(deadLetter: Message): Promise<void> {
+    await this.#publish(this.#deadLetterExchange, toAmqpPublish(deadLetter), deadLetter.topic, deadLetter.topic);
+  }
+
+  protected override deadLetterTopic(topic: string, group: string | null): string {
+    return deadLetterName(topic, group);
+  }
+
+  protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
+    const consumer: Consumer = {
+      spec,
+      deliver,
+      closed: false,
+      link: null,
+      channel: null,
+      consumerTag: null,
+      attaching: null,
+      retryTimer: null,
+      retryAttempt: 0,
+      inFlight: 0,
+      idleWaiters: [],
+      opened: false,
+    };
+    const deadline = Date.now() + this.#publishTimeoutMs;
+    // Registered first: a reconnection while this runs attaches it too (attach is idempotent per link).
+    this.#consumers.add(consumer);
+    try {
+      for (;;) {
+        const link = await this.#awaitLink(deadline, () => this.#subscribeTimeout(spec));
+        try {
+          await this.#attach(consumer, link);
+          break;
+        } catch (error) {
+          // The connection dropped under us: the reconnection attaches the consumer again.
+          if (!link.closed || this.#closing || Date.now() >= deadline) throw error;
+        }
+      }
+    } catch (error) {
+      consumer.closed = true;
+      this.#consumers.delete(consumer);
+      if (isMessagingError(error)) throw error;
+      throw new SubscribeError(
+        `Cannot subscribe to "${spec.topic}"${spec.group === null ? '' : ` in group "${spec.group}"`}: ` +
+          `${safeText(error, this.#secrets)}. If the queue exists with other arguments, delete it or use another group.`,
+        { cause: error },
+      );
+    }
+    consumer.opened = true;
+    return { close: () => this.#closeConsumer(consumer) };
+  }
+
+  protected override async checkHealth(): Promise<AdapterHealth> {
+    const link = this.#link;
+    let active = 0;
+    let expected = 0;
+    for (const consumer of this.#consumers) {
+      if (!consumer.opened) continue;
+      expected++;
+      if (consumer.consumerTag !== null && consumer.channel !== null) active++;
+    }
+    const outageMs = this.#outageSince === null ? null : Date.now() - this.#outageSince;
+    const details = {
+      url: this.#redactedUrl,
+      exchange: this.#exchange,
+      connection: link === null ? 'reconnecting' : link.blocked ? 'blocked' : 'open',
+      activeConsumers: active,
+      expectedConsumers: expected,
+      pendingPublishes: this.#pendingPublishes.size,
+      reconnectAttempts: this.#reconnectAttempt,
+      ...(outageMs === null ? {} : { outageMs }),
+      ...(this.#lastError === null ? {} : { lastError: this.#lastError }),
+    };
+    if (link === null) {
+      const down = this.#accessRefused || (outageMs !== null && outageMs > this.#publishTimeoutMs);
+      return { status: down ? 'down' : 'degraded', details };
+    }
+    const healthy = link.publisher !== null && !link.blocked && active === expected;
+    return { status: healthy ? 'up' : 'degraded', details };
+  }
+
+  // ---- connections ----------------------------------------------------------------------------
+
+  /** Connects, opens the confirm channel and declares the exchanges. The link is not active yet. */
+  async #openLink(deadline: number): Promise<Link> {
+    const remaining = Math.max(1, deadline - Date.now());
+    const connection = await withTimeout(
+      amqplib.connect(this.#url, {
+        timeout: remaining,
+        clientProperties: { connection_name: `msgport@${hostname()}:${process.pid}` },
+      }),
+      remaining,
+      () => new Error(`connection attempt timed out after ${remaining} ms`),
+      closeQuietly,
+    );
+    const link: Link = { connection, closed: false, blocked: false, publisher: null, deadLetterQueues: new Set() };
+    connection.on('error', (error: unknown) => {
+      this.#lastError = safeText(error, this.#secrets);
+    });
+    connection.on('close', (error?: unknown) => this.#onLinkClosed(link, error));
+    connection.on('blocked', (reason: unknown) => {
+      link.blocked = true;
+      this.logger.warn(`RabbitMQ blocked publishing on this connection: ${String(reason)}.`);
+    });
+    connection.on('unblocked', () => {
+      link.blocked = false;
+      this.logger.info('RabbitMQ unblocked publishing on this connection.');
+    });
+    try {
+      const publisher = await this.#openPublisher(link);
+      link.publisher = publisher;
+      return link;
+    } catch (error) {
+      link.closed = true;
+      await closeQuietly(connection);
+      if (isDeclarationMismatch(error)) {
+        throw new ConfigurationError(
+          `Cannot use exchange "${this.#exchange}" on ${this.#redactedUrl}: ${safeText(error, this.#secrets)}. ` +
+            'It exists with other settings (msgport needs a durable direct exchange and a durable fanout ' +
+            `"${this.#deadLetterExchange}"); delete it or set another exchangeName.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Opens a confirm channel and declares the main exchange, the dead-letter exchange and their binding. */
+  async #openPublisher(link: Link): Promise<Publisher> {
+    const channel = await link.connection.createConfirmChannel();
+    const publisher: Publisher = { channel, closed: false, closeError: null, drained: null };
+    channel.on('error', (error: unknown) => {
+      publisher.closeError = error;
+    });
+    channel.on('close', () => {
+      publisher.closed = true;
+      if (link.publisher !== publisher) return;
+      link.publisher = null;
+      // Wait a turn: when the whole connection closes, its channels close first.
+      setImmediate(() => {
+        if (!link.closed && !this.#closing && link === this.#link) this.#replacePublisher(link, 1);
+      });
+    });
+    await channel.assertExchange(this.#exchange, 'direct', { durable: true });
+    await channel.assertExchange(this.#deadLetterExchange, 'fanout', { durable: true });
+    await channel.bindExchange(this.#exchange, this.#deadLetterExchange, '');
+    return publisher;
+  }
+
+  #replacePublisher(link: Link, attempt: number): void {
+    this.#openPublisher(link).then(
+      (publisher) => {
+        if (link.closed || link !== this.#link) {
+          void publisher.channel.close().catch(() => undefined);
+          return;
+        }
+        link.publisher = publisher;
+        this.#wakeWaiters();
+      },
+      (error: unknown) => {
+        if (link.closed || link !== this.#link || this.#closing) return;
+        this.#lastError = safeText(error, this.#secrets);
+        this.logger.warn(`Cannot reopen the RabbitMQ publishing channel (attempt ${attempt}): ${this.#lastError}.`);
+        const timer = setTimeout(() => {
+          if (!link.closed && link === this.#link && !this.#closing) this.#replacePublisher(link, attempt + 1);
+        }, backoffDelay(this.#backoff, attempt));
+        timer.unref();
+      },
+    );
+  }
+
+  /** Makes `link` the current connection: publishes and subscriptions waiting for it go ahead. */
+  #activate(link: Link): void {
+    // Checked in the same turn as the assignment: a close event cannot slip in between.
+    if (link.closed) throw new Error('the connection closed while it was being set up');
+    this.#link = link;
+    this.#wakeWaiters();
+  }
+
+  #onLinkClosed(link: Link, error: unknown): void {
+    link.closed = true;
+    link.publisher = null;
+    if (link !== this.#link) return;
+    this.#link = null;
+    for (const consumer of this.#consumers) {
+      if (consumer.link === link) {
+        consumer.channel = null;
+        consumer.consumerTag = null;
+      }
+    }
+    if (this.#closing) return;
+    this.#outageSince = Date.now();
+    this.#lastError = error === undefined ? 'connection closed' : safeText(error, this.#secrets);
+    this.logger.warn(`Lost the connection to RabbitMQ at ${this.#redactedUrl} (${this.#lastError}); reconnecting.`);
+    this.#scheduleReconnect(this.#epoch);
+  }
+
+  #scheduleReconnect(epoch: number): void {
+    if (this.#closing || epoch !== this.#epoch) return;
+    const attempt = ++this.#reconnectAttempt;
+    const delay = backoffDelay(this.#backoff, attempt);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = null;
+      this.#reconnect(epoch).then(
+        () => {
+          const outage = this.#outageSince === null ? 0 : Date.now() - this.#outageSince;
+          this.#reconnectAttempt = 0;
+          this.#outageSince = null;
+          this.#accessRefused = false;
+          this.logger.info(`Reconnected to RabbitMQ at ${this.#redactedUrl} after ${outage} ms (${attempt} attempt(s)).`);
+        },
+        (error: unknown) => {
+          if (this.#closing || epoch !== this.#epoch) return;
+          this.#lastError = safeText(error, this.#secrets);
+          this.#accessRefused = isAccessRefused(error);
+          const log = this.#accessRefused ? this.logger.error : this.logger.debug;
+          log.call(this.logger, `Reconnecting to RabbitMQ at ${this.#redactedUrl} failed (attempt ${attempt}): ${this.#lastError}.`);
+          this.#scheduleReconnect(epoch);
+        },
+      );
+    }, delay);
+  }
+
+  /** One reconnection attempt: connect, declare, resume every consumer, then let publishes through. */
+  async #reconnect(epoch: number): Promise<void> {
+    const link = await this.#openLink(Date.now() + this.#connectionTimeoutMs);
+    if (this.#closing || epoch !== this.#epoch) {
+      link.closed = true;
+      await closeQuietly(link.connection);
+      return;
+    }
+    const consumers = [...this.#consumers];
+    const results = await Promise.allSettled(consumers.map((consumer) => this.#attach(consumer, link)));
+    if (this.#closing || epoch !== this.#epoch) {
+      link.closed = true;
+      await closeQuietly(link.connection);
+      return;
+    }
+    if (link.closed) throw new Error('the connection closed while consumers were being restored');
+    this.#activate(link);
+    results.forEach((result, index) => {
+      const consumer = consumers[index]!;
+      if (result.status === 'rejected' && !consumer.closed) {
+        this.logger.warn(`Cannot resume the consumer of "${describeSpec(consumer.spec)}": ${safeText(result.reason, this.#secrets)}; retrying.`);
+        this.#scheduleConsumerRetry(consumer, link);
+      }
+    });
+  }
+
+  /** Waits until a connection is active (or the deadline passes, or the adapter stops). */
+  async #awaitLink(deadline: number, onTimeout: () => Error): Promise<Link> {
+    for (;;) {
+      if (this.#closing) throw new SubscribeError('Cannot subscribe: the RabbitMQ adapter is stopping.', { retriable: false });
+      const link = this.#link;
+      if (link !== null && !link.closed) return link;
+      if (!(await this.#wait(deadline))) throw onTimeout();
+    }
+  }
+
+  /** Resolves true when woken before `deadline`, false when the deadline passed. */
+  #wait(deadline: number): Promise<boolean> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        resolve(false);
+      }, remaining);
+      this.#waiters.add(wake);
+    });
+  }
+
+  #wakeWaiters(): void {
+    const waiters = this.#waiters;
+    this.#waiters = new Set();
+    for (const wake of waiters) wake();
+  }
+
+  #subscribeTimeout(spec: ConsumerSpec): Error {
+    return new SubscribeError(
+      `Cannot subscribe to "${describeSpec(spec)}": no connection to RabbitMQ at ${this.#redactedUrl} within ` +
+        `${this.#publishTimeoutMs} ms (${this.#lastError ?? 'reconnecting'}).`,
+    );
+  }
+
+  // ---- publishing -----------------------------------------------------------------------------
+
+  /**
+   * Publishes on the confirm channel and resolves on the broker's confirm. A confirm lost with the
+   * channel or connection is retried on the next one until `publishTimeoutMs`; a nack rejects.
+   * `deadLetterQueue`, when set, is declared (once per connection) before publishing, so the dead
+   * letter is kept even when nobody consumes it.
+   */
+  #publish(exchange: string, amqp: AmqpPublish, topic: string, deadLetterQueue: string | null): Promise<void> {
+    const publishing = this.#publishUntilConfirmed(exchange, amqp, topic, deadLetterQueue);
+    this.#pendingPublishes.add(publishing);
+    const forget = (): void => {
+      this.#pendingPublishes.delete(publishing);
+    };
+    publishing.then(forget, forget);
+    return publishing;
+  }
+
+  async #publishUntilConfirmed(exchange: string, amqp: AmqpPublish, topic: string, deadLetterQueue: string | null): Promise<void> {
+    const deadline = Date.now() + this.#publishTimeoutMs;
+    let lostOnce = false;
+    for (;;) {
+      const { link, publisher } = await this.#awaitPublisher(deadline, topic, lostOnce);
+      if (deadLetterQueue !== null && !link.deadLetterQueues.has(deadLetterQueue)) {
+        try {
+          await this.#declareDeadLetterQueue(link, deadLetterQueue);
+        } catch (error) {
+          if (link.closed && Date.now() < deadline) continue;
+          throw new PublishError(
+            `Cannot dead-letter to "${topic}": declaring queue "${deadLetterQueue}" failed: ${safeText(error, this.#secrets)}.`,
+            { cause: error },
+          );
+        }
+      }
+      if ((await this.#publishOnce(publisher, exchange, amqp, topic, deadline)) === 'confirmed') return;
+      lostOnce = true;
+    }
+  }
+
+  /**
+   * Declares and binds a dead-letter queue on a short-lived channel of its own: if the broker
+   * refuses (the queue exists with other arguments), only that channel closes, not the publisher's.
+   */
+  async #declareDeadLetterQueue(link: Link, queue: string): Promise<void> {
+    const channel = await link.connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      await channel.assertQueue(queue, { durable: true });
+      await channel.bindQueue(queue, this.#exchange, queue);
+      link.deadLetterQueues.add(queue);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
+  async #awaitPublisher(deadline: number, topic: string, lostOnce: boolean): Promise<{ link: Link; publisher: Publisher }> {
+    for (;;) {
+      if (this.#closing) {
+        throw new PublishError(
+          `Cannot publish to "${topic}": the RabbitMQ adapter stopped before the broker confirmed the message.`,
+          { retriable: true },
+        );
+      }
+      const link = this.#link;
+      const publisher = link?.publisher ?? null;
+      if (link !== null && !link.closed && publisher !== null && !publisher.closed) return { link, publisher };
+      if (!(await this.#wait(deadline))) {
+        throw new PublishError(
+          `Cannot publish to "${topic}": no connection to RabbitMQ at ${this.#redactedUrl} for ${this.#publishTimeoutMs} ms ` +
+            `(${this.#lastError ?? 'reconnecting'})` +
+            (lostOnce ? '; the message was sent once but its confirm was lost with the connection, so it may have been stored.' : '.') +
+            ' Publish it again later.',
+          { code: 'PUBLISH_TIMEOUT', retriable: true },
+        );
+      }
+    }
+  }
+
+  /** One publish on `publisher`: 'confirmed', or 'lost' when the channel went away before the confirm. */
+  async #publishOnce(publisher: Publisher, exchange: string, amqp: AmqpPublish, topic: string, deadline: number): Promise<PublishOutcome> {
+    while (publisher.drained !== null) {
+      if (!(await beforeDeadline(publisher.drained, deadline))) throw this.#confirmTimeout(topic);
+    }
+    if (publisher.closed) return 'lost';
+    return new Promise<PublishOutcome>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(this.#confirmTimeout(topic));
+      }, Math.max(0, deadline - Date.now()));
+      const settle = (outcome: PublishOutcome | Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      let writable: boolean;
+      try {
+        writable = publisher.channel.publish(exchange, amqp.routingKey, amqp.content, amqp.options, (error: unknown) => {
+          if (error === null || error === undefined) return settle('confirmed');
+          if (error instanceof Error && error.message === 'message nacked') {
+            return settle(
+              new PublishError(`Cannot publish to "${topic}": RabbitMQ nacked the message (it could not store it).`, {
+                cause: error,
+              }),
+            );
+          }
+          const tooLarge = tooLargeReport(publisher.closeError);
+          if (tooLarge !== null && tooLarge.size === amqp.content.length) {
+            return settle(
+              new PublishError(
+                `Cannot publish to "${topic}": the value is ${tooLarge.size} bytes, more than the broker's max_message_size ` +
+                  `(${tooLarge.max}). Lower maxMessageBytes to match the broker, or send a reference to the payload instead.`,
+                { code: 'MESSAGE_TOO_LARGE', retriable: false, cause: publisher.closeError },
+              ),
+            );
+          }
+          return settle('lost');
+        });
+      } catch (error) {
+        if (error instanceof RangeError) {
+          return settle(
+            new PublishError(`Cannot publish to "${topic}": the headers are too large to encode (${error.message}). Send fewer or shorter headers.`, {
+              code: 'MESSAGE_TOO_LARGE',
+              retriable: false,
+              cause: error,
+            }),
+          );
+        }
+        // The channel closed under us (amqplib throws on a closed channel): try the next one.
+        publisher.closed = true;
+        return settle('lost');
+      }
+      if (!writable && publisher.drained === null) {
+        const channel = publisher.channel;
+        publisher.drained = new Promise<void>((resolveDrain) => {
+          const done = (): void => {
+            channel.off('drain', done);
+            channel.off('close', done);
+            publisher.drained = null;
+            resolveDrain();
+          };
+          channel.on('drain', done);
+          channel.on('close', done);
+        });
+      }
+    });
+  }
+
+  #confirmTimeout(topic: string): PublishError {
+    return new PublishError(
+      `Cannot publish to "${topic}": RabbitMQ did not confirm the message within ${this.#publishTimeoutMs} ms ` +
+        `(${this.#link?.blocked === true ? 'the broker blocks publishers: memory or disk alarm' : (this.#lastError ?? 'no confirm')}). ` +
+        'It may or may not have been stored; publish it again if it must arrive.',
+      { code: 'PUBLISH_TIMEOUT', retriable: true },
+    );
+  }
+
+  // ---- consuming ------------------------------------------------------------------------------
+
+  /** Opens a channel for `consumer` on `link`, declares its queues and starts consuming. Idempotent per link. */
+  #attach(consumer: Consumer, link: Link): Promise<void> {
+    if (consumer.closed) return Promise.resolve();
+    if (consumer.link === link && consumer.channel !== null) return Promise.resolve();
+    if (consumer.attaching !== null && consumer.attaching.link === link) return consumer.attaching.promise;
+    const promise = this.#doAttach(consumer, link);
+    const attaching = { link, promise };
+    consumer.attaching = attaching;
+    const clear = (): void => {
+      if (consumer.attaching === attaching) consumer.attaching = null;
+    };
+    promise.then(clear, clear);
+    return promise;
+  }
+
+  async #doAttach(consumer: Consumer, link: Link): Promise<void> {
+    const channel = await link.connection.createChannel();
+    channel.on('error', (error: unknown) => {
+      // While attaching, the failure reaches the caller; afterwards, only this log tells of it.
+      if (consumer.channel !== channel) return;
+      this.logger.warn(`The RabbitMQ channel of "${describeSpec(consumer.spec)}" failed: ${safeText(error, this.#secrets)}.`);
+    });
+    channel.on('close', () => this.#onConsumerChannelClosed(consumer, link, channel));
+    try {
+      await channel.prefetch(this.#prefetch);
+      const queue = await this.#declareQueues(channel, link, consumer.spec);
+      if (consumer.closed) {
+        await channel.close().catch(() => undefined);
+        return;
+      }
+      if (link.closed) throw new Error('the connection closed while the consumer was being set up');
+      consumer.link = link;
+      consumer.channel = channel;
+      const { consumerTag } = await channel.consume(queue, (delivery) => this.#onDelivery(consumer, channel, delivery), {
+        noAck: false,
+      });
+      if (consumer.channel === channel) consumer.consumerTag = consumerTag;
+      consumer.retryAttempt = 0;
+    } catch (error) {
+      if (consumer.channel === channel) consumer.channel = null;
+      await channel.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Declares the consumer's queue (and its dead-letter queue), binds them, returns the queue to consume. */
+  async #declareQueues(channel: Channel, link: Link, spec: ConsumerSpec): Promise<string> {
+    const deadLetterQueue = deadLetterName(spec.topic, spec.group);
+    await channel.assertQueue(deadLetterQueue, { durable: true });
+    await channel.bindQueue(deadLetterQueue, this.#exchange, deadLetterQueue);
+    link.deadLetterQueues.add(deadLetterQueue);
+    const deadLettering = {
+      'x-dead-letter-exchange': this.#deadLetterExchange,
+      'x-dead-letter-routing-key': deadLetterQueue,
+    };
+    const queue =
+      spec.group === null
+        ? (await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false, arguments: deadLettering })).queue
+        : (await channel.assertQueue(groupQueueName(spec.topic, spec.group), { durable: true, arguments: deadLettering })).queue;
+    await channel.bindQueue(queue, this.#exchange, spec.topic);
+    return queue;
+  }
+
+  #onDelivery(consumer: Consumer, channel: Channel, delivery: ConsumeMessage | null): void {
+    if (delivery === null) {
+      // basic.cancel from the broker: the queue was deleted. Declare it again and go on consuming.
+      if (consumer.channel !== channel || consumer.closed) return;
+      this.logger.warn(`RabbitMQ cancelled the consumer of "${describeSpec(consumer.spec)}" (queue deleted?); declaring it again.`);
+      consumer.consumerTag = null;
+      void channel.close().catch(() => undefined);
+      return;
+    }
+    let message: Message;
+    try {
+      message = fromAmqpDelivery(delivery, consumer.spec.topic);
+    } catch (error) {
+      this.logger.error(
+        `Cannot decode a message from "${describeSpec(consumer.spec)}"; rejecting it to the dead-letter exchange.`,
+        { error: safeText(error, this.#secrets) },
+      );
+      settle(consumer, channel, () => channel.nack(delivery, false, false));
+      return;
+    }
+    consumer.inFlight++;
+    consumer.deliver(message).then(
+      () => this.#settleDelivery(consumer, channel, () => channel.ack(delivery)),
+      (error: unknown) => {
+        this.logger.warn(`A message from "${describeSpec(consumer.spec)}" was not handled; returning it to the queue.`, {
+          error: safeText(error, this.#secrets),
+        });
+        this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, true));
+      },
+    );
+  }
+
+  #settleDelivery(consumer: Consumer, channel: Channel, action: () => void): void {
+    settle(consumer, channel, action);
+    if (--consumer.inFlight === 0) {
+      const waiters = consumer.idleWaiters;
+      consumer.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  #onConsumerChannelClosed(consumer: Consumer, link: Link, channel: Channel): void {
+    if (consumer.channel !== channel) return;
+    consumer.channel = null;
+    consumer.consumerTag = null;
+    if (consumer.closed || this.#closing) return;
+    // Wait a turn: when the whole connection closes, its channels close first, and the
+    // reconnection (not this) resumes the consumer.
+    setImmediate(() => {
+      if (!link.closed && link === this.#link && !consumer.closed) this.#scheduleConsumerRetry(consumer, link);
+    });
+  }
+
+  #scheduleConsumerRetry(consumer: Consumer, link: Link): void {
+    if (consumer.retryTimer !== null || consumer.closed) return;
+    const attempt = ++consumer.retryAttempt;
+    consumer.retryTimer = setTimeout(() => {
+      consumer.retryTimer = null;
+      if (consumer.closed || link.closed || link !== this.#link || this.#closing) return;
+      this.#attach(consumer, link).then(
+        () => this.logger.info(`Resumed the consumer of "${describeSpec(consumer.spec)}".`),
+        (error: unknown) => {
+          this.#lastError = safeText(error, this.#secrets);
+          this.logger.warn(`Cannot resume the consumer of "${describeSpec(consumer.spec)}" (attempt ${attempt}): ${this.#lastError}.`);
+          if (!link.closed && link === this.#link) this.#scheduleConsumerRetry(consumer, link);
+        },
+      );
+    }, backoffDelay(this.#backoff, attempt));
+  }
+
+  async #closeConsumer(consumer: Consumer): Promise<void> {
+    if (consumer.closed && !this.#consumers.has(consumer)) {
+      await waitIdle(consumer);
+      return;
+    }
+    consumer.closed = true;
+    this.#consumers.delete(consumer);
+    if (consumer.retryTimer !== null) clearTimeout(consumer.retryTimer);
+    consumer.retryTimer = null;
+    if (consumer.attaching !== null) await consumer.attaching.promise.catch(() => undefined);
+    const channel = consumer.channel;
+    const consumerTag = consumer.consumerTag;
+    consumer.consumerTag = null;
+    // No new deliveries; those already handed to core finish and are acknowledged on this channel.
+    if (channel !== null && consumerTag !== null) await channel.cancel(consumerTag).catch(() => undefined);
+    await waitIdle(consumer);
+    consumer.channel = null;
+    if (channel !== null) await channel.close().catch(() => undefined);
+  }
+}
+
+function settle(consumer: Consumer, channel: Channel, action: () => void): void {
+  // A delivery tag is only valid on the channel it came from; on another one the message is redelivered.
+  if (consumer.channel !== channel) return;
+  try {
+    action();
+  } catch {
+    // The channel closed meanwhile: the broker redelivers the message.
+  }
+}
+
+function waitIdle(consumer: Consumer): Promise<void> {
+  if (consumer.inFlight === 0) return Promise.resolve();
+  return new Promise((resolve) => consumer.idleWaiters.push(resolve));
+}
+
+function describeSpec(spec: ConsumerSpec): string {
+  return spec.group === null ? spec.topic : `${spec.topic}" in group "${spec.group}`;
+}
+
+function isDeclarationMismatch(error: unknown): boolean {
+  return error instanceof Error && /PRECONDITION[-_]FAILED|inequivalent arg/.test(error.message);
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(`RabbitMQAdapter: ${name} must be a number > 0, got ${String(value)}.`);
+  }
+  return value;
+}
+
+async function closeQuietly(connection: ChannelModel): Promise<void> {
+  try {
+    await connection.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves true when `promise` settles before `deadline`, false otherwise. */
+async function beforeDeadline(promise: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `promise`, or a rejection with `timeoutError()` after `ms`; a value that arrives after the
+ * timeout is handed to `discard` (e.g. a connection that opened too late is closed).
+ */
+function withTimeout<T>(promise: Promise<T>, ms: number, timeoutError: () => Error, discard: (late: T) => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(timeoutError());
+    }, ms);
+    promise.then(
+      (value) => {
+        if (timedOut) void discard(value);
+        else {
+          clearTimeout(timer);
+          resolve(value);
+        }
+      },
+      (error: unknown) => {
+        if (!timedOut) {
+          clearTimeout(timer);
+          reject(error);
+        }
+      },
+    );
+  });
+}

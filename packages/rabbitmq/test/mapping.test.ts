@@ -1,0 +1,186 @@
+import { describe, expect, it } from '@jest/globals';
+import { createMessage } from '@msgport/core';
+import { fromAmqpDelivery, headerValueToString, KEY_HEADER, toAmqpPublish, type AmqpDelivery } from '../src/internal/mapping.js';
+import { redactUrl, scrub, secretsOf } from '../src/internal/redact.js';
+import { deadLetterExchangeName, deadLetterName, groupQueueName } from '../src/internal/topology.js';
+import { isAccessRefused, tooLargeReport } from '../src/internal/amqp-errors.js';
+
+function delivery(init: Partial<AmqpDelivery['properties']> & { content?: Buffer; redelivered?: boolean }): AmqpDelivery {
+  return {
+    content: init.content ?? Buffer.from('v'),
+    fields: { redelivered: init.redelivered ?? false },
+    properties: { headers: init.headers, timestamp: init.timestamp },
+  };
+}
+
+/** What amqplib hands back after encoding `publish` headers: strings stay strings. */
+function roundTrip(message: ReturnType<typeof createMessage>): ReturnType<typeof createMessage> {
+  const amqp = toAmqpPublish(message, 1_700_000_000_123);
+  return fromAmqpDelivery(
+    { content: amqp.content, fields: { redelivered: false }, properties: { headers: { ...amqp.options.headers }, timestamp: amqp.options.timestamp } },
+    message.topic,
+  );
+}
+
+describe('toAmqpPublish()', () => {
+  it('routes by topic, marks the message persistent and stamps it in seconds', () => {
+    const amqp = toAmqpPublish(createMessage({ topic: 'orders', value: 'v' }), 1_700_000_000_999);
+    expect(amqp.routingKey).toBe('orders');
+    expect(amqp.options.persistent).toBe(true);
+    expect(amqp.options.timestamp).toBe(1_700_000_000);
+    expect(amqp.content.toString()).toBe('v');
+  });
+
+  it('carries the key base64-encoded in the reserved header and leaves it out for a null key', () => {
+    const withKey = toAmqpPublish(createMessage({ topic: 't', value: 'v', key: Buffer.from([0, 255, 10]) }));
+    expect(withKey.options.headers[KEY_HEADER]).toBe(Buffer.from([0, 255, 10]).toString('base64'));
+    const withoutKey = toAmqpPublish(createMessage({ topic: 't', value: 'v' }));
+    expect(KEY_HEADER in withoutKey.options.headers).toBe(false);
+  });
+
+  it('keeps an empty key distinct from no key', () => {
+    const amqp = toAmqpPublish(createMessage({ topic: 't', value: 'v', key: '' }));
+    expect(amqp.options.headers[KEY_HEADER]).toBe('');
+  });
+
+  it('copies application headers as strings', () => {
+    const amqp = toAmqpPublish(createMessage({ topic: 't', value: 'v', headers: { a: 'Grüße 🚀', b: '' } }));
+    expect(amqp.options.headers).toEqual({ a: 'Grüße 🚀', b: '' });
+  });
+
+  it('rejects a header name longer than AMQP can encode with INVALID_ARGUMENT', () => {
+    const message = createMessage({ topic: 't', value: 'v', headers: { ['n'.repeat(256)]: 'x' } });
+    expect(() => toAmqpPublish(message)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
+
+describe('fromAmqpDelivery()', () => {
+  it('round-trips any key bytes, null keys, empty keys and Unicode headers', () => {
+    const key = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const headers = { 'x-a': 'plain', 'x-b': '日本語 Ελληνικά 👩‍💻', 'x-empty': '' };
+    const message = roundTrip(createMessage({ topic: 'orders', value: Buffer.from([1, 2, 3]), key, headers }));
+    expect(message.key!.equals(key)).toBe(true);
+    expect({ ...message.headers }).toEqual(headers);
+    expect([...message.value]).toEqual([1, 2, 3]);
+    expect(roundTrip(createMessage({ topic: 'orders', value: 'v' })).key).toBeNull();
+    expect(roundTrip(createMessage({ topic: 'orders', value: 'v', key: '' })).key).toEqual(Buffer.alloc(0));
+  });
+
+  it('uses the subscribed topic and never exposes the key header among the headers', () => {
+    const message = fromAmqpDelivery(delivery({ headers: { [KEY_HEADER]: Buffer.from('k').toString('base64'), a: 'b' } }), 'orders');
+    expect(message.topic).toBe('orders');
+    expect(message.key!.toString()).toBe('k');
+    expect({ ...message.headers }).toEqual({ a: 'b' });
+  });
+
+  it('reports the redelivered flag and the broker timestamp in milliseconds as metadata, not headers', () => {
+    const message = fromAmqpDelivery(delivery({ redelivered: true, timestamp: 1_700_000_000 }), 't');
+    expect(message.metadata).toMatchObject({ redelivered: true, timestamp: 1_700_000_000_000 });
+    expect({ ...message.headers }).toEqual({});
+    const plain = fromAmqpDelivery(delivery({}), 't').metadata;
+    expect(plain.redelivered).toBe(false);
+    expect('timestamp' in plain).toBe(false);
+  });
+
+  it('returns frozen messages with frozen headers and metadata', () => {
+    const message = fromAmqpDelivery(delivery({ headers: { a: 'b' } }), 't');
+    expect(Object.isFrozen(message)).toBe(true);
+    expect(Object.isFrozen(message.headers)).toBe(true);
+    expect(Object.isFrozen(message.metadata)).toBe(true);
+  });
+
+  it('decodes header values of foreign producers to strings (C8)', () => {
+    const message = fromAmqpDelivery(
+      delivery({
+        headers: {
+          utf8Bytes: Buffer.from('Grüße', 'utf8'),
+          binary: Buffer.from([0xff, 0xfe, 0x00, 0x41]),
+          int: 42,
+          float: 1.5,
+          bool: true,
+          nothing: null,
+          stamp: { '!': 'timestamp', value: 1_700_000_000 },
+          decimal: { '!': 'decimal', value: { places: 2, digits: 5 } },
+          list: ['a', 1, Buffer.from([0xc3, 0x28])],
+          '': 'empty name is dropped',
+        },
+      }),
+      't',
+    );
+    expect({ ...message.headers }).toEqual({
+      utf8Bytes: 'Grüße',
+      binary: 'fffe0041',
+      int: '42',
+      float: '1.5',
+      bool: 'true',
+      nothing: '',
+      stamp: '1700000000',
+      decimal: '0.05',
+      list: '["a",1,"c328"]',
+    });
+  });
+
+  it("decodes RabbitMQ's x-death header as JSON", () => {
+    const xDeath = [{ count: 1, reason: 'rejected', queue: 'q', time: { '!': 'timestamp', value: 1_700_000_000 }, exchange: 'e', 'routing-keys': ['t'] }];
+    const message = fromAmqpDelivery(delivery({ headers: { 'x-death': xDeath } }), 't');
+    expect(JSON.parse(message.headers['x-death']!)).toEqual([
+      { count: 1, reason: 'rejected', queue: 'q', time: 1_700_000_000, exchange: 'e', 'routing-keys': ['t'] },
+    ]);
+  });
+
+  it('accepts a key header sent as raw bytes by a foreign producer', () => {
+    const message = fromAmqpDelivery(delivery({ headers: { [KEY_HEADER]: Buffer.from([1, 2]) } }), 't');
+    expect([...message.key!]).toEqual([1, 2]);
+  });
+});
+
+describe('headerValueToString()', () => {
+  it('keeps strings as they are and hex-encodes invalid UTF-8 in lowercase', () => {
+    expect(headerValueToString('ok')).toBe('ok');
+    expect(headerValueToString(new Uint8Array([0xab, 0xcd]))).toBe('abcd');
+    expect(headerValueToString(10n)).toBe('10');
+  });
+});
+
+describe('topology names', () => {
+  it('names the group queue <topic>.<group> and the dead-letter queue <topic>.<group>.dlq', () => {
+    expect(groupQueueName('orders', 'billing')).toBe('orders.billing');
+    expect(deadLetterName('orders', 'billing')).toBe('orders.billing.dlq');
+    expect(deadLetterName('orders', null)).toBe('orders.dlq');
+    expect(deadLetterExchangeName('msgport')).toBe('msgport.dlx');
+  });
+
+  it('rejects names longer than RabbitMQ allows with INVALID_ARGUMENT', () => {
+    expect(() => groupQueueName('t'.repeat(200), 'g'.repeat(60))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
+
+describe('redaction', () => {
+  it('masks the password of a URL and keeps the rest', () => {
+    expect(redactUrl('amqp://guest:s3cret@localhost:5672/vh')).toBe('amqp://guest:***@localhost:5672/vh');
+    expect(redactUrl('amqp://localhost')).toBe('amqp://localhost');
+    expect(redactUrl('not a url with p4ss')).toBe('<unparseable URL>');
+  });
+
+  it('finds the password as written, normalized and decoded, and scrubs every form', () => {
+    const url = 'amqp://user:p%40ss:w0rd@host/';
+    const secrets = secretsOf(url);
+    expect(secrets).toEqual(expect.arrayContaining(['p%40ss:w0rd', 'p@ss:w0rd']));
+    expect(scrub('failed for p@ss:w0rd and p%40ss:w0rd', secrets)).toBe('failed for *** and ***');
+    expect(secretsOf('amqp://host/')).toEqual([]);
+  });
+});
+
+describe('amqplib error classification', () => {
+  it('recognizes refused logins and vhost access as access failures', () => {
+    expect(isAccessRefused(new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"'))).toBe(true);
+    expect(isAccessRefused(new Error('Expected ConnectionOpenOk; got <ConnectionClose channel:0>'))).toBe(true);
+    expect(isAccessRefused(new Error('connect ECONNREFUSED 127.0.0.1:5672'))).toBe(false);
+  });
+
+  it('reads the size report of a too-large message', () => {
+    const error = new Error('Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - message size 200 is larger than configured max size 100"');
+    expect(tooLargeReport(error)).toEqual({ size: 200, max: 100 });
+    expect(tooLargeReport(new Error('channel closed'))).toBeNull();
+  });
+});

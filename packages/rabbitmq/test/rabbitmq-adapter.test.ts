@@ -1,0 +1,519 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { inspect } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import amqplib from 'amqplib';
+import { isMessagingError, silentLogger, waitFor, type Logger, type Message, type MessageHandler } from '@msgport/core';
+import * as rabbitmq from '@msgport/rabbitmq';
+import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq';
+import { collect, uniqueName } from '@msgport/testkit';
+import { deleteTopology, RABBITMQ_URL, rabbitmqctl, requireBroker, uniqueExchange } from './support/broker.js';
+import { lockBrokerShared, type BrokerLock } from './support/broker-lock.js';
+
+const exchangeName = uniqueExchange('msgport-adapter-test');
+/**
+ * Jest timeout of the tests that shell out to rabbitmqctl: each call starts an Erlang VM (about a
+ * second on an idle machine, several under load), so they need more than Jest's 5 s default.
+ */
+const RABBITMQCTL_TEST_TIMEOUT_MS = 30_000;
+const opened: RabbitMQAdapter[] = [];
+
+function adapter(options: Partial<RabbitMQAdapterOptions> = {}): RabbitMQAdapter {
+  const broker = new RabbitMQAdapter({ url: RABBITMQ_URL, exchangeName, logger: silentLogger, ...options });
+  opened.push(broker);
+  return broker;
+}
+
+async function started(options: Partial<RabbitMQAdapterOptions> = {}): Promise<RabbitMQAdapter> {
+  const broker = adapter(options);
+  await broker.start();
+  return broker;
+}
+
+/** A logger that keeps every line, at every level. */
+function capturingLogger(): Logger & { readonly lines: string[] } {
+  const lines: string[] = [];
+  const write =
+    (level: string) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      lines.push(`${level}: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`);
+    };
+  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+async function rejectionOf(operation: Promise<unknown>): Promise<unknown> {
+  try {
+    await operation;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('Expected the operation to reject, but it resolved.');
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** A TCP server that accepts connections and never answers: a broker that hangs. */
+async function blackHole(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Opens a plain amqplib channel on the test broker, for checks from outside the adapter. */
+async function withChannel<T>(use: (channel: amqplib.Channel) => Promise<T>): Promise<T> {
+  const connection = await amqplib.connect(RABBITMQ_URL);
+  try {
+    const channel = await connection.createChannel();
+    const result = await use(channel);
+    await channel.close();
+    return result;
+  } finally {
+    await connection.close();
+  }
+}
+
+let lock: BrokerLock | undefined;
+
+beforeAll(async () => {
+  lock = await lockBrokerShared(100_000);
+  await requireBroker();
+}, 120_000);
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((broker) => broker.stop()));
+});
+
+afterAll(async () => {
+  try {
+    await deleteTopology(exchangeName);
+  } finally {
+    lock?.release();
+  }
+}, 60_000);
+
+describe('RabbitMQAdapter', () => {
+  it('exports exactly RabbitMQAdapter at run time', () => {
+    expect(Object.keys(rabbitmq).sort()).toEqual(['RabbitMQAdapter']);
+  });
+
+  describe('groups across adapter instances', () => {
+    it('two instances in one group compete for messages, each handled exactly once', async () => {
+      const topic = uniqueName('compete');
+      const group = uniqueName('g');
+      const [first, second] = [collect(), collect()];
+      const a = await started();
+      const b = await started();
+      await a.subscribe(topic, first.handler, group);
+      await b.subscribe(topic, second.handler, group);
+
+      const sent = range(200).map((i) => `m${i}`);
+      await Promise.all(sent.map((value) => a.publish(topic, value)));
+
+      await waitFor(() => first.count + second.count >= sent.length, { timeoutMs: 10_000, description: 'every message' });
+      const all = [...first.values(), ...second.values()];
+      expect(all.sort()).toEqual([...sent].sort());
+      expect(first.count).toBeGreaterThan(0);
+      expect(second.count).toBeGreaterThan(0);
+    });
+
+    it('two instances without a group each receive every message', async () => {
+      const topic = uniqueName('fanout');
+      const [first, second] = [collect(), collect()];
+      const a = await started();
+      const b = await started();
+      await a.subscribe(topic, first.handler);
+      await b.subscribe(topic, second.handler);
+
+      const sent = range(50).map((i) => `m${i}`);
+      await Promise.all(sent.map((value) => b.publish(topic, value)));
+
+      await first.waitForCount(sent.length);
+      await second.waitForCount(sent.length);
+      expect(first.values().sort()).toEqual([...sent].sort());
+      expect(second.values().sort()).toEqual([...sent].sort());
+    });
+
+    it('two topics consumed by one group never mix', async () => {
+      const group = uniqueName('shared');
+      const [topicA, topicB] = [uniqueName('mix-a'), uniqueName('mix-b')];
+      const [onA, onB] = [collect(), collect()];
+      const a = await started();
+      const b = await started();
+      await a.subscribe(topicA, onA.handler, group);
+      await b.subscribe(topicB, onB.handler, group);
+
+      await Promise.all(range(20).flatMap((i) => [a.publish(topicA, `a${i}`), a.publish(topicB, `b${i}`)]));
+
+      await onA.waitForCount(20);
+      await onB.waitForCount(20);
+      expect(onA.values().every((value) => value.startsWith('a'))).toBe(true);
+      expect(onB.values().every((value) => value.startsWith('b'))).toBe(true);
+      expect(onA.messages.every((message) => message.topic === topicA)).toBe(true);
+      expect(onB.messages.every((message) => message.topic === topicB)).toBe(true);
+    });
+  });
+
+  describe('topology on the broker', () => {
+    it('declares the exchanges, queues and bindings that DESIGN.md names', async () => {
+      const topic = uniqueName('names');
+      const group = uniqueName('billing');
+      const broker = await started();
+      await broker.subscribe(topic, () => undefined, group);
+      await broker.subscribe(topic, () => undefined);
+
+      const exchanges = await rabbitmqctl('list_exchanges', 'name', 'type', 'durable');
+      expect(exchanges).toContainEqual([exchangeName, 'direct', 'true']);
+      expect(exchanges).toContainEqual([`${exchangeName}.dlx`, 'fanout', 'true']);
+
+      const queues = await rabbitmqctl('list_queues', 'name', 'durable', 'auto_delete', 'exclusive', 'arguments');
+      const byName = new Map(queues.map((row) => [row[0]!, row]));
+      const groupQueue = byName.get(`${topic}.${group}`);
+      expect(groupQueue?.slice(1, 4)).toEqual(['true', 'false', 'false']);
+      expect(groupQueue?.[4]).toContain(`${exchangeName}.dlx`);
+      expect(groupQueue?.[4]).toContain(`${topic}.${group}.dlq`);
+      expect(byName.get(`${topic}.${group}.dlq`)?.slice(1, 4)).toEqual(['true', 'false', 'false']);
+      expect(byName.get(`${topic}.dlq`)?.slice(1, 4)).toEqual(['true', 'false', 'false']);
+      // Never a queue named by the group alone.
+      expect(byName.has(group)).toBe(false);
+
+      const bindings = await rabbitmqctl('list_bindings', 'source_name', 'destination_name', 'destination_kind', 'routing_key');
+      const fromExchange = bindings.filter(([source]) => source === exchangeName);
+      expect(fromExchange).toContainEqual([exchangeName, `${topic}.${group}`, 'queue', topic]);
+      expect(fromExchange).toContainEqual([exchangeName, `${topic}.${group}.dlq`, 'queue', `${topic}.${group}.dlq`]);
+      expect(fromExchange).toContainEqual([exchangeName, `${topic}.dlq`, 'queue', `${topic}.dlq`]);
+      // The broadcast subscription: a server-named, exclusive, auto-delete queue bound to the topic.
+      const broadcast = fromExchange.filter(([, name, kind, key]) => kind === 'queue' && key === topic && name!.startsWith('amq.gen-'));
+      expect(broadcast).toHaveLength(1);
+      expect(byName.get(broadcast[0]![1]!)?.slice(1, 4)).toEqual(['false', 'true', 'true']);
+      expect(bindings).toContainEqual([`${exchangeName}.dlx`, exchangeName, 'exchange', '']);
+    }, RABBITMQCTL_TEST_TIMEOUT_MS);
+
+    it('keeps dead letters in <topic>.<group>.dlq when nobody consumes them, with the error headers', async () => {
+      const topic = uniqueName('dlq-kept');
+      const group = uniqueName('g');
+      const broker = await started();
+      await broker.subscribe(
+        topic,
+        () => {
+          throw new Error('always fails');
+        },
+        { group, retry: { maxAttempts: 2, initialDelayMs: 1 } },
+      );
+      await broker.publish(topic, 'poison', { key: 'k1', headers: { trace: 'Zürich' } });
+
+      const dead = await waitFor(
+        () => withChannel(async (channel) => (await channel.get(`${topic}.${group}.dlq`, { noAck: true })) || undefined),
+        { timeoutMs: 10_000, intervalMs: 100, description: 'a dead letter in the dlq' },
+      );
+      expect(dead.content.toString()).toBe('poison');
+      expect(dead.fields.routingKey).toBe(`${topic}.${group}.dlq`);
+      expect(dead.properties.deliveryMode).toBe(2);
+      expect(dead.properties.headers).toMatchObject({
+        trace: 'Zürich',
+        'msgport-key': Buffer.from('k1').toString('base64'),
+        'msgport-error-message': 'always fails',
+        'msgport-original-topic': topic,
+        'msgport-group': group,
+        'msgport-attempts': '2',
+      });
+    });
+
+    it('routes a message the broker rejects from the group queue into the same dlq', async () => {
+      const topic = uniqueName('dlx');
+      const group = uniqueName('g');
+      const broker = await started();
+      const subscription = await broker.subscribe(topic, () => undefined, group);
+      await subscription.unsubscribe();
+      await broker.publish(topic, 'rejected by a foreign consumer');
+
+      await withChannel(async (channel) => {
+        const message = await waitFor(async () => (await channel.get(`${topic}.${group}`)) || undefined, {
+          timeoutMs: 5_000,
+          description: 'the message',
+        });
+        channel.nack(message, false, false);
+      });
+      const dead = await waitFor(
+        () => withChannel(async (channel) => (await channel.get(`${topic}.${group}.dlq`, { noAck: true })) || undefined),
+        { timeoutMs: 5_000, intervalMs: 50, description: 'the broker-side dead letter' },
+      );
+      expect(dead.content.toString()).toBe('rejected by a foreign consumer');
+    });
+
+    it('declares the queue again and resumes when the queue is deleted under the consumer', async () => {
+      const topic = uniqueName('deleted');
+      const group = uniqueName('g');
+      const received = collect();
+      const broker = await started();
+      await broker.subscribe(topic, received.handler, group);
+      await broker.publish(topic, 'before');
+      await received.waitForCount(1);
+
+      await withChannel((channel) => channel.deleteQueue(`${topic}.${group}`));
+      await waitFor(
+        async () => {
+          const queues = await rabbitmqctl('list_queues', 'name', 'consumers');
+          return queues.some(([name, consumers]) => name === `${topic}.${group}` && consumers === '1');
+        },
+        { timeoutMs: 10_000, intervalMs: 100, description: 'the queue declared again with its consumer' },
+      );
+      expect((await broker.health()).status).toBe('up');
+      await broker.publish(topic, 'after');
+      await received.waitForCount(2);
+      expect(received.values()).toEqual(['before', 'after']);
+    }, RABBITMQCTL_TEST_TIMEOUT_MS);
+  });
+
+  describe('subscribe() failures', () => {
+    it('rejects with SUBSCRIBE_FAILED, naming the queue, when <topic>.<group> exists with other arguments', async () => {
+      const topic = uniqueName('legacy');
+      const group = uniqueName('g');
+      // A queue declared by an older deployment (e.g. PyFly's adapter), without dead-lettering.
+      await withChannel((channel) => channel.assertQueue(`${topic}.${group}`, { durable: true }));
+      try {
+        const broker = await started();
+        const error = await rejectionOf(broker.subscribe(topic, () => undefined, group));
+        expect(error).toMatchObject({ name: 'SubscribeError', code: 'SUBSCRIBE_FAILED' });
+        expect((error as Error).message).toContain(`${topic}.${group}`);
+        // The adapter is still usable.
+        const other = collect();
+        await broker.subscribe(topic, other.handler, uniqueName('g'));
+        await broker.publish(topic, 'still works');
+        await other.waitForCount(1);
+        expect((await broker.health()).status).toBe('up');
+      } finally {
+        await withChannel((channel) => channel.deleteQueue(`${topic}.${group}`));
+      }
+    });
+  });
+
+  describe('messages', () => {
+    it('decodes header values of a foreign producer: bytes as UTF-8 or lowercase hex, numbers as strings', async () => {
+      const topic = uniqueName('foreign');
+      const group = uniqueName('g');
+      const received = collect();
+      const broker = await started();
+      await broker.subscribe(topic, received.handler, group);
+
+      await withChannel(async (channel) => {
+        channel.publish(exchangeName, topic, Buffer.from('from java'), {
+          headers: { bytes: Buffer.from([0xff, 0x00, 0xab]), text: Buffer.from('ok ✓'), number: 42, flag: false },
+        });
+      });
+
+      const [message] = await received.waitForCount(1);
+      expect(message!.key).toBeNull();
+      expect({ ...message!.headers }).toEqual({ bytes: 'ff00ab', text: 'ok ✓', number: '42', flag: 'false' });
+      expect(message!.metadata.redelivered).toBe(false);
+    });
+
+    it('rejects a value larger than maxMessageBytes with MESSAGE_TOO_LARGE before sending', async () => {
+      const broker = await started({ maxMessageBytes: 1_024 });
+      const error = await rejectionOf(broker.publish(uniqueName('big'), Buffer.alloc(1_025)));
+      expect(error).toMatchObject({ name: 'PublishError', code: 'MESSAGE_TOO_LARGE', retriable: false });
+      await expect(broker.publish(uniqueName('small'), Buffer.alloc(1_024))).resolves.toBeUndefined();
+    });
+
+    it("maps the broker's own size limit to MESSAGE_TOO_LARGE and keeps publishing afterwards", async () => {
+      const topic = uniqueName('huge');
+      const group = uniqueName('g');
+      const received = collect();
+      const broker = await started({ maxMessageBytes: 256 * 1024 * 1024 });
+      await broker.subscribe(topic, received.handler, group);
+
+      // RabbitMQ 3.10's default max_message_size is 128 MiB.
+      const error = await rejectionOf(broker.publish(topic, Buffer.alloc(128 * 1024 * 1024 + 1)));
+      expect(error).toMatchObject({ name: 'PublishError', code: 'MESSAGE_TOO_LARGE', retriable: false });
+
+      await broker.publish(topic, 'still publishing');
+      await received.waitForCount(1);
+      expect(received.values()).toEqual(['still publishing']);
+      expect((await broker.health()).status).toBe('up');
+    }, 60_000);
+
+    it('rejects headers too large for an AMQP frame with MESSAGE_TOO_LARGE and keeps publishing', async () => {
+      const topic = uniqueName('fat-headers');
+      const broker = await started();
+      const error = await rejectionOf(broker.publish(topic, 'v', { headers: { big: 'x'.repeat(70 * 1024) } }));
+      expect(error).toMatchObject({ name: 'PublishError', code: 'MESSAGE_TOO_LARGE', retriable: false });
+      await expect(broker.publish(topic, 'v', { headers: { small: 'x' } })).resolves.toBeUndefined();
+    });
+
+    it('pipelines concurrent publishes and handles up to `concurrency` messages at once', async () => {
+      const topic = uniqueName('concurrency');
+      const group = uniqueName('g');
+      let active = 0;
+      let peak = 0;
+      const handler: MessageHandler = async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        active--;
+      };
+      const received = collect({ onMessage: handler });
+      const broker = await started({ concurrency: 4, prefetch: 8 });
+      await broker.subscribe(topic, received.handler, group);
+
+      await Promise.all(range(40).map((i) => broker.publish(topic, `m${i}`, { key: `k${i}` })));
+      await received.waitForCount(40);
+      expect(peak).toBe(4);
+    });
+
+    it('rejects a prefetch lower than concurrency with INVALID_ARGUMENT', () => {
+      expect(() => new RabbitMQAdapter({ url: RABBITMQ_URL, concurrency: 10, prefetch: 5 })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
+    });
+  });
+
+  describe('connection failures and credentials', () => {
+    it('start() fails with INVALID_CONFIG when the exchange exists with another type', async () => {
+      const taken = uniqueExchange('msgport-taken');
+      await withChannel((channel) => channel.assertExchange(taken, 'topic', { durable: true }));
+      try {
+        const error = await rejectionOf(adapter({ exchangeName: taken }).start());
+        expect(error).toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG', retriable: false });
+        expect((error as Error).message).toContain(taken);
+      } finally {
+        await withChannel((channel) => channel.deleteExchange(taken));
+      }
+    });
+
+    const password = 'Sup3r-S3cret-Pa55';
+
+    /** Everything a user could ever see from an error: message, cause chain, inspect output. */
+    function everything(error: unknown): string {
+      return `${String(error)}\n${inspect(error, { depth: 10 })}\n${(error as Error).stack ?? ''}`;
+    }
+
+    it('start() against a closed port fails with a retriable ConnectionError within connectionTimeoutMs, without the password', async () => {
+      const logger = capturingLogger();
+      const broker = adapter({ url: `amqp://guest:${password}@127.0.0.1:1/`, connectionTimeoutMs: 1_500, logger });
+      const began = Date.now();
+      const error = await rejectionOf(broker.start());
+      const elapsed = Date.now() - began;
+
+      expect(isMessagingError(error)).toBe(true);
+      expect(error).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION_FAILED', retriable: true });
+      expect(elapsed).toBeLessThan(1_500 + 500);
+      expect((error as Error).message).toContain('amqp://guest:***@127.0.0.1:1/');
+      expect(everything(error)).not.toContain(password);
+      expect(logger.lines.join('\n')).not.toContain(password);
+      expect((await broker.health()).status).toBe('stopped');
+    });
+
+    it('start() against a broker that never answers fails within connectionTimeoutMs', async () => {
+      const hole = await blackHole();
+      try {
+        const logger = capturingLogger();
+        const broker = adapter({ url: `amqp://guest:${password}@127.0.0.1:${hole.port}/`, connectionTimeoutMs: 1_000, logger });
+        const began = Date.now();
+        const error = await rejectionOf(broker.start());
+        expect(Date.now() - began).toBeLessThan(1_000 + 500);
+        expect(error).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION_FAILED' });
+        expect(everything(error)).not.toContain(password);
+        expect(logger.lines.join('\n')).not.toContain(password);
+      } finally {
+        await hole.close();
+      }
+    });
+
+    it('start() with a wrong password fails quickly with AUTHENTICATION_FAILED, not retriable, without the password', async () => {
+      const logger = capturingLogger();
+      const url = new URL(RABBITMQ_URL);
+      url.password = password;
+      const broker = adapter({ url: url.toString(), logger });
+      const began = Date.now();
+      const error = await rejectionOf(broker.start());
+
+      expect(error).toMatchObject({ name: 'ConnectionError', code: 'AUTHENTICATION_FAILED', retriable: false });
+      expect(Date.now() - began).toBeLessThan(3_000);
+      expect((error as Error).message).toContain(':***@');
+      expect(everything(error)).not.toContain(password);
+      expect(logger.lines.join('\n')).not.toContain(password);
+    });
+
+    it('never shows the password in health details or logs while running', async () => {
+      const logger = capturingLogger();
+      const broker = await started({ logger });
+      const secret = new URL(RABBITMQ_URL).password;
+      const report = await broker.health();
+      expect(report.details.url).toBe(RABBITMQ_URL.replace(`:${secret}@`, ':***@'));
+      if (secret.length > 0) {
+        expect(JSON.stringify(report)).not.toContain(`:${secret}@`);
+        expect(logger.lines.join('\n')).not.toContain(`:${secret}@`);
+      }
+    });
+
+    it('rejects a URL that is not amqp:// or amqps:// without echoing its password', () => {
+      let error: unknown;
+      try {
+        new RabbitMQAdapter({ url: `http://guest:${password}@localhost/` });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect(everything(error)).not.toContain(password);
+    });
+  });
+
+  describe('subscriptions', () => {
+    it('receives a message published right after subscribe() resolved, on a fresh group and a broadcast', async () => {
+      const broker = await started();
+      for (let i = 0; i < 5; i++) {
+        const topic = uniqueName('immediate');
+        const inGroup = collect();
+        const broadcast = collect();
+        await broker.subscribe(topic, inGroup.handler, uniqueName('g'));
+        await broker.subscribe(topic, broadcast.handler);
+        await broker.publish(topic, `m${i}`);
+        await inGroup.waitForCount(1);
+        await broadcast.waitForCount(1);
+      }
+    });
+
+    it('stop() cancels the consumer, lets the running handler finish and acknowledges it', async () => {
+      const topic = uniqueName('drain-ack');
+      const group = uniqueName('g');
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const handled: Message[] = [];
+      const broker = await started();
+      await broker.subscribe(
+        topic,
+        async (message) => {
+          await gate;
+          handled.push(message);
+        },
+        group,
+      );
+      await broker.publish(topic, 'slow');
+      await waitFor(
+        async () => (await rabbitmqctl('list_queues', 'name', 'messages_unacknowledged')).some(([n, u]) => n === `${topic}.${group}` && u === '1'),
+        { timeoutMs: 10_000, intervalMs: 100, description: 'the message in flight' },
+      );
+      const stopped = broker.stop();
+      release();
+      await stopped;
+      expect(handled).toHaveLength(1);
+      const [row] = (await rabbitmqctl('list_queues', 'name', 'messages', 'consumers')).filter(([n]) => n === `${topic}.${group}`);
+      expect(row).toEqual([`${topic}.${group}`, '0', '0']);
+    }, RABBITMQCTL_TEST_TIMEOUT_MS);
+  });
+});

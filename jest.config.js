@@ -20,6 +20,8 @@ const project = (name, extra = {}) => ({
 });
 
 export default {
+  // One worker: some tests restart the shared RabbitMQ broker, which must not overlap other broker tests.
+  maxWorkers: 1,
   projects: [
     project('core', { testPathIgnorePatterns: ['\\.experimental\\.test\\.ts$'] }),
     {

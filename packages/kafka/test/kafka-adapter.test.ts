@@ -123,13 +123,16 @@ describe('KafkaAdapter', () => {
         await until(async () => (await assignedPartitions(a, topic)).length === 2, 'instance A owning 2 partitions');
 
         const total = 600;
-        let stopping: Promise<void> | null = null;
-        for (let i = 0; i < total; i += 20) {
-          await Promise.all(Array.from({ length: 20 }, (_, j) => publisher.publish(topic, `m${i + j}`, { key: `k${i + j}` })));
-          // Stop A once it is busy, while the stream goes on.
-          if (stopping === null && receivedA.count >= 30) stopping = a.stop();
-        }
-        expect(stopping).not.toBeNull();
+        const publishRange = async (from: number, to: number): Promise<void> => {
+          for (let i = from; i < to; i += 20) {
+            await Promise.all(Array.from({ length: 20 }, (_, j) => publisher.publish(topic, `m${i + j}`, { key: `k${i + j}` })));
+          }
+        };
+        await publishRange(0, total / 2);
+        // Stop A once it is busy, and publish the second half while it stops.
+        await until(() => receivedA.count >= 30, 'instance A handling messages');
+        const stopping = a.stop();
+        await publishRange(total / 2, total);
         await stopping;
         await until(async () => (await assignedPartitions(b, topic)).length === 4, 'instance B taking over all 4 partitions');
 

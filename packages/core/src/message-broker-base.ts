@@ -397,7 +397,37 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     const member = members[entry.next % members.length]!;
     entry.next = (entry.next + 1) % members.length;
     this.#inFlight++;
-    const run = (): Promise<void> => this.#handle(entry, member, message);
+    // A delivery may wait in the executor behind others. When its turn comes the broker may be
+    // stopping or its handler unsubscribed: then it must not start (C7: stop takes no new
+    // messages); it is rejected so the adapter does not acknowledge it and the broker redelivers.
+    const run = (): Promise<void> => {
+      if (this.#state === 'stopping' || this.#state === 'stopped') {
+        return Promise.reject(
+          new MessagingError(
+            `Not handling a message from "${entry.spec.topic}": the broker is stopping. It was not acknowledged and will be redelivered.`,
+            'CONSUMER_CLOSED',
+            { retriable: true },
+          ),
+        );
+      }
+      let handler = member;
+      if (!entry.members.includes(member)) {
+        // Its subscriber left while the message waited: give it to another member of the group.
+        const remaining = entry.members;
+        if (remaining.length === 0 || this.#entries.get(entry.key) !== entry) {
+          return Promise.reject(
+            new MessagingError(
+              `Not handling a message from "${entry.spec.topic}": its subscription ended. It was not acknowledged and will be redelivered.`,
+              'CONSUMER_CLOSED',
+              { retriable: true },
+            ),
+          );
+        }
+        handler = remaining[entry.next % remaining.length]!;
+        entry.next = (entry.next + 1) % remaining.length;
+      }
+      return this.#handle(entry, handler, message);
+    };
     const handled = entry.executor === null ? run() : entry.executor.run(keyOf(message), run);
     return handled.finally(() => {
       if (--this.#inFlight === 0) {

@@ -377,3 +377,55 @@ describe('InMemoryMessageBroker', () => {
     });
   });
 });
+
+describe('InMemoryMessageBroker stop() with queued deliveries', () => {
+  it('finishes the running handler but starts none of the messages queued behind it', async () => {
+    const broker = await startedBroker();
+    const topic = uniqueName('queued');
+    const handled: string[] = [];
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    await broker.subscribe(
+      topic,
+      async (message) => {
+        handled.push(message.value.toString());
+        if (handled.length === 1) await blocked;
+      },
+      'workers',
+    );
+    const first = broker.publish(topic, 'm0');
+    const queued = [broker.publish(topic, 'm1'), broker.publish(topic, 'm2')];
+    const stopping = broker.stop();
+    release();
+    await stopping;
+    await first;
+    const outcomes = await Promise.allSettled(queued);
+    expect(handled).toEqual(['m0']);
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      const reason = (outcome as PromiseRejectedResult).reason as unknown;
+      expect(isMessagingError(reason) && reason.code).toBe('CONSUMER_CLOSED');
+    }
+  });
+
+  it('gives a message queued for a member that unsubscribed to another member of the group', async () => {
+    const broker = await startedBroker();
+    const topic = uniqueName('handover');
+    const byA: string[] = [];
+    const byB: string[] = [];
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const a = await broker.subscribe(topic, async (message) => {
+      byA.push(message.value.toString());
+      if (byA.length === 1) await blocked;
+    }, 'workers');
+    await broker.subscribe(topic, (message) => { byB.push(message.value.toString()); }, 'workers');
+    // Concurrency 1 and one key: m1 (for b) and m2 (for a) wait behind m0 (on a).
+    const published = ['m0', 'm1', 'm2'].map((value) => broker.publish(topic, value, { key: 'k' }));
+    await a.unsubscribe();
+    release();
+    await Promise.all(published);
+    expect(byA).toEqual(['m0']);
+    expect(byB).toEqual(['m1', 'm2']);
+  });
+});

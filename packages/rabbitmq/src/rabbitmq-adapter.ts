@@ -3,6 +3,7 @@ import amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import {
   backoffDelay,
+  BrokerStateError,
   ConfigurationError,
   ConnectionError,
   InvalidArgumentError,
@@ -106,6 +107,12 @@ type PublishOutcome = 'confirmed' | 'lost';
 
 const DEFAULT_MAX_MESSAGE_BYTES = 134_217_728;
 const MAX_PREFETCH = 65_535;
+/**
+ * How long closing a connection waits for RabbitMQ's close-ok once the stop budget is spent. A
+ * connection that does not answer by then (network silently down) is dropped, as a heartbeat
+ * timeout would.
+ */
+const CLOSE_GRACE_MS = 1_000;
 
 /**
  * The msgport port on RabbitMQ (amqplib), keeping the contract of `MessageBrokerPort`.
@@ -145,6 +152,16 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   /** Changes on every connect() and disconnect(), so a stale reconnection attempt gives up. */
   #epoch = 0;
   #closing = true;
+  /**
+   * Set when stop() begins (before core drains the handlers): from then on the adapter does not
+   * reconnect, and a publish or subscribe that finds no connection fails at once instead of
+   * waiting for one that will not come.
+   */
+  #stopping = false;
+  /** When the stop budget (`shutdownTimeoutMs` from the stop() call) runs out. */
+  #stopDeadline = 0;
+  /** The connection a reconnection attempt is restoring consumers on, before it becomes `#link`. */
+  #restoring: Link | null = null;
   #reconnectTimer: NodeJS.Timeout | null = null;
   #reconnectAttempt = 0;
   #outageSince: number | null = null;
@@ -209,6 +226,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   protected override async connect(): Promise<void> {
     const epoch = ++this.#epoch;
     this.#closing = false;
+    this.#stopping = false;
     this.#reconnectAttempt = 0;
     this.#outageSince = null;
     this.#lastError = null;
@@ -249,11 +267,20 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     }
   }
 
+  /**
+   * Besides core's stop: tells the adapter that stop() began, before core closes the consumers
+   * and drains the handlers, so that nothing waits for a reconnection meanwhile (a handler whose
+   * publish waited for the connection would otherwise hold stop() for `publishTimeoutMs`).
+   */
+  override stop(): Promise<void> {
+    if (this.isRunning) this.#beginStop();
+    return super.stop();
+  }
+
   protected override async disconnect(): Promise<void> {
-    this.#epoch++;
+    const deadline = this.#stopping ? this.#stopDeadline : Date.now() + this.shutdownTimeoutMs;
+    this.#abandonReconnection();
     this.#closing = true;
-    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = null;
     const link = this.#link;
     this.#link = null;
     this.#wakeWaiters();
@@ -262,12 +289,18 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       if (consumer.retryTimer !== null) clearTimeout(consumer.retryTimer);
     }
     this.#consumers.clear();
-    // Publishes already on the wire get their confirm (or fail with the channel) before the close.
-    await Promise.allSettled([...this.#pendingPublishes]);
-    if (link !== null) {
-      link.closed = true;
-      await closeQuietly(link.connection);
+    // Publishes already on the wire get their confirm before the close (within the stop budget;
+    // a confirm still missing then is lost with the channel, and its publish rejects). Publishes
+    // that were waiting for a connection were woken above and reject without waiting.
+    if (this.#pendingPublishes.size > 0) {
+      if (!(await beforeDeadline(Promise.allSettled([...this.#pendingPublishes]), deadline))) {
+        this.logger.warn(
+          `stop(): ${this.#pendingPublishes.size} publish(es) still without a confirm after shutdownTimeoutMs ` +
+            `(${this.shutdownTimeoutMs} ms); closing anyway. They reject: the messages may or may not have been stored.`,
+        );
+      }
     }
+    if (link !== null) await this.#closeLink(link, deadline);
   }
 
   protected override async send(message: Message): Promise<void> {
@@ -316,7 +349,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
           break;
         } catch (error) {
           // The connection dropped under us: the reconnection attaches the consumer again.
-          if (!link.closed || this.#closing || Date.now() >= deadline) throw error;
+          if (!link.closed || this.#closing || this.#stopping || Date.now() >= deadline) throw error;
         }
       }
     } catch (error) {
@@ -474,8 +507,52 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     if (this.#closing) return;
     this.#outageSince = Date.now();
     this.#lastError = error === undefined ? 'connection closed' : safeText(error, this.#secrets);
+    if (this.#stopping) {
+      // stop() is under way: no reconnection; publishes waiting for one fail now.
+      this.logger.warn(`Lost the connection to RabbitMQ at ${this.#redactedUrl} (${this.#lastError}) while stopping; not reconnecting.`);
+      this.#wakeWaiters();
+      return;
+    }
     this.logger.warn(`Lost the connection to RabbitMQ at ${this.#redactedUrl} (${this.#lastError}); reconnecting.`);
     this.#scheduleReconnect(this.#epoch);
+  }
+
+  /** stop() began. During an outage, the reconnection ends here: stop() does not wait for it. */
+  #beginStop(): void {
+    this.#stopping = true;
+    this.#stopDeadline = Date.now() + this.shutdownTimeoutMs;
+    if (this.#link === null) this.#abandonReconnection();
+  }
+
+  /**
+   * Ends the reconnection loop: cancels the next attempt, makes a running one give up (its epoch
+   * is stale), and closes the connection it was restoring consumers on (a closing amqplib
+   * connection hands out no more deliveries). Wakes whatever waits for a connection, to fail.
+   */
+  #abandonReconnection(): void {
+    this.#epoch++;
+    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    const restoring = this.#restoring;
+    this.#restoring = null;
+    if (restoring !== null) void this.#closeLink(restoring, Date.now());
+    this.#wakeWaiters();
+  }
+
+  /**
+   * Closes `link`'s connection, waiting for RabbitMQ's close-ok until `deadline` (at least
+   * {@link CLOSE_GRACE_MS}); a connection that does not answer is dropped, so that stop() never
+   * waits for a heartbeat timeout on a network that went silent.
+   */
+  async #closeLink(link: Link, deadline: number): Promise<void> {
+    link.closed = true;
+    const closing = closeQuietly(link.connection);
+    if (await beforeDeadline(closing, Math.max(deadline, Date.now() + CLOSE_GRACE_MS))) return;
+    this.logger.warn(
+      `RabbitMQ at ${this.#redactedUrl} did not answer the connection close (network down?); dropping the connection. ` +
+        'Unacknowledged messages are redelivered.',
+    );
+    dropConnection(link.connection);
   }
 
   #scheduleReconnect(epoch: number): void {
@@ -508,15 +585,19 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   async #reconnect(epoch: number): Promise<void> {
     const link = await this.#openLink(Date.now() + this.#connectionTimeoutMs);
     if (this.#closing || epoch !== this.#epoch) {
-      link.closed = true;
-      await closeQuietly(link.connection);
+      await this.#closeLink(link, Date.now());
       return;
     }
     const consumers = [...this.#consumers];
-    const results = await Promise.allSettled(consumers.map((consumer) => this.#attach(consumer, link)));
+    this.#restoring = link;
+    let results: PromiseSettledResult<void>[];
+    try {
+      results = await Promise.allSettled(consumers.map((consumer) => this.#attach(consumer, link)));
+    } finally {
+      if (this.#restoring === link) this.#restoring = null;
+    }
     if (this.#closing || epoch !== this.#epoch) {
-      link.closed = true;
-      await closeQuietly(link.connection);
+      await this.#closeLink(link, Date.now());
       return;
     }
     if (link.closed) throw new Error('the connection closed while consumers were being restored');
@@ -536,6 +617,11 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       if (this.#closing) throw new SubscribeError('Cannot subscribe: the RabbitMQ adapter is stopping.', { retriable: false });
       const link = this.#link;
       if (link !== null && !link.closed) return link;
+      if (this.#stopping) {
+        throw new SubscribeError('Cannot subscribe: the RabbitMQ adapter is stopping and has no connection to RabbitMQ.', {
+          retriable: false,
+        });
+      }
       if (!(await this.#wait(deadline))) throw onTimeout();
     }
   }
@@ -628,15 +714,11 @@ export class RabbitMQAdapter extends MessageBrokerBase {
 
   async #awaitPublisher(deadline: number, topic: string, lostOnce: boolean): Promise<{ link: Link; publisher: Publisher }> {
     for (;;) {
-      if (this.#closing) {
-        throw new PublishError(
-          `Cannot publish to "${topic}": the RabbitMQ adapter stopped before the broker confirmed the message.`,
-          { retriable: true },
-        );
-      }
-      const link = this.#link;
+      const link = this.#closing ? null : this.#link;
       const publisher = link?.publisher ?? null;
       if (link !== null && !link.closed && publisher !== null && !publisher.closed) return { link, publisher };
+      // Stopping without a connection: none will come (the adapter no longer reconnects).
+      if (this.#closing || (this.#stopping && (link === null || link.closed))) throw this.#stoppedBeforeSending(topic, lostOnce);
       if (!(await this.#wait(deadline))) {
         throw new PublishError(
           `Cannot publish to "${topic}": no connection to RabbitMQ at ${this.#redactedUrl} for ${this.#publishTimeoutMs} ms ` +
@@ -647,6 +729,21 @@ export class RabbitMQAdapter extends MessageBrokerBase {
         );
       }
     }
+  }
+
+  /** Why a publish that has no connection fails once stop() began. */
+  #stoppedBeforeSending(topic: string, lostOnce: boolean): Error {
+    if (lostOnce) {
+      return new PublishError(
+        `Cannot publish to "${topic}": the RabbitMQ adapter stopped before the broker confirmed the message; it was ` +
+          'sent once but its confirm was lost with the connection, so it may have been stored. Publish it again after start() if it must arrive.',
+        { retriable: true },
+      );
+    }
+    return new BrokerStateError(
+      `Cannot publish to "${topic}": the broker was stopped while the publish waited for the connection to RabbitMQ; ` +
+        'the message was not sent. Publish it again after start().',
+    );
   }
 
   /** One publish on `publisher`: 'confirmed', or 'lost' when the channel went away before the confirm. */
@@ -875,7 +972,10 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     this.#consumers.delete(consumer);
     if (consumer.retryTimer !== null) clearTimeout(consumer.retryTimer);
     consumer.retryTimer = null;
-    if (consumer.attaching !== null) await consumer.attaching.promise.catch(() => undefined);
+    // An attachment on a connection that is closed or closing (a reconnection abandoned by stop())
+    // cannot deliver anything any more: no need to wait for it to fail.
+    const attaching = consumer.attaching;
+    if (attaching !== null && !attaching.link.closed) await attaching.promise.catch(() => undefined);
     const channel = consumer.channel;
     const consumerTag = consumer.consumerTag;
     consumer.consumerTag = null;
@@ -923,6 +1023,18 @@ async function closeQuietly(connection: ChannelModel): Promise<void> {
     await connection.close();
   } catch {
     // Already closed.
+  }
+}
+
+/**
+ * Ends a connection that does not answer by destroying its socket with an error: amqplib then
+ * closes the connection and its channels as after a heartbeat timeout. The socket is not in
+ * amqplib's public types; if that internal changes, this does nothing (the heartbeat ends it).
+ */
+function dropConnection(connection: ChannelModel): void {
+  const stream = (connection.connection as unknown as { stream?: { destroy?: unknown } }).stream;
+  if (stream !== undefined && typeof stream.destroy === 'function') {
+    (stream.destroy as (error: Error) => void).call(stream, new Error('RabbitMQ did not answer the connection close'));
   }
 }
 

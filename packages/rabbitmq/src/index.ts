@@ -1,1 +1,6 @@
-export { RabbitMQAdapter, type RabbitMQAdapterOptions, type RabbitMQReconnectOptions } from './rabbitmq-adapter.js';
+export {
+  RabbitMQAdapter,
+  type RabbitMQAdapterOptions,
+  type RabbitMQReconnectOptions,
+  type RabbitMQTlsOptions,
+} from './rabbitmq-adapter.js';

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { ConnectionOptions } from 'node:tls';
 import amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import {
@@ -19,7 +20,7 @@ import {
   type MessageBrokerBaseOptions,
   type RetryPolicy,
 } from '@msgport/core';
-import { isAccessRefused, safeText, tooLargeReport } from './internal/amqp-errors.js';
+import { isAccessRefused, safeText, tlsFailure, tooLargeReport } from './internal/amqp-errors.js';
 import { fromAmqpDelivery, toAmqpPublish, type AmqpPublish } from './internal/mapping.js';
 import { redactUrl, secretsOf } from './internal/redact.js';
 import { deadLetterExchangeName, deadLetterName, groupQueueName } from './internal/topology.js';
@@ -31,6 +32,29 @@ export interface RabbitMQReconnectOptions {
   /** Upper bound of the delay between two attempts. @default 5000 */
   readonly maxDelayMs?: number;
 }
+
+/**
+ * TLS settings for an `amqps://` URL, handed to Node's `tls.connect()`. Without them, the broker's
+ * certificate must be signed by a CA Node trusts (its bundled roots, or `NODE_EXTRA_CA_CERTS`) and
+ * name the host of the URL.
+ */
+export type RabbitMQTlsOptions = Pick<
+  ConnectionOptions,
+  'ca' | 'cert' | 'key' | 'passphrase' | 'pfx' | 'servername' | 'rejectUnauthorized' | 'checkServerIdentity' | 'minVersion'
+>;
+
+/** The `tls.connect()` settings {@link RabbitMQAdapterOptions.tls} passes on; nothing else is. */
+const TLS_OPTION_KEYS: { readonly [K in keyof Required<RabbitMQTlsOptions>]: true } = {
+  ca: true,
+  cert: true,
+  key: true,
+  passphrase: true,
+  pfx: true,
+  servername: true,
+  rejectUnauthorized: true,
+  checkServerIdentity: true,
+  minVersion: true,
+};
 
 /** Options of {@link RabbitMQAdapter}. */
 export interface RabbitMQAdapterOptions extends MessageBrokerBaseOptions {
@@ -65,6 +89,12 @@ export interface RabbitMQAdapterOptions extends MessageBrokerBaseOptions {
   readonly maxMessageBytes?: number;
   /** Backoff between reconnection attempts. @default { initialDelayMs: 100, maxDelayMs: 5000 } */
   readonly reconnect?: RabbitMQReconnectOptions;
+  /**
+   * CA, client certificate and key (and other `tls.connect()` settings) for an `amqps://` URL,
+   * e.g. `{ ca: [readFileSync('ca.pem')] }`. Only valid with `amqps://`. The passphrase never
+   * appears in errors or logs.
+   */
+  readonly tls?: RabbitMQTlsOptions;
 }
 
 /** One AMQP connection and what was opened on it. */
@@ -144,6 +174,9 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   readonly #publishTimeoutMs: number;
   readonly #maxMessageBytes: number;
   readonly #backoff: RetryPolicy;
+  readonly #tls: RabbitMQTlsOptions | undefined;
+  /** `host:port` the URL connects to, for hints. */
+  readonly #endpoint: string;
 
   #link: Link | null = null;
   readonly #consumers = new Set<Consumer>();
@@ -167,6 +200,8 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   #outageSince: number | null = null;
   #lastError: string | null = null;
   #accessRefused = false;
+  /** The last reconnection attempt failed in the TLS handshake (listener without TLS, untrusted certificate). */
+  #tlsFailed = false;
 
   /**
    * @throws {InvalidArgumentError} for a missing or unparseable URL, or an option out of range.
@@ -177,19 +212,33 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       throw new InvalidArgumentError('RabbitMQAdapter needs a `url`, e.g. amqp://guest:guest@localhost:5672/.');
     }
     this.#url = options.url;
-    this.#secrets = secretsOf(options.url);
+    const passphrase = options.tls?.passphrase;
+    this.#secrets = [...secretsOf(options.url), ...(typeof passphrase === 'string' && passphrase !== '' ? [passphrase] : [])];
     this.#redactedUrl = redactUrl(options.url);
-    let protocol: string;
+    let parsed: URL;
     try {
-      protocol = new URL(options.url).protocol;
+      parsed = new URL(options.url);
     } catch {
       throw new InvalidArgumentError(`RabbitMQAdapter: invalid url ${this.#redactedUrl}. Use amqp://user:password@host:5672/vhost.`);
     }
+    const protocol = parsed.protocol;
     if (protocol !== 'amqp:' && protocol !== 'amqps:') {
       throw new InvalidArgumentError(
         `RabbitMQAdapter: the url must start with amqp:// or amqps://, got ${this.#redactedUrl}.`,
       );
     }
+    this.#endpoint = `${parsed.hostname}:${parsed.port === '' ? (protocol === 'amqps:' ? '5671' : '5672') : parsed.port}`;
+    if (options.tls !== undefined) {
+      if (typeof options.tls !== 'object' || options.tls === null) {
+        throw new InvalidArgumentError('RabbitMQAdapter: tls must be an object of tls.connect() options (ca, cert, key, …).');
+      }
+      if (protocol !== 'amqps:') {
+        throw new InvalidArgumentError(
+          `RabbitMQAdapter: tls options need an amqps:// url, got ${this.#redactedUrl}. Use amqps://host:5671/ for TLS.`,
+        );
+      }
+    }
+    this.#tls = options.tls === undefined ? undefined : pickTlsOptions(options.tls);
     this.#exchange = options.exchangeName ?? 'msgport';
     if (typeof this.#exchange !== 'string' || !/^[A-Za-z0-9._:-]{1,250}$/.test(this.#exchange) || this.#exchange.startsWith('amq.')) {
       throw new InvalidArgumentError(
@@ -221,6 +270,18 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     });
   }
 
+  #scrub(text: string): string {
+    return safeText(text, this.#secrets);
+  }
+
+  /** What to check when the TLS handshake fails. */
+  #tlsHint(): string {
+    return (
+      `The broker's listener at ${this.#endpoint} may not speak TLS (use amqp://) or its certificate is not trusted ` +
+      "(pass CA/cert options: the `tls` option, e.g. tls: { ca: [readFileSync('ca.pem')] })."
+    );
+  }
+
   // ---- MessageBrokerBase ----------------------------------------------------------------------
 
   protected override async connect(): Promise<void> {
@@ -231,6 +292,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     this.#outageSince = null;
     this.#lastError = null;
     this.#accessRefused = false;
+    this.#tlsFailed = false;
     const deadline = Date.now() + this.#connectionTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -249,6 +311,13 @@ export class RabbitMQAdapter extends MessageBrokerBase {
             `Cannot connect to RabbitMQ at ${this.#redactedUrl}: the broker refused the credentials or access to the ` +
               `virtual host (${safeText(error, this.#secrets)}). Check the user name, password and vhost permissions.`,
             { code: 'AUTHENTICATION_FAILED', retriable: false, cause: error },
+          );
+        }
+        const tls = tlsFailure(error);
+        if (tls !== null) {
+          throw new ConnectionError(
+            `Cannot connect to RabbitMQ at ${this.#redactedUrl}: the TLS handshake failed: ${this.#scrub(tls)}. ${this.#tlsHint()}`,
+            { code: 'TLS_FAILED', retriable: false, cause: error },
           );
         }
         const delay = backoffDelay(this.#backoff, attempt);
@@ -388,7 +457,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       ...(this.#lastError === null ? {} : { lastError: this.#lastError }),
     };
     if (link === null) {
-      const down = this.#accessRefused || (outageMs !== null && outageMs > this.#publishTimeoutMs);
+      const down = this.#accessRefused || this.#tlsFailed || (outageMs !== null && outageMs > this.#publishTimeoutMs);
       return { status: down ? 'down' : 'degraded', details };
     }
     const healthy = link.publisher !== null && !link.blocked && active === expected;
@@ -402,6 +471,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     const remaining = Math.max(1, deadline - Date.now());
     const connection = await withTimeout(
       amqplib.connect(this.#url, {
+        ...this.#tls,
         timeout: remaining,
         clientProperties: { connection_name: `msgport@${hostname()}:${process.pid}` },
       }),
@@ -567,14 +637,23 @@ export class RabbitMQAdapter extends MessageBrokerBase {
           this.#reconnectAttempt = 0;
           this.#outageSince = null;
           this.#accessRefused = false;
+          this.#tlsFailed = false;
           this.logger.info(`Reconnected to RabbitMQ at ${this.#redactedUrl} after ${outage} ms (${attempt} attempt(s)).`);
         },
         (error: unknown) => {
           if (this.#closing || epoch !== this.#epoch) return;
-          this.#lastError = safeText(error, this.#secrets);
           this.#accessRefused = isAccessRefused(error);
-          const log = this.#accessRefused ? this.logger.error : this.logger.debug;
-          log.call(this.logger, `Reconnecting to RabbitMQ at ${this.#redactedUrl} failed (attempt ${attempt}): ${this.#lastError}.`);
+          const tls = this.#accessRefused ? null : tlsFailure(error);
+          this.#tlsFailed = tls !== null;
+          // A TLS failure keeps being retried (the broker may be reconfigured), but health says
+          // `down` and the log says why at error level, as for refused credentials.
+          this.#lastError = tls !== null ? `TLS handshake failed: ${this.#scrub(tls)}` : safeText(error, this.#secrets);
+          const log = this.#accessRefused || this.#tlsFailed ? this.logger.error : this.logger.debug;
+          log.call(
+            this.logger,
+            `Reconnecting to RabbitMQ at ${this.#redactedUrl} failed (attempt ${attempt}): ${this.#lastError}.` +
+              (this.#tlsFailed ? ` ${this.#tlsHint()} Retrying.` : ''),
+          );
           this.#scheduleReconnect(epoch);
         },
       );
@@ -917,9 +996,16 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     consumer.deliver(message).then(
       () => this.#settleDelivery(consumer, channel, () => channel.ack(delivery)),
       (error: unknown) => {
-        this.logger.warn(`A message from "${describeSpec(consumer.spec)}" was not handled; returning it to the queue.`, {
-          error: safeText(error, this.#secrets),
-        });
+        // CONSUMER_CLOSED: core did not start the handler because stop() began or the subscription
+        // ended while the delivery waited its turn. Expected, and the broker redelivers it.
+        const closing = isMessagingError(error) && error.code === 'CONSUMER_CLOSED';
+        const log = closing ? this.logger.debug : this.logger.warn;
+        log.call(
+          this.logger,
+          `A message from "${describeSpec(consumer.spec)}" was not handled` +
+            `${closing ? ' (the consumer is closing)' : ''}; returning it to the queue.`,
+          { error: safeText(error, this.#secrets), ...(isMessagingError(error) ? { code: error.code } : {}) },
+        );
         this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, true));
       },
     );
@@ -1008,6 +1094,15 @@ function describeSpec(spec: ConsumerSpec): string {
 
 function isDeclarationMismatch(error: unknown): boolean {
   return error instanceof Error && /PRECONDITION[-_]FAILED|inequivalent arg/.test(error.message);
+}
+
+/** Only the supported settings of `tls` (a stray `host` or `timeout` must not reach amqplib). */
+function pickTlsOptions(tls: RabbitMQTlsOptions): RabbitMQTlsOptions {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(TLS_OPTION_KEYS) as Array<keyof RabbitMQTlsOptions>) {
+    if (tls[key] !== undefined) picked[key] = tls[key];
+  }
+  return Object.freeze(picked) as RabbitMQTlsOptions;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -3,7 +3,7 @@ import { createMessage } from '@msgport/core';
 import { fromAmqpDelivery, headerValueToString, KEY_HEADER, toAmqpPublish, type AmqpDelivery } from '../src/internal/mapping.js';
 import { redactUrl, scrub, secretsOf } from '../src/internal/redact.js';
 import { deadLetterExchangeName, deadLetterName, groupQueueName } from '../src/internal/topology.js';
-import { isAccessRefused, tooLargeReport } from '../src/internal/amqp-errors.js';
+import { isAccessRefused, safeText, tlsFailure, tooLargeReport } from '../src/internal/amqp-errors.js';
 
 function delivery(init: Partial<AmqpDelivery['properties']> & { content?: Buffer; redelivered?: boolean }): AmqpDelivery {
   return {
@@ -182,5 +182,84 @@ describe('amqplib error classification', () => {
     const error = new Error('Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - message size 200 is larger than configured max size 100"');
     expect(tooLargeReport(error)).toEqual({ size: 200, max: 100 });
     expect(tooLargeReport(new Error('channel closed'))).toBeNull();
+  });
+
+  /** An error as Node's tls module raises it: OpenSSL text in the message, `code`, `library`, `reason`. */
+  function nodeError(message: string, fields: Record<string, string>): Error {
+    return Object.assign(new Error(message), fields);
+  }
+
+  const WRONG_VERSION = nodeError(
+    '801C2455667F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:\n',
+    { code: 'ERR_SSL_WRONG_VERSION_NUMBER', library: 'SSL routines', reason: 'wrong version number' },
+  );
+
+  it('recognizes amqps:// to a plain AMQP port (OpenSSL "wrong version number") and reports it on one line', () => {
+    expect(tlsFailure(WRONG_VERSION)).toBe('wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)');
+    // Without Node's `reason` field, the reason is read from OpenSSL's text.
+    const bare = new Error('40E7C0F8:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:ssl3_record.c:354:\n');
+    expect(tlsFailure(bare)).toBe('wrong version number');
+    expect(tlsFailure(nodeError('write EPROTO 40E7C0F8:error:0A00010B:SSL routines::wrong version number\n', { code: 'EPROTO' }))).toBe(
+      'wrong version number (EPROTO)',
+    );
+  });
+
+  it('recognizes untrusted certificates and host name mismatches', () => {
+    expect(tlsFailure(nodeError('unable to verify the first certificate', { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }))).toBe(
+      'unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+    );
+    expect(tlsFailure(nodeError('self-signed certificate', { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }))).toBe(
+      'self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)',
+    );
+    expect(tlsFailure(nodeError('self-signed certificate in certificate chain', { code: 'SELF_SIGNED_CERT_IN_CHAIN' }))).not.toBeNull();
+    expect(tlsFailure(nodeError('certificate has expired', { code: 'CERT_HAS_EXPIRED' }))).not.toBeNull();
+    expect(
+      tlsFailure(
+        nodeError("Hostname/IP does not match certificate's altnames: Host: rabbit.internal. is not in the cert's altnames: DNS:localhost", {
+          code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+        }),
+      ),
+    ).toBe("Hostname/IP does not match certificate's altnames: Host: rabbit.internal. is not in the cert's altnames: DNS:localhost (ERR_TLS_CERT_ALTNAME_INVALID)");
+  });
+
+  it('recognizes a TLS listener that hangs up during the handshake, and other OpenSSL failures', () => {
+    expect(
+      tlsFailure(nodeError('Client network socket disconnected before secure TLS connection was established', { code: 'ECONNRESET' })),
+    ).toBe('Client network socket disconnected before secure TLS connection was established (ECONNRESET)');
+    expect(tlsFailure(nodeError('sslv3 alert handshake failure', { code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' }))).toBe(
+      'sslv3 alert handshake failure (ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE)',
+    );
+  });
+
+  it('finds a TLS failure in a cause chain or an AggregateError', () => {
+    expect(tlsFailure(new Error('connection failed', { cause: WRONG_VERSION }))).toBe('wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)');
+    expect(tlsFailure(new AggregateError([new Error('connect ECONNREFUSED ::1:5671'), WRONG_VERSION], ''))).toBe(
+      'wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)',
+    );
+    const loop: Error & { cause?: unknown } = new Error('loop');
+    loop.cause = loop;
+    expect(tlsFailure(loop)).toBeNull();
+  });
+
+  it('leaves failures that retrying can cure alone: refused, reset, timed out, closed', () => {
+    for (const error of [
+      nodeError('connect ECONNREFUSED 127.0.0.1:5671', { code: 'ECONNREFUSED' }),
+      nodeError('read ECONNRESET', { code: 'ECONNRESET' }),
+      nodeError('getaddrinfo ENOTFOUND rabbit.internal', { code: 'ENOTFOUND' }),
+      nodeError('Client network socket disconnected', { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }),
+      new Error('connect ETIMEDOUT'),
+      new Error('Socket closed abruptly during opening handshake'),
+      new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"'),
+      'a string',
+      null,
+      undefined,
+    ]) {
+      expect(tlsFailure(error)).toBeNull();
+    }
+  });
+
+  it('puts error texts on one line and masks secrets', () => {
+    expect(safeText(WRONG_VERSION, [])).not.toContain('\n');
+    expect(safeText(new Error('line one\n  line two\r\nfor p4ss\n'), ['p4ss'])).toBe('line one line two for ***');
   });
 });

@@ -515,5 +515,45 @@ describe('RabbitMQAdapter', () => {
       const [row] = (await rabbitmqctl('list_queues', 'name', 'messages', 'consumers')).filter(([n]) => n === `${topic}.${group}`);
       expect(row).toEqual([`${topic}.${group}`, '0', '0']);
     }, RABBITMQCTL_TEST_TIMEOUT_MS);
+
+    it('stop() returns deliveries queued behind a running handler to the queue, logging that at debug, not warn', async () => {
+      const topic = uniqueName('drain-queued');
+      const group = uniqueName('g');
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const handled: string[] = [];
+      const logger = capturingLogger();
+      const broker = await started({ logger });
+      await broker.subscribe(
+        topic,
+        async (message) => {
+          await gate;
+          handled.push(message.value.toString());
+        },
+        group,
+      );
+      for (const value of ['first', 'second', 'third']) await broker.publish(topic, value, { key: 'k' });
+      // All three are with the adapter: one in the handler, two queued behind it in core.
+      await waitFor(
+        async () => (await rabbitmqctl('list_queues', 'name', 'messages_unacknowledged')).some(([n, u]) => n === `${topic}.${group}` && u === '3'),
+        { timeoutMs: 10_000, intervalMs: 100, description: 'three messages in flight' },
+      );
+      const stopped = broker.stop();
+      release();
+      await stopped;
+
+      expect(handled).toEqual(['first']);
+      const notHandled = logger.lines.filter((line) => line.includes('was not handled'));
+      expect(notHandled).toHaveLength(2);
+      for (const line of notHandled) {
+        expect(line).toMatch(/^debug: /);
+        expect(line).toContain('CONSUMER_CLOSED');
+      }
+      expect(logger.lines.filter((line) => /^(warn|error): /.test(line))).toEqual([]);
+      const queue = await withChannel((channel) => channel.checkQueue(`${topic}.${group}`));
+      expect(queue.messageCount).toBe(2);
+    }, RABBITMQCTL_TEST_TIMEOUT_MS);
   });
 });

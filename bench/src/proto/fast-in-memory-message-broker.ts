@@ -1,0 +1,120 @@
+/*
+ * PROTOTYPE, not used by msgport: packages/memory/src/in-memory-message-broker.ts on the prototype
+ * base, with a copy-on-write array of targets and no promise when every target completed
+ * synchronously. See fast-message-broker-base.ts.
+ */
+import {
+  waitFor,
+  type ConsumerHandle,
+  type ConsumerSpec,
+  type Deliver,
+  type Message,
+  type MessageBrokerBaseOptions,
+  type WaitForOptions,
+} from '@msgport/core';
+import { FastMessageBrokerBase, RESOLVED } from './fast-message-broker-base.js';
+
+/** Options of {@link InMemoryMessageBroker}. */
+export interface InMemoryMessageBrokerOptions extends MessageBrokerBaseOptions {
+  /**
+   * Keep every published message (dead letters included) for {@link InMemoryMessageBroker.published}.
+   * Turn off for long-running processes.
+   * @default true
+   */
+  readonly recordPublished?: boolean;
+}
+
+/**
+ * The msgport port in one process, with no infrastructure: for tests, demos and local runs.
+ *
+ * - `await publish()` resolves after every target handler (retries and dead-lettering included)
+ *   has settled, so tests are deterministic.
+ * - Round-robin within a group in exact alternation; broadcast without a group; a copy per group.
+ * - Failed messages go to `<topic>.DLT` with the `msgport-error-*` headers.
+ *
+ * Messages are not persisted: what is published while nobody is subscribed is gone (except from
+ * {@link published}). Publishing from a handler to the topic and group it is handling, and
+ * awaiting that publish, waits for itself: don't await it.
+ */
+export class FastInMemoryMessageBroker extends FastMessageBrokerBase {
+  readonly #consumers = new Map<string, readonly Deliver[]>();
+  readonly #published: Message[] = [];
+  readonly #recordPublished: boolean;
+
+  constructor(options: InMemoryMessageBrokerOptions = {}) {
+    super('memory', options);
+    this.#recordPublished = options.recordPublished ?? true;
+  }
+
+  /** Every message published since creation or {@link clear}, in publish order (dead letters too). */
+  get published(): readonly Message[] {
+    return this.#published;
+  }
+
+  /** Messages published to `topic` so far. */
+  publishedTo(topic: string): Message[] {
+    return this.#published.filter((message) => message.topic === topic);
+  }
+
+  /** Forgets the record of published messages. */
+  clear(): void {
+    this.#published.length = 0;
+  }
+
+  /**
+   * Waits until at least `count` messages were published to `topic`, and returns them.
+   * @throws {MessagingError} code `WAIT_TIMEOUT` after `timeoutMs` (default 5000).
+   */
+  async waitForMessages(topic: string, count = 1, options: WaitForOptions = {}): Promise<Message[]> {
+    return waitFor(
+      () => {
+        const messages = this.publishedTo(topic);
+        return messages.length >= count ? messages : undefined;
+      },
+      { description: `${count} message(s) on "${topic}"`, ...options },
+    );
+  }
+
+  /**
+   * Waits until a message matching `predicate` was published (to `topic`, when given), and returns it.
+   * @throws {MessagingError} code `WAIT_TIMEOUT` after `timeoutMs` (default 5000).
+   */
+  async waitForMessage(predicate: (message: Message) => boolean, options: WaitForOptions & { readonly topic?: string } = {}): Promise<Message> {
+    return waitFor(
+      () => this.#published.find((message) => (options.topic === undefined || message.topic === options.topic) && predicate(message)),
+      { description: `a matching message${options.topic === undefined ? '' : ` on "${options.topic}"`}`, ...options },
+    );
+  }
+
+  protected override async connect(): Promise<void> {}
+
+  protected override async disconnect(): Promise<void> {}
+
+  protected override send(message: Message): Promise<void> {
+    if (this.#recordPublished) this.#published.push(message);
+    const targets = this.#consumers.get(message.topic);
+    if (targets === undefined || targets.length === 0) return RESOLVED;
+    if (targets.length === 1) return targets[0]!(message);
+    let pending: Promise<void>[] | null = null;
+    for (const deliver of targets) {
+      const delivered = deliver(message);
+      if (delivered !== RESOLVED) (pending ??= []).push(delivered);
+    }
+    if (pending === null) return RESOLVED;
+    return pending.length === 1 ? pending[0]! : Promise.all(pending).then(() => undefined);
+  }
+
+  protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
+    // Copy-on-write: a send iterates the array it read, like the original iterated a snapshot.
+    this.#consumers.set(spec.topic, [...(this.#consumers.get(spec.topic) ?? []), deliver]);
+    return {
+      close: async () => {
+        const targets = this.#consumers.get(spec.topic) ?? [];
+        this.#consumers.set(
+          spec.topic,
+          targets.filter((target) => target !== deliver),
+        );
+      },
+    };
+  }
+}

@@ -1,0 +1,22 @@
+import type { Scenario } from '../lib/types.js';
+import { kafkaConsumeScenario } from './kafka-consume.js';
+import { kafkaPublishScenario } from './kafka-publish.js';
+import { latencyScenario } from './latency.js';
+import { memoryProtoScenario, memoryScenario } from './memory.js';
+import { rabbitmqConsumeScenario } from './rabbitmq-consume.js';
+import { rabbitmqPublishScenario } from './rabbitmq-publish.js';
+
+/** Every scenario, in the order they run. */
+export const SCENARIOS: readonly Scenario[] = [
+  memoryScenario,
+  kafkaPublishScenario,
+  kafkaConsumeScenario,
+  rabbitmqPublishScenario,
+  rabbitmqConsumeScenario,
+  latencyScenario,
+  memoryProtoScenario,
+];
+
+export function findScenario(name: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.name === name);
+}

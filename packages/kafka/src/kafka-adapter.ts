@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ConnectionOptions } from 'node:tls';
 import {
   BrokerStateError,
@@ -6,6 +8,7 @@ import {
   InvalidArgumentError,
   MessageBrokerBase,
   PublishError,
+  type MessagingError,
   type AdapterHealth,
   type ConsumerHandle,
   type ConsumerSpec,
@@ -13,12 +16,22 @@ import {
   type Message,
   type MessageBrokerBaseOptions,
 } from '@msgport/core';
-import kafkajs, { type Admin, type Kafka as KafkaClient, type KafkaConfig, type Producer, type RetryOptions, type SASLOptions } from 'kafkajs';
+import kafkajs, {
+  type Admin,
+  type ICustomPartitioner,
+  type Kafka as KafkaClient,
+  type KafkaConfig,
+  type Producer,
+  type RetryOptions,
+  type SASLOptions,
+} from 'kafkajs';
 import {
   createRedactor,
   describeError,
   isAuthenticationFailure,
   isMessageTooLarge,
+  isRetriableSendError,
+  isTlsFailure,
   isUnknownTopic,
   toConnectionError,
   toPublishError,
@@ -28,7 +41,7 @@ import {
 import { GroupConsumer } from './internal/group-consumer.js';
 import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord } from './internal/mapping.js';
-import { PublishBatcher } from './internal/publish-batcher.js';
+import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
 import { retryTransient } from './internal/retry-transient.js';
 
 /** SASL credentials. The password never appears in an error, a log line or `health()`. */
@@ -63,6 +76,16 @@ export interface KafkaAdapterOptions extends MessageBrokerBaseOptions {
   readonly connectionTimeoutMs?: number;
   /** Bound of one request to a broker (a produce request waits this long for `acks: -1`). @default 30000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * How long `publish()` may wait during an outage (brokers unreachable, no partition leader, a
+   * topic that cannot be created yet) before it rejects with a retriable `PublishError`, code
+   * `PUBLISH_TIMEOUT`. Until then a produce request that fails for a retriable reason is sent
+   * again, with backoff (100 ms doubling to 1 s), so that a publish rides out a broker restart.
+   * Counted from the call, for each publish on its own. `stop()` does not wait for it: publishes
+   * still waiting for an outage to end are rejected when it disconnects.
+   * @default 30000
+   */
+  readonly publishTimeoutMs?: number;
   /** A consumer that sends no heartbeat for this long leaves its group. @default 30000 */
   readonly sessionTimeoutMs?: number;
   /** Heartbeat period of consumers; lower than `sessionTimeoutMs` (a third is usual). @default 3000 */
@@ -94,6 +117,12 @@ export interface KafkaAdapterOptions extends MessageBrokerBaseOptions {
 interface Client {
   readonly kafka: KafkaClient;
   /**
+   * The client of the producer and of `admin`: short retries (PRODUCER_RETRY), so that a produce
+   * attempt or a topic creation fails within about a second in an outage; `publish()` tries again
+   * itself, up to `publishTimeoutMs`, and nothing keeps retrying long after `stop()`.
+   */
+  readonly fastKafka: KafkaClient;
+  /**
    * Creates topics, probes health and deletes throwaway groups: operations that never add topics
    * to the client's metadata. kafkajs refreshes metadata for every topic a client has looked at,
    * and `createTopics` fails as soon as one of them no longer exists (deleted elsewhere, or a
@@ -102,8 +131,15 @@ interface Client {
   readonly admin: Admin;
   /** Reads group and topic offsets (copes with vanished topics). */
   readonly offsetsAdmin: Admin;
-  readonly producer: Producer;
+  /** Replaced by a new one (a new idempotent producer id) after a batch was given up. */
+  producer: Producer;
+  /** False until `producer` connected (a replacement connects on its first send). */
+  producerConnected: boolean;
+  /** Set when a batch was given up: the next send first replaces the producer. */
+  producerStale: boolean;
   readonly batcher: PublishBatcher;
+  /** Aborted when `disconnect()` begins: publishes waiting for an outage to end give up. */
+  readonly closing: AbortController;
 }
 
 interface ResolvedOptions {
@@ -116,6 +152,7 @@ interface ResolvedOptions {
   readonly fromBeginning: boolean;
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  readonly publishTimeoutMs: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
@@ -132,10 +169,17 @@ interface ResolvedOptions {
  */
 const CLIENT_RETRY: RetryOptions = { initialRetryTime: 300, retries: 5, maxRetryTime: 30_000, factor: 0.2, multiplier: 2 };
 /**
- * Retries of a produce request: about 30 s in all, then `publish()` rejects. kafkajs' default for
- * idempotent producers is to retry forever, which would hang `publish()` during an outage.
+ * Retries of the producer's client (connecting, metadata), of one produce attempt and of the admin
+ * that creates topics: short, so that an attempt fails within about a second when no broker
+ * answers. The adapter itself tries again until `publishTimeoutMs` (PublishBatcher, #topicReady).
+ * Left to kafkajs, the bound would be neither a retry count nor a time: a produce attempt gives up
+ * as soon as one metadata refresh exhausts the client's retries (6 to 20 s into an outage with
+ * CLIENT_RETRY), and kafkajs' default for idempotent producers (retry forever) would hang
+ * `publish()`.
  */
-const PRODUCER_RETRY: RetryOptions = { initialRetryTime: 100, retries: 10, maxRetryTime: 5_000, factor: 0.2, multiplier: 2 };
+const PRODUCER_RETRY: RetryOptions = { initialRetryTime: 100, retries: 3, maxRetryTime: 1_000, factor: 0.2, multiplier: 2 };
+/** Pause before sending a batch (or creating a topic) again after its `attempt`-th failure. */
+const publishRetryDelayMs = (attempt: number): number => Math.min(1_000, 100 * 2 ** (attempt - 1));
 /** Longest single socket connect attempt (kafkajs `connectionTimeout`); `start()` retries until its bound. */
 const MAX_SOCKET_CONNECT_MS = 5_000;
 /** Bound of the broker round trip `health()` makes. */
@@ -151,7 +195,8 @@ const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
  *
  * - `publish()` resolves once every in-sync replica has the message (`acks: -1`, idempotent
  *   producer). Concurrent publishes are sent in few produce requests; each caller still gets its
- *   own acknowledgement or error. The key picks the partition (Java-compatible murmur2).
+ *   own acknowledgement or error. The key picks the partition (Java-compatible murmur2). During
+ *   an outage a publish waits up to `publishTimeoutMs`, sending again with backoff, then rejects.
  * - One kafkajs consumer per (topic, group); several handlers of one (topic, group) in this process
  *   share it round-robin. No group: a throwaway group per subscription (broadcast), deleted on
  *   unsubscribe. `subscribe()` resolves once the consumer joined its group and has partitions: what
@@ -167,11 +212,15 @@ export class KafkaAdapter extends MessageBrokerBase {
   readonly #redact: Redact;
   readonly #consumers = new Set<GroupConsumer>();
   readonly #topics = new Map<string, Promise<void>>();
+  /** Topics of {@link #topics} whose creation succeeded: publishing to them skips the wait. */
+  readonly #readyTopics = new Set<string>();
   #client: Client | null = null;
   #produceRequests = 0;
   #messagesSent = 0;
   #lastPublishError: string | undefined;
   #healthProbe: Promise<string | null> | null = null;
+  /** The partition each record got first, so that a batch sent again keeps its partitions. */
+  readonly #partitions = new WeakMap<object, number>();
 
   /** @throws {InvalidArgumentError} for missing bootstrap servers or an out-of-range option. */
   constructor(options: KafkaAdapterOptions) {
@@ -191,19 +240,12 @@ export class KafkaAdapter extends MessageBrokerBase {
     const deadline = Date.now() + this.#options.connectionTimeoutMs;
     await this.#waitForBrokers(deadline);
 
-    const kafka = new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator: createLogCreator(this.logger, this.#redact) }));
-    const admin = kafka.admin();
+    const logCreator = createLogCreator(this.logger, this.#redact);
+    const kafka = new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator }));
+    const fastKafka = new Kafka(this.#kafkaConfig({ retry: PRODUCER_RETRY, logCreator }));
+    const admin = fastKafka.admin();
     const offsetsAdmin = kafka.admin();
-    const producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
-      retry: PRODUCER_RETRY,
-    });
-    producer.on(producer.events.REQUEST, ({ payload }) => {
-      if (payload.apiName === 'Produce') this.#produceRequests++;
-    });
+    const producer = this.#createProducer(fastKafka);
     try {
       await withTimeout(Promise.all([admin.connect(), offsetsAdmin.connect(), producer.connect()]), deadline - Date.now());
     } catch (error) {
@@ -217,7 +259,8 @@ export class KafkaAdapter extends MessageBrokerBase {
     }
     const batcher = new PublishBatcher(
       async (topicMessages) => {
-        await producer.sendBatch({ topicMessages, acks: -1, timeout: this.#options.requestTimeoutMs });
+        const ready = await this.#readyProducer(client);
+        await ready.sendBatch({ topicMessages, acks: -1, timeout: this.#options.requestTimeoutMs });
         for (const { messages } of topicMessages) this.#messagesSent += messages.length;
       },
       {
@@ -225,23 +268,50 @@ export class KafkaAdapter extends MessageBrokerBase {
         maxBatchBytes: this.#options.maxBatchBytes,
         lingerMs: this.#options.lingerMs,
         isTooLarge: isMessageTooLarge,
+        isRetriable: isRetriableSendError,
+        retryDelayMs: publishRetryDelayMs,
+        onAbandoned: () => {
+          client.producerStale = true;
+        },
       },
     );
-    this.#client = { kafka, admin, offsetsAdmin, producer, batcher };
+    const closing = new AbortController();
+    // Every publish that waits for its topic during an outage listens to it (and stops listening
+    // when done): many at once are expected, not a leak.
+    setMaxListeners(0, closing.signal);
+    const client: Client = {
+      kafka,
+      fastKafka,
+      admin,
+      offsetsAdmin,
+      producer,
+      producerConnected: true,
+      producerStale: false,
+      batcher,
+      closing,
+    };
+    this.#client = client;
     this.#lastPublishError = undefined;
   }
 
   protected override async disconnect(): Promise<void> {
     const client = this.#client;
     if (client === null) return;
+    // Publishes still creating their topic or waiting for an outage to end give up.
+    client.closing.abort();
     // Consumers still open here belong to handlers that outlived shutdownTimeoutMs. Their close is
     // not awaited: kafkajs commits and leaves once the handler finishes, never interrupting it.
     for (const consumer of this.#consumers) void consumer.close();
     this.#consumers.clear();
-    // Publishes already queued get their answer before the producer goes.
+    // Publishes already queued get their answer before the producer goes, unless the brokers are
+    // unreachable: then they are rejected now, not retried (the batch in flight, if a produce
+    // request is running, is awaited: kafkajs cannot abort it, and closing the producer under it
+    // would make kafkajs reconnect).
+    client.batcher.close();
     await client.batcher.flush();
     this.#client = null;
     this.#topics.clear();
+    this.#readyTopics.clear();
     this.#healthProbe = null;
     const results = await Promise.allSettled([client.producer.disconnect(), client.admin.disconnect(), client.offsetsAdmin.disconnect()]);
     for (const result of results) {
@@ -250,20 +320,15 @@ export class KafkaAdapter extends MessageBrokerBase {
   }
 
   protected override async send(message: Message): Promise<void> {
-    const client = this.#requireClient(`publish to "${message.topic}"`);
+    const topic = message.topic;
+    const client = this.#requireClient(`publish to "${topic}"`);
+    const deadline = Date.now() + this.#options.publishTimeoutMs;
     try {
-      await this.#ensureTopic(client, message.topic);
+      await this.#topicReady(client, topic, deadline);
+      if (client.closing.signal.aborted) throw new UnansweredError('closed', false, undefined);
+      await client.batcher.enqueue(topic, toKafkaRecord(message), deadline);
     } catch (error) {
-      throw new PublishError(`Cannot publish to "${message.topic}": the topic could not be created (${describeError(error, this.#redact)}).`, {
-        cause: error,
-      });
-    }
-    try {
-      await client.batcher.enqueue(message.topic, toKafkaRecord(message));
-    } catch (error) {
-      // The topic vanished (deleted, or a broker that lost its data): the next publish creates it again.
-      if (isUnknownTopic(error)) this.#topics.delete(message.topic);
-      const wrapped = toPublishError(error, message.topic, this.#redact);
+      const wrapped = this.#toPublishError(error, topic);
       this.#lastPublishError = wrapped.message;
       throw wrapped;
     }
@@ -302,7 +367,7 @@ export class KafkaAdapter extends MessageBrokerBase {
           redact: this.#redact,
           recreateTopic: async () => {
             const current = this.#requireClient(`subscribe to ${what}`);
-            this.#topics.delete(spec.topic);
+            this.#forgetTopic(spec.topic);
             await this.#ensureTopic(current, spec.topic);
           },
         },
@@ -333,6 +398,8 @@ export class KafkaAdapter extends MessageBrokerBase {
         produceRequests: this.#produceRequests,
         messagesSent: this.#messagesSent,
         queued: this.#client?.batcher.size ?? 0,
+        // A produce request failed for a retriable reason and is being sent again (an outage).
+        retrying: this.#client?.batcher.failing ?? false,
         ...(this.#lastPublishError === undefined ? {} : { lastError: this.#lastPublishError }),
       },
       kafkaConsumers: consumers,
@@ -349,6 +416,103 @@ export class KafkaAdapter extends MessageBrokerBase {
       throw new BrokerStateError(`Cannot ${operation}: the Kafka connection is closed. Call start() first.`);
     }
     return this.#client;
+  }
+
+  #createProducer(kafka: KafkaClient): Producer {
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: stickyPartitioner(this.#partitions),
+      allowAutoTopicCreation: false,
+      retry: PRODUCER_RETRY,
+    });
+    producer.on(producer.events.REQUEST, ({ payload }) => {
+      if (payload.apiName === 'Produce') this.#produceRequests++;
+    });
+    return producer;
+  }
+
+  /**
+   * The producer to send with. After a batch was given up (its records may or may not be stored),
+   * a new producer replaces the old one: a new producer id starts its sequence numbers afresh, so
+   * the next batch cannot be taken by the broker for a duplicate of the lost one (and acknowledged
+   * without being stored) nor be refused as out of sequence. Only the batcher calls this, one
+   * batch at a time.
+   */
+  async #readyProducer(client: Client): Promise<Producer> {
+    if (client.producerStale) {
+      client.producerStale = false;
+      const old = client.producer;
+      client.producer = this.#createProducer(client.fastKafka);
+      client.producerConnected = false;
+      await old.disconnect().catch((error: unknown) => {
+        this.logger.debug(`Error while disconnecting a replaced Kafka producer: ${describeError(error, this.#redact)}`);
+      });
+    }
+    if (!client.producerConnected) {
+      try {
+        await client.producer.connect();
+      } catch (error) {
+        await client.producer.disconnect().catch(() => undefined);
+        throw error;
+      }
+      client.producerConnected = true;
+    }
+    return client.producer;
+  }
+
+  /**
+   * Creates `topic` if this client has not yet, trying again on retriable failures (brokers
+   * unreachable) until `deadline` or until the adapter stops: then an {@link UnansweredError}.
+   */
+  async #topicReady(client: Client, topic: string, deadline: number): Promise<void> {
+    if (this.#readyTopics.has(topic)) return;
+    const signal = client.closing.signal;
+    let lastError: unknown;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new UnansweredError('closed', false, lastError);
+      try {
+        await settleWithin(this.#ensureTopic(client, topic), deadline - Date.now(), signal);
+        return;
+      } catch (error) {
+        if (error === TIMEOUT) throw new UnansweredError('deadline', false, lastError);
+        if (error === ABORTED) throw new UnansweredError('closed', false, lastError);
+        if (!isRetriableSendError(error)) throw new TopicCreationError(error);
+        lastError = error;
+      }
+      const pause = Math.min(publishRetryDelayMs(attempt), deadline - Date.now());
+      if (pause <= 0) throw new UnansweredError('deadline', false, lastError);
+      await delay(pause, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** The `PublishError` for a failed `send()`. */
+  #toPublishError(error: unknown, topic: string): MessagingError {
+    if (error instanceof TopicCreationError) {
+      return new PublishError(`Cannot publish to "${topic}": the topic could not be created (${describeError(error.cause, this.#redact)}).`, {
+        cause: error.cause,
+      });
+    }
+    if (error instanceof UnansweredError) {
+      const last = error.lastError === undefined ? '' : `; last error: ${describeError(error.lastError, this.#redact)}`;
+      const cause = error.lastError === undefined ? {} : { cause: error.lastError };
+      if (error.reason === 'deadline') {
+        return new PublishError(
+          `Cannot publish to "${topic}": Kafka at ${this.#options.brokers.join(',')} did not acknowledge the message within ` +
+            `publishTimeoutMs (${this.#options.publishTimeoutMs} ms)${last}. ` +
+            (error.sent ? 'It may or may not have been stored; publish it again if it must arrive.' : 'It was not sent; publish it again later.'),
+          { code: 'PUBLISH_TIMEOUT', retriable: true, ...cause },
+        );
+      }
+      return new PublishError(
+        `Cannot publish to "${topic}": the Kafka adapter was stopped before the broker acknowledged the message${last}. ` +
+          (error.sent ? 'It may or may not have been stored.' : 'It was not sent.'),
+        { retriable: true, ...cause },
+      );
+    }
+    // The topic vanished (deleted, or a broker that lost its data): the next publish creates it again.
+    if (isUnknownTopic(error)) this.#forgetTopic(topic);
+    return toPublishError(error, topic, this.#redact);
   }
 
   #kafkaConfig(extra: Pick<KafkaConfig, 'retry' | 'logCreator' | 'logLevel'>): KafkaConfig {
@@ -386,7 +550,10 @@ export class KafkaAdapter extends MessageBrokerBase {
         // A timed-out attempt is still connecting: close it once it settles.
         void connecting.catch(() => undefined).finally(() => admin.disconnect().catch(() => undefined));
         if (error !== TIMEOUT) lastError = error;
-        if (error !== TIMEOUT && isAuthenticationFailure(error)) throw toConnectionError(error, this.#options.brokers, this.#redact);
+        // Wrong credentials or TLS settings: retrying won't help.
+        if (error !== TIMEOUT && (isAuthenticationFailure(error) || isTlsFailure(error))) {
+          throw toConnectionError(error, this.#options.brokers, this.#redact);
+        }
       }
       // Keep trying until the deadline: the broker may be starting.
       const pause = Math.min(1_000, 100 * 2 ** attempt, deadline - Date.now());
@@ -400,6 +567,12 @@ export class KafkaAdapter extends MessageBrokerBase {
         'Check bootstrapServers and that the broker is running.',
       lastError === null ? {} : { cause: lastError },
     );
+  }
+
+  /** The next publish or subscribe creates `topic` again (it vanished from the broker). */
+  #forgetTopic(topic: string): void {
+    this.#topics.delete(topic);
+    this.#readyTopics.delete(topic);
   }
 
   #ensureTopic(client: Client, topic: string): Promise<void> {
@@ -419,9 +592,14 @@ export class KafkaAdapter extends MessageBrokerBase {
       })();
       this.#topics.set(topic, created);
       // Forget a failure, so that the next publish or subscribe tries again.
-      created.catch(() => {
-        if (this.#topics.get(topic) === created) this.#topics.delete(topic);
-      });
+      created.then(
+        () => {
+          if (this.#topics.get(topic) === created) this.#readyTopics.add(topic);
+        },
+        () => {
+          if (this.#topics.get(topic) === created) this.#topics.delete(topic);
+        },
+      );
     }
     return created;
   }
@@ -446,6 +624,54 @@ export class KafkaAdapter extends MessageBrokerBase {
 }
 
 const TIMEOUT = Symbol('timeout');
+const ABORTED = Symbol('aborted');
+
+/** A non-retriable failure to create a topic before publishing to it. */
+class TopicCreationError extends Error {
+  constructor(cause: unknown) {
+    super('the topic could not be created', { cause });
+  }
+}
+
+/**
+ * Settles like `promise`, or rejects with {@link TIMEOUT} after `ms`, or with {@link ABORTED} when
+ * `signal` aborts (the promise itself goes on; its outcome is ignored).
+ */
+async function settleWithin<T>(promise: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(TIMEOUT), Math.max(0, ms));
+    onAbort = () => reject(ABORTED);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, stop]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * kafkajs' default partitioner (Java-compatible murmur2 for keys, round-robin without), except
+ * that a record keeps the partition it got first when its batch is sent again. Otherwise a batch
+ * of keyless records sent again would be spread differently, and the idempotent producer's
+ * per-partition sequence numbers would no longer match what the broker may have stored.
+ */
+function stickyPartitioner(chosen: WeakMap<object, number>): ICustomPartitioner {
+  return () => {
+    const partition = Partitioners.DefaultPartitioner();
+    return (args) => {
+      const previous = chosen.get(args.message);
+      if (previous !== undefined && previous < args.partitionMetadata.length) return previous;
+      const next = partition(args);
+      chosen.set(args.message, next);
+      return next;
+    };
+  };
+}
 
 /** Settles like `promise`, or rejects with {@link TIMEOUT} after `ms`. */
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -501,6 +727,7 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
     fromBeginning: options.fromBeginning ?? false,
     connectionTimeoutMs: integer('connectionTimeoutMs', 10_000, 1),
     requestTimeoutMs: integer('requestTimeoutMs', 30_000, 1),
+    publishTimeoutMs: integer('publishTimeoutMs', 30_000, 1),
     sessionTimeoutMs: integer('sessionTimeoutMs', 30_000, 1),
     heartbeatIntervalMs: integer('heartbeatIntervalMs', 3_000, 1),
     rebalanceTimeoutMs: integer('rebalanceTimeoutMs', 60_000, 1),

@@ -523,6 +523,23 @@ describe('KafkaAdapter', () => {
       }
     });
 
+    it('start() with ssl against the plaintext listener fails fast with TLS_FAILED (not retriable), advising to check ssl', async () => {
+      const adapter = createTestAdapter({ ssl: true, connectionTimeoutMs: 10_000, logger: recordingLogger('none') });
+      opened.push(adapter);
+      const began = Date.now();
+      const error = await rejection(adapter.start());
+      const elapsed = Date.now() - began;
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect(error.code).toBe('TLS_FAILED');
+      expect(error.retriable).toBe(false);
+      expect(error.message).toContain(KAFKA_BROKERS);
+      expect(error.message).toContain("Check `ssl` — the broker's listener may not use TLS, or its certificate is not trusted.");
+      expect(error.message).not.toMatch(/[\r\n]/);
+      // Not retried until connectionTimeoutMs (10 s): the first failed handshake is the answer.
+      expect(elapsed).toBeLessThan(3_000);
+      expect((await adapter.health()).status).toBe('stopped');
+    });
+
     it('never shows the SASL password in an error, a log line or health()', async () => {
       const password = 'msgport-Sup3r-S3cret-pa55word';
       const logger = recordingLogger('none');

@@ -19,6 +19,7 @@ export function createRedactor(secrets: ReadonlyArray<string | undefined>): Reda
 interface ErrorLike {
   readonly name?: unknown;
   readonly message?: unknown;
+  readonly code?: unknown;
   readonly type?: unknown;
   readonly cause?: unknown;
   readonly originalError?: unknown;
@@ -62,6 +63,58 @@ export function isAuthenticationFailure(error: unknown): boolean {
   );
 }
 
+/**
+ * True for a failed TLS handshake: `ssl` against a listener that does not speak TLS (the broker
+ * drops the connection, or answers with something that is not TLS), or a certificate the client
+ * does not trust (or one for another host). Retrying won't help: the configuration is wrong.
+ */
+export function isTlsFailure(error: unknown): boolean {
+  return errorChain(error).some(
+    (e) =>
+      (typeof e.code === 'string' && TLS_ERROR_CODES.test(e.code)) ||
+      (typeof e.message === 'string' && TLS_ERROR_MESSAGES.test(e.message)),
+  );
+}
+
+/** Node's codes of TLS failures: protocol errors (EPROTO, ERR_SSL_…) and certificate checks. */
+const TLS_ERROR_CODES =
+  /^(EPROTO|ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|HOSTNAME_MISMATCH)/;
+/**
+ * The same by message, for the failures Node reports with a generic code: a plaintext listener
+ * closes the connection at the TLS ClientHello ("Client network socket disconnected before secure
+ * TLS connection was established", code ECONNRESET).
+ */
+const TLS_ERROR_MESSAGES =
+  /before secure TLS connection was established|wrong version number|SSL routines|tlsv1 alert|handshake failure|self[- ]signed certificate|unable to verify the first certificate|certificate has expired|Hostname\/IP does not match certificate/i;
+
+/** kafkajs errors that mean "the broker could not be reached or did not answer in time". */
+const CONNECTION_ERROR_NAMES = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSNoBrokerAvailableError',
+]);
+
+/**
+ * True when sending the same records again later may succeed: the brokers could not be reached
+ * (an outage, a restart, a network problem) or answered with an error kafkajs marks retriable
+ * (no leader yet, not enough in-sync replicas, request timed out …). False for answers that will
+ * not change by waiting: a record too large, an unknown topic (the adapter creates it again on the
+ * next publish), authentication, authorization or TLS failures, a producer that is disconnecting.
+ *
+ * kafkajs wraps the cause of its last retry in `KafkaJSNumberOfRetriesExceeded`, a non-retriable
+ * error, so the whole cause chain is inspected, not the outer error's `retriable` flag.
+ */
+export function isRetriableSendError(error: unknown): boolean {
+  if (isMessageTooLarge(error) || isUnknownTopic(error) || isAuthenticationFailure(error) || isTlsFailure(error)) return false;
+  const chain = errorChain(error);
+  if (chain.some((e) => typeof e.name === 'string' && CONNECTION_ERROR_NAMES.has(e.name))) return true;
+  return chain.some((e) => e.name === 'KafkaJSProtocolError' && e.retriable === true);
+}
+
 function isTimeout(error: unknown): boolean {
   return errorChain(error).some(
     (e) => e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSTimeout' || e.type === 'REQUEST_TIMED_OUT',
@@ -70,7 +123,7 @@ function isTimeout(error: unknown): boolean {
 
 /**
  * The most specific message of a kafkajs error (the innermost cause says what the broker said),
- * with secrets removed.
+ * with secrets removed, on one line.
  */
 export function describeError(error: unknown, redact: Redact): string {
   const chain = errorChain(error);
@@ -78,7 +131,8 @@ export function describeError(error: unknown, redact: Redact): string {
     .map((e) => (typeof e.message === 'string' ? e.message : ''))
     .filter((message) => message.length > 0);
   const innermost = messages[messages.length - 1] ?? (error instanceof Error ? error.message : String(error));
-  return redact(innermost);
+  // One line: error messages end up in logs and health details.
+  return redact(innermost).replace(/\s*[\r\n]+\s*/g, ' ');
 }
 
 /** Wraps a publish failure: `MESSAGE_TOO_LARGE` (not retriable), `PUBLISH_TIMEOUT` or `PUBLISH_FAILED`. */
@@ -110,10 +164,20 @@ export function toSubscribeError(error: unknown, what: string, redact: Redact): 
   return new SubscribeError(`Cannot subscribe to ${what}: ${describeError(error, redact)}`, { cause: error });
 }
 
-/** Wraps a failure to reach or authenticate with the brokers. */
+/**
+ * Wraps a failure to reach or authenticate with the brokers: `TLS_FAILED` and
+ * `AUTHENTICATION_FAILED` (not retriable: fix the options), else `CONNECTION_FAILED`.
+ */
 export function toConnectionError(error: unknown, brokers: readonly string[], redact: Redact): MessagingError {
   if (isMessagingError(error)) return error;
   const detail = describeError(error, redact);
+  if (isTlsFailure(error)) {
+    return new ConnectionError(
+      `Cannot connect to Kafka at ${brokers.join(',')}: the TLS handshake failed (${detail}). ` +
+        "Check `ssl` — the broker's listener may not use TLS, or its certificate is not trusted.",
+      { code: 'TLS_FAILED', retriable: false, cause: error },
+    );
+  }
   if (isAuthenticationFailure(error)) {
     return new ConnectionError(
       `Cannot connect to Kafka at ${brokers.join(',')}: authentication failed (${detail}). ` +

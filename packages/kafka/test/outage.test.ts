@@ -1,0 +1,129 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { PublishError, isMessagingError, waitFor, type MessagingError } from '@msgport/core';
+import { KafkaAdapter, type KafkaAdapterOptions } from '@msgport/kafka';
+import { uniqueName } from '@msgport/testkit';
+import { FAST_GROUP_OPTIONS, recordingLogger } from './kafka-test-config.js';
+import { PrivateBroker } from './private-broker.js';
+
+// Outages need a broker that can be killed: a private one (scripts/kafka.sh on free ports, in a
+// temporary directory), never the shared broker on 9092.
+
+interface Settled {
+  readonly ms: number;
+  readonly error: MessagingError | null;
+}
+
+/** When and how `promise` settled, counted from `since`. */
+function settle(promise: Promise<void>, since: number): Promise<Settled> {
+  return promise.then(
+    () => ({ ms: Date.now() - since, error: null }),
+    (error: unknown) => {
+      if (!isMessagingError(error)) throw new Error(`Expected a MessagingError, got ${String(error)}`);
+      return { ms: Date.now() - since, error };
+    },
+  );
+}
+
+describe('KafkaAdapter during a broker outage (private broker)', () => {
+  const broker = new PrivateBroker();
+  const opened: KafkaAdapter[] = [];
+
+  const started = async (options: Partial<KafkaAdapterOptions>): Promise<KafkaAdapter> => {
+    const adapter = new KafkaAdapter({
+      bootstrapServers: broker.bootstrap,
+      clientId: 'msgport-outage-test',
+      logger: recordingLogger('none'),
+      ...FAST_GROUP_OPTIONS,
+      ...options,
+    });
+    opened.push(adapter);
+    await adapter.start();
+    return adapter;
+  };
+
+  beforeAll(async () => {
+    await broker.start();
+  }, 120_000);
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((adapter) => adapter.stop()));
+  }, 60_000);
+  afterAll(async () => {
+    await broker.destroy();
+  }, 120_000);
+
+  it(
+    'publish keeps trying for publishTimeoutMs, then rejects with PUBLISH_TIMEOUT; after the restart the same adapter publishes again',
+    async () => {
+      const publishTimeoutMs = 2_000;
+      const adapter = await started({ publishTimeoutMs });
+      const topic = uniqueName('kafka-outage');
+      await adapter.publish(topic, 'before');
+
+      await broker.kill();
+      const began = Date.now();
+      const outcomes = await Promise.all([
+        ...['a', 'b', 'c'].map((value) => settle(adapter.publish(topic, value, { key: value }), began)),
+        // A topic that does not exist yet: its creation is retried within the same bound.
+        settle(adapter.publish(uniqueName('kafka-outage-new'), 'new'), began),
+      ]);
+      for (const { ms, error } of outcomes) {
+        expect(error).toBeInstanceOf(PublishError);
+        expect(error).toMatchObject({ code: 'PUBLISH_TIMEOUT', retriable: true });
+        expect(error!.message).toContain(`within publishTimeoutMs (${publishTimeoutMs} ms)`);
+        expect(error!.message).toContain(broker.bootstrap);
+        expect(error!.message).not.toMatch(/[\r\n]/);
+        // Neither given up early (kafkajs alone gave up after a few seconds, or at once for a new
+        // topic) nor much later than the bound.
+        expect(ms).toBeGreaterThanOrEqual(publishTimeoutMs - 50);
+        expect(ms).toBeLessThan(publishTimeoutMs + 1_000);
+      }
+      expect((await adapter.health()).details['producer']).toMatchObject({ retrying: false });
+
+      await broker.restart();
+      // The producer reconnects by itself (a new producer session after the abandoned batches): a
+      // publish resolves again, i.e. every in-sync replica has it.
+      await waitFor(() => adapter.publish(topic, 'after').then(() => true, () => false), {
+        timeoutMs: 30_000,
+        description: 'a publish after the broker restart',
+      });
+    },
+    120_000,
+  );
+
+  it(
+    'stop() during an outage rejects the publishes waiting for it at once, instead of after publishTimeoutMs',
+    async () => {
+      const publishTimeoutMs = 60_000;
+      const adapter = await started({ publishTimeoutMs });
+      const topic = uniqueName('kafka-outage-stop');
+      await adapter.publish(topic, 'before');
+
+      await broker.kill();
+      const began = Date.now();
+      const waiting = [
+        settle(adapter.publish(topic, 'in flight'), began),
+        settle(adapter.publish(uniqueName('kafka-outage-stop-new'), 'topic not created yet'), began),
+      ];
+      await waitFor(async () => ((await adapter.health()).details['producer'] as { retrying: boolean }).retrying, {
+        timeoutMs: 10_000,
+        description: 'the producer retrying during the outage',
+      });
+      const stopping = Date.now();
+      await adapter.stop();
+      const stopMs = Date.now() - stopping;
+      const outcomes = await Promise.all(waiting);
+      for (const { ms, error } of outcomes) {
+        expect(error).toBeInstanceOf(PublishError);
+        expect(error).toMatchObject({ code: 'PUBLISH_FAILED', retriable: true });
+        expect(error!.message).toContain('the Kafka adapter was stopped before the broker acknowledged the message');
+        expect(ms).toBeLessThan(stopping - began + 1_000);
+      }
+      expect(outcomes[0]!.error!.message).toContain('It may or may not have been stored.');
+      expect(outcomes[1]!.error!.message).toContain('It was not sent.');
+      // One produce attempt may still be running when stop() begins (kafkajs cannot abort it): it
+      // fails within about a second against a dead port.
+      expect(stopMs).toBeLessThan(5_000);
+    },
+    120_000,
+  );
+});

@@ -213,6 +213,7 @@ function adapterOptionsFor(provider: ProviderName, config: MsgportConfig): Recor
           replicationFactor: kafka['replication-factor'],
           fromBeginning: kafka['from-beginning'],
           connectionTimeoutMs: kafka['connection-timeout-ms'],
+          publishTimeoutMs: kafka['publish-timeout-ms'],
         }),
         ...common,
       };

@@ -93,6 +93,7 @@ const kafkaSchema = z
       .optional()
       .describe('A new consumer group starts at the earliest offset instead of the latest'),
     'connection-timeout-ms': positiveInt().optional().describe('How long to wait for a broker connection'),
+    'publish-timeout-ms': positiveInt().optional().describe('How long publish() waits during a broker outage before rejecting'),
   })
   .describe('Kafka adapter settings (@msgport/kafka)');
 

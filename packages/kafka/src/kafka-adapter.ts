@@ -324,7 +324,9 @@ export class KafkaAdapter extends MessageBrokerBase {
     const client = this.#requireClient(`publish to "${topic}"`);
     const deadline = Date.now() + this.#options.publishTimeoutMs;
     try {
-      await this.#topicReady(client, topic, deadline);
+      // Checked here, synchronously, so that a publish to a topic already created does not pay
+      // for an async call on every message.
+      if (!this.#readyTopics.has(topic)) await this.#topicReady(client, topic, deadline);
       if (client.closing.signal.aborted) throw new UnansweredError('closed', false, undefined);
       await client.batcher.enqueue(topic, toKafkaRecord(message), deadline);
     } catch (error) {

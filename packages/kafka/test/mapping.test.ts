@@ -106,6 +106,13 @@ describe('fromKafkaMessage()', () => {
     expect(message.key).toBeNull();
   });
 
+  it('gives a record without headers frozen empty headers, and metadata with attempt 1', () => {
+    const message = fromKafkaMessage('t', 2, record({ headers: {} }));
+    expect(message.headers).toEqual({});
+    expect(Object.isFrozen(message.headers)).toBe(true);
+    expect(message.metadata).toEqual({ attempt: 1, partition: 2, offset: '42', timestamp: 1700000000000 });
+  });
+
   it('leaves out a timestamp that is not a number', () => {
     const message = fromKafkaMessage('t', 0, record({ timestamp: 'garbage' }));
     expect(message.metadata.timestamp).toBeUndefined();

@@ -79,6 +79,29 @@ describe('PublishBatcher', () => {
     expect(batches).toEqual([['1'], ['2', '3']]);
   });
 
+  it('lets the callers released by an acknowledgement publish again before taking the next batch', async () => {
+    const { calls, send, untilCalls } = controlledSend();
+    const b = batcher(send);
+    // Each caller publishes again once its previous publish resolved, a few awaits later (as a
+    // caller going through core and the adapter does).
+    const publishAgain = async (value: string): Promise<void> => {
+      await enqueue(b, value);
+      for (let i = 0; i < 8; i++) await Promise.resolve();
+      await enqueue(b, `${value}'`);
+    };
+    const first = ['a', 'b', 'c'].map(publishAgain);
+    const firstCall = await untilCalls(1);
+    // Queued while the first batch is in flight.
+    const queued = ['d', 'e'].map((value) => enqueue(b, value));
+    firstCall.succeed();
+    (await untilCalls(2)).succeed();
+    await Promise.all([...first, ...queued]);
+    expect(calls.map(({ values }) => values)).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e', "a'", "b'", "c'"],
+    ]);
+  });
+
   it('bounds batches by count and by estimated bytes', async () => {
     const sizes: number[] = [];
     const byCount = batcher(async (batch) => void sizes.push(valuesOf(batch).length), { maxBatchSize: 4 });

@@ -1,4 +1,4 @@
-import { SubscribeError, type Deliver, type Logger } from '@msgport/core';
+import { SubscribeError, isMessagingError, type Deliver, type Logger } from '@msgport/core';
 import kafkajs, { type Admin, type Consumer, type ConsumerRunConfig, type Kafka, type RetryOptions } from 'kafkajs';
 import { describeError, isUnknownTopic, type Redact } from './errors.js';
 import { fromKafkaMessage } from './mapping.js';
@@ -56,6 +56,14 @@ const BACKOFF_RESET_MS = 60_000;
 /** Java's `auto.commit.interval.ms`: progress inside a long batch is committed at least this often. */
 const AUTO_COMMIT_INTERVAL_MS = 5_000;
 
+/** A message being handed to `deliver`, as the keep-alive sees it. */
+interface Delivery {
+  /** `Date.now()` when `deliver` was called. */
+  readonly startedAt: number;
+  /** kafkajs' heartbeat of the batch the message came from. */
+  readonly heartbeat: () => Promise<void>;
+}
+
 /**
  * One kafkajs consumer for one (topic, group) — or one broadcast subscription — that hands every
  * record to core's `deliver` and commits its offset only after `deliver` resolved.
@@ -90,6 +98,10 @@ export class GroupConsumer {
   #topicMissing = false;
   #lastCrashAt = 0;
   #closing: Promise<void> | null = null;
+  /** Messages being handed to `deliver` right now (several with `concurrency` > 1). */
+  readonly #deliveries = new Set<Delivery>();
+  /** One timer per consumer that keeps its membership alive during long deliveries. */
+  #keepAlive: NodeJS.Timeout | null = null;
 
   private constructor(options: GroupConsumerOptions, deliver: Deliver) {
     this.#options = options;
@@ -115,22 +127,27 @@ export class GroupConsumer {
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
         const received = fromKafkaMessage(topic, partition, message);
         // kafkajs heartbeats only between messages; a handler that retries with backoff can run
-        // longer than the session timeout, so keep the membership alive while it runs.
-        const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), options.heartbeatIntervalMs);
+        // longer than the session timeout, so the keep-alive heartbeats while it runs.
+        const delivery: Delivery = { startedAt: Date.now(), heartbeat };
+        this.#deliveries.add(delivery);
+        if (this.#keepAlive === null) this.#startKeepAlive();
         try {
           await this.#deliver(received);
         } catch (error) {
           const reason = describeError(error, options.redact);
-          this.#lastError = reason;
-          options.logger.warn(
-            `A message from "${topic}" (partition ${partition}, offset ${message.offset}) was not acknowledged: ${reason}. ` +
-              'It will be delivered again.',
-          );
+          const where = `"${topic}" (partition ${partition}, offset ${message.offset})`;
+          if (isMessagingError(error) && error.code === 'CONSUMER_CLOSED') {
+            // Expected while stop() or unsubscribe closes the consumer: nothing went wrong.
+            options.logger.debug(`A message from ${where} was not handled: the consumer is closing. It will be delivered again.`);
+          } else {
+            this.#lastError = reason;
+            options.logger.warn(`A message from ${where} was not acknowledged: ${reason}. It will be delivered again.`);
+          }
           // A KafkaJSError is retried by kafkajs without logging it again: the partition is
           // fetched anew from the uncommitted offset after a backoff.
           throw new KafkaJSError(`Redelivering offset ${message.offset} of ${topic}-${partition}: ${reason}`, { retriable: true });
         } finally {
-          clearInterval(keepAlive);
+          this.#deliveries.delete(delivery);
         }
       },
     };
@@ -291,6 +308,28 @@ export class GroupConsumer {
     }
   }
 
+  /**
+   * Starts the keep-alive: every `heartbeatIntervalMs`, if a delivery has been running for at
+   * least that long, heartbeat (kafkajs only does between messages). One timer for the consumer's
+   * life rather than one per message; it does not keep the process alive. Stopped by close().
+   */
+  #startKeepAlive(): void {
+    if (this.#closing !== null) return;
+    const interval = this.#options.heartbeatIntervalMs;
+    this.#keepAlive = setInterval(() => {
+      if (this.#deliveries.size === 0) return;
+      const now = Date.now();
+      for (const delivery of this.#deliveries) {
+        if (now - delivery.startedAt >= interval) {
+          // One heartbeat is for the whole member, whichever delivery it comes from.
+          void delivery.heartbeat().catch(() => undefined);
+          return;
+        }
+      }
+    }, interval);
+    this.#keepAlive.unref();
+  }
+
   async #close(): Promise<void> {
     this.#state = 'closed';
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
@@ -304,6 +343,9 @@ export class GroupConsumer {
         `Error while closing the Kafka consumer of "${this.topic}" (group "${this.groupId}"): ${describeError(error, this.#options.redact)}`,
       );
     }
+    // Only now: disconnect() waited for the message being handled, which still needed heartbeats.
+    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
+    this.#keepAlive = null;
     if (this.group === null && this.#joined) {
       await this.#options.admin.deleteGroups([this.groupId]).catch((error: unknown) => {
         this.#options.logger.debug(`Could not delete the throwaway group "${this.groupId}": ${describeError(error, this.#options.redact)}`);

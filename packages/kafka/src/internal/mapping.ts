@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createMessage, type Message, type MessageMetadata } from '@msgport/core';
+import type { Message, MessageMetadata } from '@msgport/core';
 import type { IHeaders, KafkaMessage, Message as KafkaRecord } from 'kafkajs';
 
 /**
@@ -59,21 +59,50 @@ export function decodeHeaders(headers: IHeaders | undefined): Record<string, str
   return decoded;
 }
 
+/** The headers of every received record that has none: shared, frozen once. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+/** The value of every tombstone (null value): shared, like {@link NO_HEADERS}. */
+const EMPTY_VALUE = Buffer.alloc(0);
+
 /**
  * Builds the frozen `Message` for a record received from `topic`/`partition`. A null value (a
  * tombstone) becomes an empty buffer; the partition, offset and broker timestamp go to `metadata`,
  * never to `headers` (C1).
+ *
+ * Built directly rather than through core's `createMessage`: this runs once per consumed record,
+ * and everything here is already of the right type (buffers from kafkajs, headers decoded to
+ * strings), so validation and copies would be wasted. The result has the same shape: frozen,
+ * headers and metadata frozen, metadata starting with `attempt: 1`.
  */
 export function fromKafkaMessage(topic: string, partition: number, record: KafkaMessage): Message {
-  const metadata: MessageMetadata = { partition, offset: record.offset };
   const timestamp = Number(record.timestamp);
-  return createMessage({
+  const metadata: MessageMetadata =
+    timestamp >= 0 && Number.isFinite(timestamp)
+      ? { attempt: 1, partition, offset: record.offset, timestamp }
+      : { attempt: 1, partition, offset: record.offset };
+  return Object.freeze({
     topic,
-    value: record.value ?? Buffer.alloc(0),
-    key: record.key,
-    headers: decodeHeaders(record.headers),
-    metadata: Number.isFinite(timestamp) && timestamp >= 0 ? { ...metadata, timestamp } : metadata,
+    value: record.value ?? EMPTY_VALUE,
+    key: record.key ?? null,
+    headers: receivedHeaders(record.headers),
+    metadata: Object.freeze(metadata),
   });
+}
+
+/** Frozen decoded headers, or the shared {@link NO_HEADERS} when the record has none. */
+function receivedHeaders(headers: IHeaders | undefined): Readonly<Record<string, string>> {
+  if (headers === undefined) return NO_HEADERS;
+  // `for…in` with an own-property check avoids allocating Object.entries() for the common case
+  // of no headers at all.
+  let decoded: Record<string, string> | null = null;
+  for (const name in headers) {
+    if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;
+    const raw = headers[name];
+    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    decoded ??= {};
+    decoded[name] = decodeHeaderValue(value);
+  }
+  return decoded === null ? NO_HEADERS : Object.freeze(decoded);
 }
 
 /**

@@ -207,7 +207,15 @@ export class PublishBatcher {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    for (let first = true; this.#queue.length > 0; first = false) {
+      // After an acknowledgement, the callers it released publish again only a few microtasks
+      // later (their await chains run after this one's): one event-loop turn lets them all enqueue,
+      // so that the next request carries them instead of going out half full. Not needed when
+      // the queue already holds a full batch.
+      if (!first && this.#queue.length < this.#options.maxBatchSize) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.#queue.length === 0) break;
+      }
       await this.#sendBatch(this.#take());
     }
   }

@@ -2,7 +2,7 @@ import type { Scenario } from '../lib/types.js';
 import { kafkaConsumeScenario } from './kafka-consume.js';
 import { kafkaPublishScenario } from './kafka-publish.js';
 import { latencyScenario } from './latency.js';
-import { memoryProtoScenario, memoryScenario } from './memory.js';
+import { memoryScenario } from './memory.js';
 import { rabbitmqConsumeScenario } from './rabbitmq-consume.js';
 import { rabbitmqPublishScenario } from './rabbitmq-publish.js';
 
@@ -14,7 +14,6 @@ export const SCENARIOS: readonly Scenario[] = [
   rabbitmqPublishScenario,
   rabbitmqConsumeScenario,
   latencyScenario,
-  memoryProtoScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

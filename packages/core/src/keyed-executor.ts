@@ -1,6 +1,11 @@
+import { isPromiseLike, RESOLVED } from './internal/promises.js';
+
+/** A task: returns a promise, or nothing when it completed synchronously. */
+type Task = () => void | PromiseLike<void>;
+
 interface QueuedTask {
   readonly key: string | null;
-  readonly run: () => Promise<void>;
+  readonly run: Task;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -9,12 +14,18 @@ interface QueuedTask {
  * Runs tasks with at most `concurrency` at a time, never two with the same key at once, and
  * tasks of one key in submission order (C6). Tasks without a key (`null`) only obey the limit.
  * With `concurrency: 1` everything runs one at a time in submission order.
+ *
+ * A task that may start at once starts inside {@link run}, before it returns.
  */
 export class KeyedExecutor {
   readonly #concurrency: number;
-  readonly #queue: QueuedTask[] = [];
+  // A FIFO with a head index: taking the front is O(1) (a `splice(0, 1)` per task made a long
+  // queue quadratic). Taken slots are cleared; the array is reset or compacted in #pump.
+  #queue: Array<QueuedTask | undefined> = [];
+  #head = 0;
   readonly #busyKeys = new Set<string>();
   #active = 0;
+  #pumping = false;
 
   constructor(concurrency = 1) {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -25,53 +36,93 @@ export class KeyedExecutor {
 
   /** Tasks queued or running. */
   get size(): number {
-    return this.#queue.length + this.#active;
+    return this.#queue.length - this.#head + this.#active;
   }
 
-  /** Queues `task`; the returned promise settles like the task. */
-  run(key: string | null, task: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `task` as soon as the limit and its key allow; the returned promise settles like the task
+   * (a synchronous throw rejects it). A task that returns something other than a promise has
+   * completed synchronously: its slot and key are free again when `run` returns.
+   */
+  run(key: string | null, task: () => void | PromiseLike<void>): Promise<void> {
+    // Idle fast path: nothing waits (so no task of this key can be overtaken), the limit allows
+    // and the key is free. No promise and no queue entry for a task that completes synchronously,
+    // which is what a synchronous message handler makes of a delivery.
+    if (this.#head === this.#queue.length && this.#tryAcquire(key)) return this.#execute(key, task);
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ key, run: task, resolve, reject });
       this.#pump();
     });
   }
 
-  #pump(): void {
-    for (let i = 0; i < this.#queue.length && this.#active < this.#concurrency; ) {
-      const task = this.#queue[i]!;
-      if (task.key !== null && this.#busyKeys.has(task.key)) {
-        i++;
-        continue;
-      }
-      this.#queue.splice(i, 1);
-      this.#start(task);
-    }
+  #tryAcquire(key: string | null): boolean {
+    if (this.#active >= this.#concurrency || (key !== null && this.#busyKeys.has(key))) return false;
+    this.#active++;
+    if (key !== null) this.#busyKeys.add(key);
+    return true;
   }
 
-  #start(task: QueuedTask): void {
-    this.#active++;
-    if (task.key !== null) this.#busyKeys.add(task.key);
-    const done = (): void => {
-      this.#active--;
-      if (task.key !== null) this.#busyKeys.delete(task.key);
-      this.#pump();
-    };
-    // A task that throws synchronously must not leave its key busy and its slot taken forever.
-    let running: Promise<void>;
+  #release(key: string | null): void {
+    this.#active--;
+    if (key !== null) this.#busyKeys.delete(key);
+    if (this.#head !== this.#queue.length) this.#pump();
+  }
+
+  /** Runs `task`, which already holds a slot (and its key), and releases them when it settles. */
+  #execute(key: string | null, task: Task): Promise<void> {
+    let result: void | PromiseLike<void>;
     try {
-      running = Promise.resolve(task.run());
+      result = task();
     } catch (error) {
-      running = Promise.reject(error);
+      // A task that throws synchronously must not leave its key busy and its slot taken forever.
+      this.#release(key);
+      return Promise.reject(error);
     }
-    running.then(
-      () => {
-        done();
-        task.resolve();
-      },
+    if (!isPromiseLike(result)) {
+      this.#release(key);
+      return RESOLVED;
+    }
+    return Promise.resolve(result).then(
+      () => this.#release(key),
       (error: unknown) => {
-        done();
-        task.reject(error);
+        this.#release(key);
+        throw error;
       },
     );
+  }
+
+  #pump(): void {
+    // A task that completes synchronously releases its slot while this loop runs it, which calls
+    // #pump again: that call returns at once and this loop carries on instead (no recursion, and
+    // the queue is never scanned by two loops at once).
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      for (let i = this.#head; i < this.#queue.length && this.#active < this.#concurrency; ) {
+        const task = this.#queue[i]!;
+        if (!this.#tryAcquire(task.key)) {
+          i++; // its key is busy: later tasks of other keys may pass it
+          continue;
+        }
+        if (i === this.#head) {
+          this.#queue[i] = undefined;
+          this.#head = ++i;
+        } else {
+          this.#queue.splice(i, 1);
+        }
+        const running = this.#execute(task.key, task.run);
+        if (running === RESOLVED) task.resolve();
+        else running.then(task.resolve, task.reject);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1_024 && this.#head * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
   }
 }

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { isMessagingError, MessagingError } from './errors/messaging-error.js';
 import { PublishError } from './errors/publish-error.js';
 import { SubscribeError } from './errors/subscribe-error.js';
+import { isPromiseLike, RESOLVED } from './internal/promises.js';
 import { KeyedExecutor } from './keyed-executor.js';
 import { createConsoleLogger, type Logger } from './logger.js';
 import { createMessage, describe, withMetadata, type Message, type Payload } from './message.js';
@@ -86,6 +87,9 @@ interface ConsumerEntry {
 
 let nextSubscriptionId = 0;
 
+/** How many valid topic names a broker remembers (see #assertPublishArguments). */
+const MAX_REMEMBERED_TOPICS = 1_000;
+
 /**
  * The shared half of every adapter: argument validation, lifecycle (idempotent start/stop,
  * start after stop), subscription bookkeeping, round-robin within a group, per-key ordering,
@@ -108,6 +112,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   #stopPromise: Promise<void> | null = null;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
+  readonly #validTopics = new Set<string>();
 
   protected constructor(adapterName: string, options: MessageBrokerBaseOptions = {}) {
     this.adapterName = adapterName;
@@ -159,29 +164,17 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
 
   // ---- the port -------------------------------------------------------------------------------
 
-  async publish(topic: string, value: Payload, options?: PublishOptions): Promise<void> {
-    assertTopic(topic, 'publish');
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      throw new InvalidArgumentError(`Cannot publish to "${topic}": options must be an object, got ${describe(options)}.`);
-    }
-    if (this.#state === 'starting') await this.#startPromise?.catch(() => undefined);
-    if (this.#state !== 'running' && this.#state !== 'stopping') {
-      throw new BrokerStateError(
-        this.#state === 'stopped'
-          ? `Cannot publish to "${topic}": broker stopped. Call start() again before publishing.`
-          : `Cannot publish to "${topic}": broker not started. Call start() first.`,
-      );
-    }
-    const message = createMessage({ topic, value, key: options?.key, headers: options?.headers });
+  publish(topic: string, value: Payload, options?: PublishOptions): Promise<void> {
+    // Not `async`: while running, a publish is validated, built and handed to send() without a
+    // promise of its own, and a send() that completed synchronously is returned as is. Every
+    // failure still surfaces as a rejected promise, never as a synchronous throw.
     try {
-      await this.send(message);
+      this.#assertPublishArguments(topic, options);
     } catch (error) {
-      throw isMessagingError(error)
-        ? error
-        : new PublishError(`Cannot publish to "${topic}": the ${this.adapterName} broker did not accept the message.`, {
-            cause: error,
-          });
+      return Promise.reject(error);
     }
+    if (this.#state === 'running' || this.#state === 'stopping') return this.#publishNow(topic, value, options);
+    return this.#publishWhenStarted(topic, value, options);
   }
 
   async subscribe(topic: string, handler: MessageHandler, group?: string | SubscribeOptions): Promise<Subscription> {
@@ -304,6 +297,61 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     return this.#state === 'running';
   }
 
+  #assertPublishArguments(topic: string, options: PublishOptions | undefined): void {
+    // A topic name is checked once per broker, then remembered (bounded, in case an application
+    // publishes to ever new names): the check is a regular expression, and publish is hot.
+    if (!this.#validTopics.has(topic)) {
+      assertTopic(topic, 'publish');
+      if (this.#validTopics.size >= MAX_REMEMBERED_TOPICS) this.#validTopics.clear();
+      this.#validTopics.add(topic);
+    }
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new InvalidArgumentError(`Cannot publish to "${topic}": options must be an object, got ${describe(options)}.`);
+    }
+  }
+
+  /** A publish made before start() finished, before start() or after stop(). */
+  async #publishWhenStarted(topic: string, value: Payload, options: PublishOptions | undefined): Promise<void> {
+    if (this.#state === 'starting') await this.#startPromise?.catch(() => undefined);
+    if (this.#state !== 'running' && this.#state !== 'stopping') {
+      throw new BrokerStateError(
+        this.#state === 'stopped'
+          ? `Cannot publish to "${topic}": broker stopped. Call start() again before publishing.`
+          : `Cannot publish to "${topic}": broker not started. Call start() first.`,
+      );
+    }
+    return this.#publishNow(topic, value, options);
+  }
+
+  #publishNow(topic: string, value: Payload, options: PublishOptions | undefined): Promise<void> {
+    let message: Message;
+    try {
+      message = createMessage({ topic, value, key: options?.key, headers: options?.headers });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let sent: Promise<void>;
+    try {
+      sent = this.send(message);
+    } catch (error) {
+      return Promise.reject(this.#publishError(topic, error));
+    }
+    // A send() that passes on what #deliver returned for deliveries that completed synchronously
+    // (the in-memory broker does) returns RESOLVED: nothing can fail any more, nothing to wrap.
+    if (sent === RESOLVED) return sent;
+    return sent.then(undefined, (error: unknown) => {
+      throw this.#publishError(topic, error);
+    });
+  }
+
+  #publishError(topic: string, error: unknown): MessagingError {
+    return isMessagingError(error)
+      ? error
+      : new PublishError(`Cannot publish to "${topic}": the ${this.adapterName} broker did not accept the message.`, {
+          cause: error,
+        });
+  }
+
   async #doStart(): Promise<void> {
     try {
       await this.connect();
@@ -397,64 +445,94 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     const member = members[entry.next % members.length]!;
     entry.next = (entry.next + 1) % members.length;
     this.#inFlight++;
+    // When the consumer is idle, the handler runs within this call (in the executor too); a
+    // synchronous handler then completes the delivery before it returns, without a promise.
+    if (entry.executor === null) return this.#start(entry, member, message) ?? RESOLVED;
+    return entry.executor.run(keyOf(message), () => this.#start(entry, member, message));
+  }
+
+  /**
+   * Starts a delivery whose turn has come. Returns nothing when it completed synchronously (the
+   * handler returned something that is not a promise), else a promise that settles when the
+   * delivery has (handled, retried, dead-lettered or rejected). Either way the delivery is no
+   * longer counted in flight by then.
+   */
+  #start(entry: ConsumerEntry, member: Member, message: Message): Promise<void> | undefined {
     // A delivery may wait in the executor behind others. When its turn comes the broker may be
     // stopping or its handler unsubscribed: then it must not start (C7: stop takes no new
     // messages); it is rejected so the adapter does not acknowledge it and the broker redelivers.
-    const run = (): Promise<void> => {
-      if (this.#state === 'stopping' || this.#state === 'stopped') {
+    if (this.#state === 'stopping' || this.#state === 'stopped') {
+      this.#settled();
+      return Promise.reject(
+        new MessagingError(
+          `Not handling a message from "${entry.spec.topic}": the broker is stopping. It was not acknowledged and will be redelivered.`,
+          'CONSUMER_CLOSED',
+          { retriable: true },
+        ),
+      );
+    }
+    let handler = member;
+    if (!entry.members.includes(member)) {
+      // Its subscriber left while the message waited: give it to another member of the group.
+      const remaining = entry.members;
+      if (remaining.length === 0 || this.#entries.get(entry.key) !== entry) {
+        this.#settled();
         return Promise.reject(
           new MessagingError(
-            `Not handling a message from "${entry.spec.topic}": the broker is stopping. It was not acknowledged and will be redelivered.`,
+            `Not handling a message from "${entry.spec.topic}": its subscription ended. It was not acknowledged and will be redelivered.`,
             'CONSUMER_CLOSED',
             { retriable: true },
           ),
         );
       }
-      let handler = member;
-      if (!entry.members.includes(member)) {
-        // Its subscriber left while the message waited: give it to another member of the group.
-        const remaining = entry.members;
-        if (remaining.length === 0 || this.#entries.get(entry.key) !== entry) {
-          return Promise.reject(
-            new MessagingError(
-              `Not handling a message from "${entry.spec.topic}": its subscription ended. It was not acknowledged and will be redelivered.`,
-              'CONSUMER_CLOSED',
-              { retriable: true },
-            ),
-          );
-        }
-        handler = remaining[entry.next % remaining.length]!;
-        entry.next = (entry.next + 1) % remaining.length;
-      }
-      return this.#handle(entry, handler, message);
-    };
-    const handled = entry.executor === null ? run() : entry.executor.run(keyOf(message), run);
-    return handled.finally(() => {
-      if (--this.#inFlight === 0) {
-        const waiters = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const wake of waiters) wake();
-      }
-    });
+      handler = remaining[entry.next % remaining.length]!;
+      entry.next = (entry.next + 1) % remaining.length;
+    }
+    let outcome: unknown;
+    try {
+      outcome = handler.handler(message);
+    } catch (error) {
+      return this.#handle(entry, handler, message, Promise.reject(error));
+    }
+    if (isPromiseLike(outcome)) return this.#handle(entry, handler, message, outcome);
+    this.#settled();
+    return undefined;
   }
 
-  async #handle(entry: ConsumerEntry, member: Member, message: Message): Promise<void> {
+  /**
+   * The rest of a delivery whose first attempt did not complete synchronously: waits for it, then
+   * retries under the member's policy and dead-letters after the last attempt.
+   */
+  async #handle(entry: ConsumerEntry, member: Member, message: Message, firstAttempt: PromiseLike<unknown>): Promise<void> {
     const policy = member.policy;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await member.handler(attempt === 1 ? message : withMetadata(message, { attempt }));
-        return;
-      } catch (error) {
-        if (attempt >= policy.maxAttempts) {
-          await this.#deadLetter(entry, message, error, attempt, policy);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await (attempt === 1 ? firstAttempt : member.handler(withMetadata(message, { attempt })));
           return;
+        } catch (error) {
+          if (attempt >= policy.maxAttempts) {
+            await this.#deadLetter(entry, message, error, attempt, policy);
+            return;
+          }
+          const delay = backoffDelay(policy, attempt);
+          this.logger.debug(`Handler for "${message.topic}" failed (attempt ${attempt}); retrying in ${delay} ms.`, {
+            error: errorText(error),
+          });
+          await sleep(delay);
         }
-        const delay = backoffDelay(policy, attempt);
-        this.logger.debug(`Handler for "${message.topic}" failed (attempt ${attempt}); retrying in ${delay} ms.`, {
-          error: errorText(error),
-        });
-        await sleep(delay);
       }
+    } finally {
+      this.#settled();
+    }
+  }
+
+  /** Counts a delivery done; wakes stop() when none is left in flight. */
+  #settled(): void {
+    if (--this.#inFlight === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
     }
   }
 

@@ -32,7 +32,10 @@ export interface InMemoryMessageBrokerOptions extends MessageBrokerBaseOptions {
  * awaiting that publish, waits for itself: don't await it.
  */
 export class InMemoryMessageBroker extends MessageBrokerBase {
-  readonly #consumers = new Map<string, Set<Deliver>>();
+  // Copy-on-write: a topic's array is replaced, never changed, when a consumer opens or closes, so
+  // send() walks the array it read without copying it, and a consumer opened by a handler during a
+  // send does not receive that send's message.
+  readonly #consumers = new Map<string, readonly Deliver[]>();
   readonly #published: Message[] = [];
   readonly #recordPublished: boolean;
 
@@ -85,27 +88,31 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
 
   protected override async disconnect(): Promise<void> {}
 
-  protected override async send(message: Message): Promise<void> {
+  protected override send(message: Message): Promise<void> {
     if (this.#recordPublished) this.#published.push(message);
     const targets = this.#consumers.get(message.topic);
-    if (targets === undefined || targets.size === 0) return;
-    if (targets.size === 1) {
-      for (const deliver of targets) await deliver(message);
-      return;
+    if (targets === undefined || targets.length === 0) return Promise.resolve();
+    const first = targets[0]!(message);
+    if (targets.length === 1) return first;
+    // Core returns one shared, already resolved promise for every delivery that completed
+    // synchronously, and a promise that is the same object needs waiting for only once: with
+    // synchronous handlers, a publish to several consumers waits for nothing more.
+    let pending: Promise<void>[] | null = null;
+    for (let i = 1; i < targets.length; i++) {
+      const delivered = targets[i]!(message);
+      if (delivered !== first) (pending ??= [first]).push(delivered);
     }
-    await Promise.all([...targets].map((deliver) => deliver(message)));
+    return pending === null ? first : Promise.all(pending).then(() => undefined);
   }
 
   protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
-    let targets = this.#consumers.get(spec.topic);
-    if (targets === undefined) {
-      targets = new Set();
-      this.#consumers.set(spec.topic, targets);
-    }
-    targets.add(deliver);
+    this.#consumers.set(spec.topic, [...(this.#consumers.get(spec.topic) ?? []), deliver]);
     return {
       close: async () => {
-        targets.delete(deliver);
+        const targets = this.#consumers.get(spec.topic) ?? [];
+        const remaining = targets.filter((target) => target !== deliver);
+        if (remaining.length === 0) this.#consumers.delete(spec.topic);
+        else this.#consumers.set(spec.topic, remaining);
       },
     };
   }

@@ -33,14 +33,21 @@ describe('toAmqpPublish()', () => {
 
   it('carries the key base64-encoded in the reserved header and leaves it out for a null key', () => {
     const withKey = toAmqpPublish(createMessage({ topic: 't', value: 'v', key: Buffer.from([0, 255, 10]) }));
-    expect(withKey.options.headers[KEY_HEADER]).toBe(Buffer.from([0, 255, 10]).toString('base64'));
-    const withoutKey = toAmqpPublish(createMessage({ topic: 't', value: 'v' }));
-    expect(KEY_HEADER in withoutKey.options.headers).toBe(false);
+    expect(withKey.options.headers?.[KEY_HEADER]).toBe(Buffer.from([0, 255, 10]).toString('base64'));
+    const withoutKey = toAmqpPublish(createMessage({ topic: 't', value: 'v', headers: { a: 'b' } }));
+    expect(withoutKey.options.headers).toEqual({ a: 'b' });
+    expect(KEY_HEADER in withoutKey.options.headers!).toBe(false);
+  });
+
+  it('leaves the headers out for a message without key or headers, and keeps the timestamp', () => {
+    const amqp = toAmqpPublish(createMessage({ topic: 't', value: 'v' }), 1_700_000_000_999);
+    expect(amqp.options).toEqual({ persistent: true, timestamp: 1_700_000_000 });
+    expect('headers' in amqp.options).toBe(false);
   });
 
   it('keeps an empty key distinct from no key', () => {
     const amqp = toAmqpPublish(createMessage({ topic: 't', value: 'v', key: '' }));
-    expect(amqp.options.headers[KEY_HEADER]).toBe('');
+    expect(amqp.options.headers).toEqual({ [KEY_HEADER]: '' });
   });
 
   it('copies application headers as strings', () => {
@@ -64,6 +71,19 @@ describe('fromAmqpDelivery()', () => {
     expect([...message.value]).toEqual([1, 2, 3]);
     expect(roundTrip(createMessage({ topic: 'orders', value: 'v' })).key).toBeNull();
     expect(roundTrip(createMessage({ topic: 'orders', value: 'v', key: '' })).key).toEqual(Buffer.alloc(0));
+  });
+
+  it('round-trips a message without key or headers, with or without an (empty) headers table', () => {
+    const amqp = toAmqpPublish(createMessage({ topic: 'orders', value: 'v' }), 1_700_000_000_123);
+    for (const headers of [undefined, {}]) {
+      const message = fromAmqpDelivery(
+        { content: amqp.content, fields: { redelivered: false }, properties: { headers, timestamp: amqp.options.timestamp } },
+        'orders',
+      );
+      expect(message.key).toBeNull();
+      expect({ ...message.headers }).toEqual({});
+      expect(message.metadata.timestamp).toBe(1_700_000_000_000);
+    }
   });
 
   it('uses the subscribed topic and never exposes the key header among the headers', () => {

@@ -1,4 +1,3 @@
-import { createConnection, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import amqplib from 'amqplib';
 import { isMessagingError, silentLogger, waitFor, type HealthStatus } from '@msgport/core';
@@ -6,6 +5,7 @@ import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq'
 import { collect, uniqueName } from '@msgport/testkit';
 import { deleteTopology, RABBITMQ_URL, rabbitmqApp, requireBroker, uniqueExchange, waitForOtherClientsToLeave } from './support/broker.js';
 import { lockBrokerExclusive, type BrokerLock } from './support/broker-lock.js';
+import { freezableProxy } from './support/freezable-proxy.js';
 
 // stop() while RabbitMQ is away (rabbitmqctl stop_app): it must not wait for a reconnection that
 // will not come, nor depend on publishTimeoutMs, and must still drain running handlers (C7).
@@ -62,51 +62,6 @@ async function ensureBrokerRunning(): Promise<void> {
     intervalMs: 200,
     description: 'RabbitMQ to accept connections again',
   });
-}
-
-/**
- * A TCP proxy to RabbitMQ that can go silent: `freeze()` stops forwarding in both directions
- * without closing anything, as a network that drops packets does (no FIN, no RST).
- */
-async function freezableProxy(): Promise<{ url: string; freeze(): void; clientClosed(): boolean; close(): Promise<void> }> {
-  const target = new URL(RABBITMQ_URL);
-  let frozen = false;
-  let clientsOpen = 0;
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket): void => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  };
-  const server = createServer((client) => {
-    clientsOpen++;
-    client.on('close', () => clientsOpen--);
-    const upstream = createConnection(Number(target.port || 5672), target.hostname);
-    track(client);
-    track(upstream);
-    client.on('data', (data: Buffer) => (frozen ? undefined : upstream.write(data)));
-    upstream.on('data', (data: Buffer) => (frozen ? undefined : client.write(data)));
-    client.on('close', () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  const url = new URL(RABBITMQ_URL);
-  url.hostname = '127.0.0.1';
-  url.port = String(port);
-  // No heartbeats: nothing but the adapter itself may notice the silence.
-  url.searchParams.set('heartbeat', '0');
-  return {
-    url: url.toString(),
-    freeze: () => {
-      frozen = true;
-    },
-    clientClosed: () => clientsOpen === 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 async function messagesIn(queues: readonly string[]): Promise<number[]> {

@@ -12,7 +12,8 @@ const MAX_HEADER_NAME_BYTES = 255;
 /** The amqplib publish options msgport sets. */
 export interface AmqpPublishOptions {
   readonly persistent: true;
-  readonly headers: Record<string, string>;
+  /** Application headers and the key; left out when there are neither (a `null` key, no headers). */
+  readonly headers?: Record<string, string>;
   /** Seconds since the epoch (the AMQP `timestamp` property has second precision). */
   readonly timestamp: number;
 }
@@ -33,27 +34,33 @@ export interface AmqpDelivery {
 
 /**
  * Maps a {@link Message} to what amqplib publishes: routing key = topic, persistent, application
- * headers as AMQP long strings plus the key in {@link KEY_HEADER}.
+ * headers as AMQP long strings plus the key in {@link KEY_HEADER}; no `headers` at all for a
+ * message without key or headers (the common case: nothing to copy or check).
  *
  * @throws {InvalidArgumentError} for a header name longer than 255 UTF-8 bytes.
  */
 export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpPublish {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers)) {
+  const timestamp = Math.floor(now / 1000);
+  const { key } = message;
+  let headers: Record<string, string> | undefined;
+  // A Message's headers are a frozen plain object of own string properties.
+  for (const name in message.headers) {
     if (Buffer.byteLength(name, 'utf8') > MAX_HEADER_NAME_BYTES) {
       throw new InvalidArgumentError(
         `Cannot publish to "${message.topic}": header name "${name.slice(0, 40)}…" is longer than ${MAX_HEADER_NAME_BYTES} bytes, ` +
           'the most an AMQP header name can hold. Use a shorter name.',
       );
     }
-    headers[name] = value;
+    // The key header is reserved: an application header of that name is dropped.
+    if (name === KEY_HEADER) continue;
+    headers ??= {};
+    headers[name] = message.headers[name]!;
   }
-  if (message.key !== null) headers[KEY_HEADER] = message.key.toString('base64');
-  else delete headers[KEY_HEADER];
+  if (key !== null) (headers ??= {})[KEY_HEADER] = key.toString('base64');
   return {
     routingKey: message.topic,
     content: message.value,
-    options: { persistent: true, headers, timestamp: Math.floor(now / 1000) },
+    options: headers === undefined ? { persistent: true, timestamp } : { persistent: true, headers, timestamp },
   };
 }
 

@@ -596,7 +596,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   /** Makes `link` the current connection: publishes and subscriptions waiting for it go ahead. */
   #activate(link: Link): void {
     // Checked in the same turn as the assignment: a close event cannot slip in between.
-    if (link.closed) throw new Error('the connection closed while it was being set up');
+    if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while it was being set up; it will be retried.');
     this.#link = link;
     this.#wakeWaiters();
   }
@@ -717,7 +717,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       await this.#closeLink(link, Date.now());
       return;
     }
-    if (link.closed) throw new Error('the connection closed while consumers were being restored');
+    if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while consumers were being restored; it will be retried.');
     this.#activate(link);
     results.forEach((result, index) => {
       const consumer = consumers[index]!;
@@ -1075,7 +1075,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
         await channel.close().catch(() => undefined);
         return;
       }
-      if (link.closed) throw new Error('the connection closed while the consumer was being set up');
+      if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
       consumer.link = link;
       consumer.channel = channel;
       const { consumerTag } = await channel.consume(queue, (delivery) => this.#onDelivery(consumer, channel, delivery), {

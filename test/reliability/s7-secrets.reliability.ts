@@ -77,7 +77,7 @@ describe('rabbitmq: secrets', () => {
     const dropped = await closeConnectionsOf(user);
     await app.waitForEvent('reconnected', 30_000);
     await app.waitForEvent('done', 120_000);
-    const exit = await app.waitForExit(15_000);
+    const exit = await app.expectCleanExit(15_000);
 
     const output = app.output.join('');
     const found = leaks(output, token);
@@ -153,7 +153,7 @@ describe('kafka: secrets', () => {
     }
     await app.waitForEvent('reconnected', 120_000);
     await app.waitForEvent('done', 120_000);
-    const exit = await app.waitForExit(15_000);
+    const exit = await app.expectCleanExit(15_000);
 
     const output = app.output.join('');
     const found = leaks(output, token);

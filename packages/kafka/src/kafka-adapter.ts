@@ -21,6 +21,7 @@ import kafkajs, {
   type ICustomPartitioner,
   type Kafka as KafkaClient,
   type KafkaConfig,
+  type logCreator,
   type Producer,
   type RetryOptions,
   type SASLOptions,
@@ -43,6 +44,7 @@ import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord } from './internal/mapping.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
 import { retryTransient } from './internal/retry-transient.js';
+import { SocketRegistry } from './internal/socket-registry.js';
 
 /** SASL credentials. The password never appears in an error, a log line or `health()`. */
 export interface KafkaSaslOptions {
@@ -116,6 +118,10 @@ export interface KafkaAdapterOptions extends MessageBrokerBaseOptions {
 
 interface Client {
   readonly kafka: KafkaClient;
+  /** The sockets of `kafka` and `fastKafka` (consumers have their own): closed after they disconnect. */
+  readonly sockets: SocketRegistry;
+  /** Shared by every kafkajs client of this connection, so that repeated lines are counted once. */
+  readonly logCreator: logCreator;
   /**
    * The client of the producer and of `admin`: short retries (PRODUCER_RETRY), so that a produce
    * attempt or a topic creation fails within about a second in an outage; `publish()` tries again
@@ -241,8 +247,9 @@ export class KafkaAdapter extends MessageBrokerBase {
     await this.#waitForBrokers(deadline);
 
     const logCreator = createLogCreator(this.logger, this.#redact);
-    const kafka = new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator }));
-    const fastKafka = new Kafka(this.#kafkaConfig({ retry: PRODUCER_RETRY, logCreator }));
+    const sockets = new SocketRegistry();
+    const kafka = new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator, socketFactory: sockets.factory }));
+    const fastKafka = new Kafka(this.#kafkaConfig({ retry: PRODUCER_RETRY, logCreator, socketFactory: sockets.factory }));
     const admin = fastKafka.admin();
     const offsetsAdmin = kafka.admin();
     const producer = this.#createProducer(fastKafka);
@@ -250,6 +257,7 @@ export class KafkaAdapter extends MessageBrokerBase {
       await withTimeout(Promise.all([admin.connect(), offsetsAdmin.connect(), producer.connect()]), deadline - Date.now());
     } catch (error) {
       await Promise.allSettled([admin.disconnect(), offsetsAdmin.disconnect(), producer.disconnect()]);
+      sockets.close();
       throw error === TIMEOUT
         ? new ConnectionError(
             `Cannot connect to Kafka at ${this.#options.brokers.join(',')} within ${this.#options.connectionTimeoutMs} ms. ` +
@@ -281,6 +289,8 @@ export class KafkaAdapter extends MessageBrokerBase {
     setMaxListeners(0, closing.signal);
     const client: Client = {
       kafka,
+      sockets,
+      logCreator,
       fastKafka,
       admin,
       offsetsAdmin,
@@ -317,6 +327,8 @@ export class KafkaAdapter extends MessageBrokerBase {
     for (const result of results) {
       if (result.status === 'rejected') this.logger.warn(`Error while disconnecting from Kafka: ${describeError(result.reason, this.#redact)}`);
     }
+    const stragglers = client.sockets.close();
+    if (stragglers > 0) this.logger.debug(`Closed ${stragglers} Kafka connection(s) kafkajs left open after disconnecting.`);
   }
 
   protected override async send(message: Message): Promise<void> {
@@ -350,7 +362,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     try {
       consumer = await GroupConsumer.open(
         {
-          kafka: client.kafka,
+          newClient: (socketFactory) => new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator: client.logCreator, socketFactory })),
           admin: client.admin,
           offsetsAdmin: client.offsetsAdmin,
           topic: spec.topic,
@@ -517,7 +529,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     return toPublishError(error, topic, this.#redact);
   }
 
-  #kafkaConfig(extra: Pick<KafkaConfig, 'retry' | 'logCreator' | 'logLevel'>): KafkaConfig {
+  #kafkaConfig(extra: Pick<KafkaConfig, 'retry' | 'logCreator' | 'logLevel' | 'socketFactory'>): KafkaConfig {
     const { brokers, clientId, ssl, sasl, connectionTimeoutMs, requestTimeoutMs } = this.#options;
     const config: KafkaConfig = {
       brokers: [...brokers],
@@ -539,7 +551,17 @@ export class KafkaAdapter extends MessageBrokerBase {
    * time (kafkajs' own connect retries are not bounded by time).
    */
   async #waitForBrokers(deadline: number): Promise<void> {
-    const probe = new Kafka(this.#kafkaConfig({ retry: { retries: 0 }, logLevel: logLevel.NOTHING }));
+    // Closed when this returns or throws: attempts that timed out and are still connecting stop then.
+    const sockets = new SocketRegistry();
+    try {
+      const probe = new Kafka(this.#kafkaConfig({ retry: { retries: 0 }, logLevel: logLevel.NOTHING, socketFactory: sockets.factory }));
+      await this.#tryBrokersUntil(probe, deadline);
+    } finally {
+      sockets.close();
+    }
+  }
+
+  async #tryBrokersUntil(probe: KafkaClient, deadline: number): Promise<void> {
     let lastError: unknown = null;
     for (let attempt = 0; ; attempt++) {
       const admin = probe.admin();

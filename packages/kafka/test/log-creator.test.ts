@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { LogEntry } from 'kafkajs';
 import { createRedactor } from '../src/internal/errors.js';
 import { createLogCreator, REPEAT_WINDOW_MS } from '../src/internal/log-creator.js';
+import { SOCKET_CLOSED_BY_MSGPORT } from '../src/internal/socket-registry.js';
 import { recordingLogger } from './kafka-test-config.js';
 
 const entry = (level: number, namespace: string, message: string, extra: Record<string, unknown> = {}): LogEntry =>
@@ -27,14 +28,15 @@ describe('createLogCreator()', () => {
     expect(logger.lines[0]).not.toContain('stack');
   });
 
-  it('sends protocol error responses, consumer crash lines and producer errors to debug', () => {
+  it('sends protocol error responses, consumer crash lines, producer errors and connections it closed itself to debug', () => {
     const logger = recordingLogger('none');
     const log = createLogCreator(logger, (text) => text)(2);
     log(entry(1, 'Connection', 'Response CreateTopics(key: 19, version: 3)', { error: 'Topic creation errors' }));
     log(entry(1, 'Consumer', 'Crash: KafkaJSError: x'));
     log(entry(1, 'Producer', 'Failed to send messages: x'));
+    log(entry(1, 'Connection', `Connection error: ${SOCKET_CLOSED_BY_MSGPORT}`));
     log(entry(2, 'Cluster', 'still a warning'));
-    expect(logger.lines.map((line) => line.split(':')[0])).toEqual(['debug', 'debug', 'debug', 'warn']);
+    expect(logger.lines.map((line) => line.split(':')[0])).toEqual(['debug', 'debug', 'debug', 'debug', 'warn']);
   });
 
   it('logs a line repeated during an outage once per window, then says how often it came', () => {

@@ -7,7 +7,7 @@
 //
 // Events: {e:'case', broker, case, outcome: 'rejected'|'resolved'|'hang', ms, bound, error?} per case,
 //   then {e:'done'}; the process must then exit by itself.
-import { emit, loadAdapterClass, loadCore, readConfig, reportCrashes, stderrLogger } from './lib.mjs';
+import { emit, loadAdapterClass, loadCore, readConfig, reportCrashes, reportLingeringHandles, stderrLogger } from './lib.mjs';
 
 reportCrashes();
 const config = readConfig();
@@ -173,3 +173,4 @@ await check('constructor: retry maxAttempts 0', 1_000, async () => new Adapter({
 
 for (const broker of stops) await broker.stop().catch(() => undefined);
 emit({ e: 'done' });
+reportLingeringHandles();

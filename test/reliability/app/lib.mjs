@@ -39,6 +39,7 @@ export function readConfig() {
 
 export function emit(event) {
   process.stdout.write(`${JSON.stringify(event)}\n`);
+  if (process.env.RELIABILITY_TRACE_HANDLES === '1') process.stderr.write(`[trace] ${Date.now()} event ${event.e}\n`);
 }
 
 /** A logger that writes every entry at or above `level` to stderr, one line each. */
@@ -81,3 +82,47 @@ export function describeError(error) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Call once the application has finished and should exit by itself. If it is still running after
+ * `afterMs`, writes what keeps Node's event loop alive to stderr (the parent shows the log tail
+ * when the exit check fails). The timer is unref'd: it never keeps the process alive itself.
+ */
+/**
+ * With RELIABILITY_TRACE_HANDLES=1, remembers where every timer, socket and server still alive was
+ * created, so that reportLingeringHandles can say who holds the process. Diagnostic only: slow.
+ */
+const tracedResources = new Map();
+if (process.env.RELIABILITY_TRACE_HANDLES === '1') {
+  const { createHook } = await import('node:async_hooks');
+  Error.stackTraceLimit = 60;
+  const traced = new Set(['Timeout', 'TCPWRAP', 'TCPCONNECTWRAP', 'TLSWRAP', 'GETADDRINFOREQWRAP', 'Immediate']);
+  createHook({
+    init(asyncId, type, _triggerId, resource) {
+      if (!traced.has(type)) return;
+      const stack = new Error().stack.split('\n').slice(2).filter((line) => !line.includes('node:internal')).join('\n    ');
+      tracedResources.set(asyncId, { type, resource, at: Date.now(), stack: `\n    ${stack}` });
+    },
+    destroy(asyncId) {
+      tracedResources.delete(asyncId);
+    },
+  }).enable();
+}
+
+export function reportLingeringHandles(afterMs = 5_000) {
+  setTimeout(() => {
+    for (const [id, entry] of tracedResources) {
+      if (entry.type === 'Timeout' && !entry.resource.hasRef?.()) continue;
+      process.stderr.write(`[lingering] ${entry.type} #${id} created at ${entry.at} (${Date.now() - entry.at} ms ago) by${entry.stack}\n`);
+    }
+    const resources = process.getActiveResourcesInfo();
+    process.stderr.write(`[lingering] still running ${afterMs} ms after done; active resources: ${JSON.stringify(resources)}\n`);
+    for (const handle of process._getActiveHandles()) {
+      const name = handle?.constructor?.name;
+      let detail = '';
+      if (name === 'Socket') detail = ` ${handle.remoteAddress ?? '?'}:${handle.remotePort ?? '?'} destroyed=${handle.destroyed}`;
+      if (name === 'Timeout') detail = ` after=${handle._idleTimeout} repeat=${handle._repeat} fn=${String(handle._onTimeout).slice(0, 300).replace(/\s+/g, ' ')}`;
+      process.stderr.write(`[lingering] ${name}${detail}\n`);
+    }
+  }, afterMs).unref();
+}

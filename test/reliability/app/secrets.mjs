@@ -14,7 +14,7 @@
 //   Kafka broker); {e:'outage-seen'} (Kafka: the parent restarts the broker); {e:'reconnected'};
 //   {e:'logs', lines}; {e:'done'}.
 import { inspect } from 'node:util';
-import { describeError, emit, loadAdapterClass, loadAutoconfig, loadCore, readConfig, reportCrashes } from './lib.mjs';
+import { describeError, emit, loadAdapterClass, loadAutoconfig, loadCore, readConfig, reportCrashes, reportLingeringHandles } from './lib.mjs';
 
 reportCrashes();
 const config = readConfig();
@@ -227,3 +227,4 @@ if (config.broker === 'rabbitmq') {
 
 emit({ e: 'logs', lines: captured });
 emit({ e: 'done' });
+reportLingeringHandles();

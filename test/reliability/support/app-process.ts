@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_DIR } from './paths.js';
 
@@ -44,6 +45,15 @@ export class AppProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(this);
+    // RELIABILITY_KEEP_LOGS=<dir>: every application's whole output also goes to <dir>/<name>-<pid>.log.
+    const keepLogs = process.env['RELIABILITY_KEEP_LOGS'];
+    if (keepLogs !== undefined && keepLogs !== '') {
+      mkdirSync(keepLogs, { recursive: true });
+      const file = createWriteStream(join(keepLogs, `${name.replace(/[^\w.-]+/g, '_')}-${this.child.pid}.log`));
+      this.child.stdout!.pipe(file, { end: false });
+      this.child.stderr!.pipe(file, { end: false });
+      this.child.once('close', () => file.end());
+    }
     let pending = '';
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (chunk: string) => {
@@ -126,6 +136,22 @@ export class AppProcess {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Waits for an application that has reported "done" to exit by itself with code 0, and fails with
+   * its log tail (which names any handle still holding the event loop) when it does not.
+   */
+  async expectCleanExit(timeoutMs: number): Promise<AppExit> {
+    const exit = await this.waitForExit(timeoutMs);
+    if (exit === null) {
+      // Everything from the first "[lingering]" report on (see reportLingeringHandles), at least 80 lines.
+      const first = this.stderrLines.findIndex((line) => line.startsWith('[lingering]'));
+      const lines = first < 0 ? 80 : Math.max(80, this.stderrLines.length - first + 20);
+      throw new Error(`${this.name} did not exit within ${timeoutMs} ms after it finished.\n${this.logTail(lines)}`);
+    }
+    if (exit.code !== 0) throw new Error(`${this.name} exited with ${JSON.stringify(exit)} instead of code 0.\n${this.logTail(80)}`);
+    return exit;
   }
 
   logTail(lines = 40): string {

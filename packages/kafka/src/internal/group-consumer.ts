@@ -1,12 +1,17 @@
 import { SubscribeError, isMessagingError, type Deliver, type Logger } from '@msgport/core';
-import kafkajs, { type Admin, type Consumer, type ConsumerRunConfig, type Kafka, type RetryOptions } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type ConsumerRunConfig, type ISocketFactory, type Kafka, type RetryOptions } from 'kafkajs';
 import { describeError, isUnknownTopic, type Redact } from './errors.js';
 import { fromKafkaMessage } from './mapping.js';
 import { retryTransient } from './retry-transient.js';
+import { SocketRegistry } from './socket-registry.js';
 
 /** Settings of one {@link GroupConsumer}. */
 export interface GroupConsumerOptions {
-  readonly kafka: Kafka;
+  /**
+   * Creates the kafkajs client of this consumer, with `socketFactory`: its own, so that closing the
+   * consumer can close every connection it opened (see {@link SocketRegistry}).
+   */
+  readonly newClient: (socketFactory: ISocketFactory) => Kafka;
   /** Deletes the throwaway group of a broadcast subscription. */
   readonly admin: Admin;
   /** Reads committed and end offsets. */
@@ -85,6 +90,7 @@ export class GroupConsumer {
   readonly #options: GroupConsumerOptions;
   readonly #deliver: Deliver;
   readonly #consumer: Consumer;
+  readonly #sockets = new SocketRegistry();
   readonly #runConfig: ConsumerRunConfig;
   #state: GroupConsumerState = 'joining';
   #partitions: readonly number[] = [];
@@ -109,7 +115,7 @@ export class GroupConsumer {
     this.topic = options.topic;
     this.group = options.group;
     this.groupId = options.groupId;
-    this.#consumer = options.kafka.consumer({
+    this.#consumer = options.newClient(this.#sockets.factory).consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs,
       rebalanceTimeout: options.rebalanceTimeoutMs,
@@ -346,6 +352,11 @@ export class GroupConsumer {
     // Only now: disconnect() waited for the message being handled, which still needed heartbeats.
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
     this.#keepAlive = null;
+    // kafkajs may have reopened a connection while leaving the group (see SocketRegistry).
+    const stragglers = this.#sockets.close();
+    if (stragglers > 0) {
+      this.#options.logger.debug(`Closed ${stragglers} connection(s) the Kafka consumer of "${this.topic}" (group "${this.groupId}") left open.`);
+    }
     if (this.group === null && this.#joined) {
       await this.#options.admin.deleteGroups([this.groupId]).catch((error: unknown) => {
         this.#options.logger.debug(`Could not delete the throwaway group "${this.groupId}": ${describeError(error, this.#options.redact)}`);

@@ -1,6 +1,7 @@
 import type { Logger } from '@msgport/core';
 import type { LogEntry, logCreator } from 'kafkajs';
 import type { Redact } from './errors.js';
+import { SOCKET_CLOSED_BY_MSGPORT } from './socket-registry.js';
 
 /** kafkajs' numeric levels (`logLevel` in kafkajs), repeated here to keep this module pure. */
 const KAFKAJS_ERROR = 1;
@@ -22,13 +23,15 @@ const EXPECTED = [
  *   (TOPIC_ALREADY_EXISTS when creating a topic that exists, COORDINATOR_LOAD_IN_PROGRESS at
  *   broker start);
  * - consumer crashes and restarts (the adapter logs each with its restart delay);
- * - producer failures: each one ends in a rejected `publish()` that its caller handles.
+ * - producer failures: each one ends in a rejected `publish()` that its caller handles;
+ * - connections the adapter closed itself after disconnecting a client (see SocketRegistry).
  */
 const TO_DEBUG: ReadonlyArray<readonly [namespace: string, message: RegExp]> = [
   ['Connection', /^Response /],
   ['Producer', /./],
   ['Consumer', /^Crash: /],
   ['Consumer', /^Restarting the consumer/],
+  ['Connection', new RegExp(SOCKET_CLOSED_BY_MSGPORT)],
 ];
 
 /** Identical lines within this window are logged once; the next one says how many were dropped. */

@@ -222,6 +222,37 @@ describe('KafkaAdapter', () => {
 
   describe('stopping', () => {
     it(
+      'a handler running longer than the session timeout keeps its group membership: its message is handled once and committed',
+      async () => {
+        // kafkajs heartbeats only between messages; without the adapter's keep-alive the broker
+        // would evict this member after sessionTimeoutMs, its commit would fail, and the message
+        // would be delivered again after the rejoin.
+        const sessionTimeoutMs = 6_000;
+        const topic = uniqueName('kafka-long-handler');
+        const group = uniqueName('g');
+        const adapter = await started({ sessionTimeoutMs, heartbeatIntervalMs: 500 });
+        const calls: string[] = [];
+        const run = collect({
+          onMessage: async (message) => {
+            calls.push(message.value.toString());
+            if (message.value.toString() === 'slow') await new Promise((resolve) => setTimeout(resolve, sessionTimeoutMs * 1.5));
+          },
+        });
+        await adapter.subscribe(topic, run.handler, group);
+        await adapter.publish(topic, 'slow');
+        await adapter.publish(topic, 'after');
+        await run.waitForCount(2, { timeoutMs: sessionTimeoutMs * 1.5 + TIMEOUT_MS });
+        // A redelivery of "slow" would come after "after" was fetched again from the old offset.
+        await adapter.publish(topic, 'marker');
+        await run.waitForCount(3, { timeoutMs: TIMEOUT_MS });
+        expect(calls).toEqual(['slow', 'after', 'marker']);
+        const [consumer] = await kafkaConsumers(adapter);
+        expect(consumer).toMatchObject({ topic, group, state: 'up', partitions: [0], crashes: 0 });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
       'stop() lets the in-flight handler finish and commits its message: the next instance does not get it again',
       async () => {
         const topic = uniqueName('kafka-drain');

@@ -61,14 +61,6 @@ const BACKOFF_RESET_MS = 60_000;
 /** Java's `auto.commit.interval.ms`: progress inside a long batch is committed at least this often. */
 const AUTO_COMMIT_INTERVAL_MS = 5_000;
 
-/** A message being handed to `deliver`, as the keep-alive sees it. */
-interface Delivery {
-  /** `Date.now()` when `deliver` was called. */
-  readonly startedAt: number;
-  /** kafkajs' heartbeat of the batch the message came from. */
-  readonly heartbeat: () => Promise<void>;
-}
-
 /**
  * One kafkajs consumer for one (topic, group) — or one broadcast subscription — that hands every
  * record to core's `deliver` and commits its offset only after `deliver` resolved.
@@ -105,7 +97,12 @@ export class GroupConsumer {
   #lastCrashAt = 0;
   #closing: Promise<void> | null = null;
   /** Messages being handed to `deliver` right now (several with `concurrency` > 1). */
-  readonly #deliveries = new Set<Delivery>();
+  #running = 0;
+  /** Deliveries completed so far, and the count the keep-alive saw at its last tick. */
+  #completed = 0;
+  #completedAtLastTick = 0;
+  /** kafkajs' heartbeat of the latest batch (one heartbeat is for the whole member). */
+  #heartbeat: (() => Promise<void>) | null = null;
   /** One timer per consumer that keeps its membership alive during long deliveries. */
   #keepAlive: NodeJS.Timeout | null = null;
 
@@ -133,9 +130,10 @@ export class GroupConsumer {
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
         const received = fromKafkaMessage(topic, partition, message);
         // kafkajs heartbeats only between messages; a handler that retries with backoff can run
-        // longer than the session timeout, so the keep-alive heartbeats while it runs.
-        const delivery: Delivery = { startedAt: Date.now(), heartbeat };
-        this.#deliveries.add(delivery);
+        // longer than the session timeout, so the keep-alive heartbeats while it runs. Two
+        // counters and a field per message: this runs for every record consumed.
+        this.#heartbeat = heartbeat;
+        this.#running++;
         if (this.#keepAlive === null) this.#startKeepAlive();
         try {
           await this.#deliver(received);
@@ -153,7 +151,8 @@ export class GroupConsumer {
           // fetched anew from the uncommitted offset after a backoff.
           throw new KafkaJSError(`Redelivering offset ${message.offset} of ${topic}-${partition}: ${reason}`, { retriable: true });
         } finally {
-          this.#deliveries.delete(delivery);
+          this.#running--;
+          this.#completed++;
         }
       },
     };
@@ -315,24 +314,19 @@ export class GroupConsumer {
   }
 
   /**
-   * Starts the keep-alive: every `heartbeatIntervalMs`, if a delivery has been running for at
-   * least that long, heartbeat (kafkajs only does between messages). One timer for the consumer's
-   * life rather than one per message; it does not keep the process alive. Stopped by close().
+   * Starts the keep-alive: every `heartbeatIntervalMs`, if a delivery is running and none completed
+   * since the previous tick, heartbeat (kafkajs heartbeats after each message, so while deliveries
+   * complete the member is kept alive anyway). One timer for the consumer's life rather than one
+   * per message; it does not keep the process alive. Stopped by close().
    */
   #startKeepAlive(): void {
     if (this.#closing !== null) return;
-    const interval = this.#options.heartbeatIntervalMs;
     this.#keepAlive = setInterval(() => {
-      if (this.#deliveries.size === 0) return;
-      const now = Date.now();
-      for (const delivery of this.#deliveries) {
-        if (now - delivery.startedAt >= interval) {
-          // One heartbeat is for the whole member, whichever delivery it comes from.
-          void delivery.heartbeat().catch(() => undefined);
-          return;
-        }
-      }
-    }, interval);
+      const completed = this.#completed;
+      const stalled = this.#running > 0 && completed === this.#completedAtLastTick;
+      this.#completedAtLastTick = completed;
+      if (stalled) void this.#heartbeat?.().catch(() => undefined);
+    }, this.#options.heartbeatIntervalMs);
     this.#keepAlive.unref();
   }
 
@@ -352,6 +346,7 @@ export class GroupConsumer {
     // Only now: disconnect() waited for the message being handled, which still needed heartbeats.
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
     this.#keepAlive = null;
+    this.#heartbeat = null;
     // kafkajs may have reopened a connection while leaving the group (see SocketRegistry).
     const stragglers = this.#sockets.close();
     if (stragglers > 0) {

@@ -46,6 +46,18 @@ export async function drive(total: number, mode: Mode, call: (i: number) => Prom
   }
 }
 
+/**
+ * Messages a publish variant sends before its timed part, so that connections, topic metadata and
+ * the JIT are warm (a fresh process runs each variant; a cold JIT penalizes whichever side runs
+ * more JavaScript per message).
+ */
+export function warmupMessages(mode: Mode): number {
+  return mode.kind === 'sequential' ? 500 : 10_000;
+}
+
+/** How {@link warmupMessages} reads in a workload description. */
+export const WARMUP_TEXT = 'after a warm-up of 500 messages (sequential) or 10,000 (concurrent)';
+
 /** Polls `predicate` every `intervalMs` until it is true; throws after `timeoutMs`. */
 export async function until(predicate: () => boolean, what: string, timeoutMs = 60_000, intervalMs = 2): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,5 @@
 import { KafkaAdapter } from '@msgport/kafka';
-import { drive, now, payload, type Mode } from '../lib/drive.js';
+import { drive, now, payload, WARMUP_TEXT, warmupMessages, type Mode } from '../lib/drive.js';
 import { firstKafkaBroker, KAFKA_BROKERS, portOpen } from '../lib/env.js';
 import { kafkaLog4j, kafkaToolsClasspath, runJava } from '../lib/java.js';
 import { createTopic, deleteByPrefix, kafkaAdapterOptions, kafkaClient, rawProducer } from '../lib/kafka.js';
@@ -53,7 +53,7 @@ export const kafkaPublishScenario: Scenario = {
     const kafka = kafkaClient('msgport-bench');
     await createTopic(kafka, variants.flatMap((v) => Array.from({ length: runs }, (_, run) => topicName(prefix, v.id, run))));
     return {
-      workload: `1 KiB values, no key, a fresh one-partition topic per run; each Node variant publishes for ${seconds} s (at most ${concurrent.toLocaleString('en-US')} messages) after a short warm-up${quick ? '' : `, ProducerPerformance sends ${ceiling.toLocaleString('en-US')}`}; Node producers idempotent, acks -1, maxInFlightRequests 1 (the adapter's settings)`,
+      workload: `1 KiB values, no key, a fresh one-partition topic per run; each Node variant publishes for ${seconds} s (at most ${concurrent.toLocaleString('en-US')} messages) ${WARMUP_TEXT}${quick ? '' : `, ProducerPerformance sends ${ceiling.toLocaleString('en-US')}`}; Node producers idempotent, acks -1, maxInFlightRequests 1 (the adapter's settings)`,
       variants,
       comparisons: [
         { id: 'kafka-publish-seq', label: 'Kafka publish sequential: msgport / kafkajs', subject: 'msgport-seq', baseline: 'raw-seq', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
@@ -77,7 +77,7 @@ export const kafkaPublishScenario: Scenario = {
     const topic = topicName(String(context['prefix']), variant.id, run);
     if (impl === 'producer-performance') return producerPerformance(topic, messages, props ?? []);
     const value = payload();
-    const warmup = mode.kind === 'sequential' ? 50 : 2_000;
+    const warmup = warmupMessages(mode);
     if (impl === 'msgport') {
       const broker = new KafkaAdapter(kafkaAdapterOptions('msgport-bench'));
       await broker.start();
@@ -106,7 +106,7 @@ export const kafkaPublishScenario: Scenario = {
       }
       const batch = mode.kind === 'sequential' ? 1 : mode.size;
       const records = Array.from({ length: batch }, () => ({ value }));
-      await producer.send({ topic, acks: -1, messages: records });
+      for (let warm = 0; warm < warmup; warm += batch) await producer.send({ topic, acks: -1, messages: records });
       const start = now();
       const deadline = start + seconds * 1000;
       let sent = 0;

@@ -1,6 +1,6 @@
 import { RabbitMQAdapter } from '@msgport/rabbitmq';
 import { amqpConnect, deleteRabbitRuns, deleteTopology, DrainGate, publishConfirmed, rabbitAdapterOptions, rabbitNames } from '../lib/amqp.js';
-import { drive, now, payload, type Mode } from '../lib/drive.js';
+import { drive, now, payload, WARMUP_TEXT, warmupMessages, type Mode } from '../lib/drive.js';
 import { portOpen, RABBITMQ_URL } from '../lib/env.js';
 import { rabbitCeiling, rabbitCeilingAvailable } from '../lib/rabbit-ceiling.js';
 import type { Measurement, RunInput, Scenario, ScenarioPlan, VariantSpec } from '../lib/types.js';
@@ -41,7 +41,7 @@ export const rabbitmqPublishScenario: Scenario = {
       variants.push({ id: 'ceiling', label: ceiling.label, role: 'ceiling', where: 'parent', params: { impl: 'ceiling', mode: window, messages: 20_000, seconds: 0 } });
     }
     return {
-      workload: `1 KiB persistent messages to a durable direct exchange with one bound durable queue (fresh per run), publisher confirms; each variant publishes for ${seconds} s (at most ${messages.toLocaleString('en-US')} messages) after a short warm-up${ceiling.available ? '' : `; ceiling: ${ceiling.reason}`}`,
+      workload: `1 KiB persistent messages to a durable direct exchange with one bound durable queue (fresh per run), publisher confirms; each variant publishes for ${seconds} s (at most ${messages.toLocaleString('en-US')} messages) ${WARMUP_TEXT}${ceiling.available ? '' : `; ceiling: ${ceiling.reason}`}`,
       variants,
       comparisons: [
         { id: 'rabbitmq-publish-seq', label: 'RabbitMQ publish sequential: msgport / amqplib', subject: 'msgport-seq', baseline: 'raw-seq', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
@@ -69,7 +69,7 @@ export const rabbitmqPublishScenario: Scenario = {
       }
     }
     const value = payload();
-    const warmup = mode.kind === 'sequential' ? 50 : 2_000;
+    const warmup = warmupMessages(mode);
     const connection = await amqpConnect();
     try {
       const setup = await connection.createChannel();

@@ -41,7 +41,7 @@ import {
 } from './internal/errors.js';
 import { GroupConsumer } from './internal/group-consumer.js';
 import { createLogCreator } from './internal/log-creator.js';
-import { parseBootstrapServers, toKafkaRecord } from './internal/mapping.js';
+import { parseBootstrapServers, toKafkaRecord, type OutgoingRecord } from './internal/mapping.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
 import { retryTransient } from './internal/retry-transient.js';
 import { SocketRegistry } from './internal/socket-registry.js';
@@ -225,8 +225,6 @@ export class KafkaAdapter extends MessageBrokerBase {
   #messagesSent = 0;
   #lastPublishError: string | undefined;
   #healthProbe: Promise<string | null> | null = null;
-  /** The partition each record got first, so that a batch sent again keeps its partitions. */
-  readonly #partitions = new WeakMap<object, number>();
 
   /** @throws {InvalidArgumentError} for missing bootstrap servers or an out-of-range option. */
   constructor(options: KafkaAdapterOptions) {
@@ -270,6 +268,7 @@ export class KafkaAdapter extends MessageBrokerBase {
         const ready = await this.#readyProducer(client);
         await ready.sendBatch({ topicMessages, acks: -1, timeout: this.#options.requestTimeoutMs });
         for (const { messages } of topicMessages) this.#messagesSent += messages.length;
+        this.#lastPublishError = undefined;
       },
       {
         maxBatchSize: this.#options.maxBatchSize,
@@ -281,6 +280,7 @@ export class KafkaAdapter extends MessageBrokerBase {
         onAbandoned: () => {
           client.producerStale = true;
         },
+        toError: (error, topic) => this.#publishFailed(error, topic),
       },
     );
     const closing = new AbortController();
@@ -331,23 +331,39 @@ export class KafkaAdapter extends MessageBrokerBase {
     if (stragglers > 0) this.logger.debug(`Closed ${stragglers} Kafka connection(s) kafkajs left open after disconnecting.`);
   }
 
-  protected override async send(message: Message): Promise<void> {
+  protected override send(message: Message): Promise<void> {
+    const topic = message.topic;
+    const client = this.#client;
+    // The common case, without an async function or a wrapper per publish: a running client and a
+    // topic already created. The batcher settles the caller's promise itself (errors through
+    // #publishFailed).
+    if (client !== null && this.#readyTopics.has(topic) && !client.closing.signal.aborted) {
+      return client.batcher.enqueue(topic, toKafkaRecord(message), Date.now() + this.#options.publishTimeoutMs);
+    }
+    return this.#sendFirst(message);
+  }
+
+  /** A publish to a topic this client has not created yet, or while the adapter stops. */
+  async #sendFirst(message: Message): Promise<void> {
     const topic = message.topic;
     const client = this.#requireClient(`publish to "${topic}"`);
     const deadline = Date.now() + this.#options.publishTimeoutMs;
     try {
-      // Checked here, synchronously, so that a publish to a topic already created does not pay
-      // for an async call on every message.
       if (!this.#readyTopics.has(topic)) await this.#topicReady(client, topic, deadline);
       if (client.closing.signal.aborted) throw new UnansweredError('closed', false, undefined);
-      await client.batcher.enqueue(topic, toKafkaRecord(message), deadline);
     } catch (error) {
-      const wrapped = this.#toPublishError(error, topic);
-      this.#lastPublishError = wrapped.message;
-      throw wrapped;
+      throw this.#publishFailed(error, topic);
     }
-    this.#lastPublishError = undefined;
+    return client.batcher.enqueue(topic, toKafkaRecord(message), deadline);
   }
+
+  /** The error a publish to `topic` rejects with; health() reports it until a batch is acknowledged. */
+  #publishFailed(error: unknown, topic: string): MessagingError {
+    const wrapped = this.#toPublishError(error, topic);
+    this.#lastPublishError = wrapped.message;
+    return wrapped;
+  }
+
 
   protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
     const what = `"${spec.topic}"${spec.group === null ? '' : ` in group "${spec.group}"`}`;
@@ -436,7 +452,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     const producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: stickyPartitioner(this.#partitions),
+      createPartitioner: stickyPartitioner,
       allowAutoTopicCreation: false,
       retry: PRODUCER_RETRY,
     });
@@ -684,18 +700,18 @@ async function settleWithin<T>(promise: Promise<T>, ms: number, signal: AbortSig
  * of keyless records sent again would be spread differently, and the idempotent producer's
  * per-partition sequence numbers would no longer match what the broker may have stored.
  */
-function stickyPartitioner(chosen: WeakMap<object, number>): ICustomPartitioner {
-  return () => {
-    const partition = Partitioners.DefaultPartitioner();
-    return (args) => {
-      const previous = chosen.get(args.message);
-      if (previous !== undefined && previous < args.partitionMetadata.length) return previous;
-      const next = partition(args);
-      chosen.set(args.message, next);
-      return next;
-    };
+const stickyPartitioner: ICustomPartitioner = () => {
+  const partition = Partitioners.DefaultPartitioner();
+  return (args) => {
+    // The choice is kept on the record itself (an OutgoingRecord, ours until it is acknowledged).
+    const record = args.message as OutgoingRecord;
+    const previous = record.chosenPartition;
+    if (previous >= 0 && previous < args.partitionMetadata.length) return previous;
+    const next = partition(args);
+    record.chosenPartition = next;
+    return next;
   };
-}
+};
 
 /** Settles like `promise`, or rejects with {@link TIMEOUT} after `ms`. */
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

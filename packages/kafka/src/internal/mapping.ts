@@ -11,7 +11,9 @@ import type { IHeaders, KafkaMessage, Message as KafkaRecord } from 'kafkajs';
 export interface OutgoingRecord extends KafkaRecord {
   readonly key: Buffer | null;
   readonly value: Buffer;
-  readonly headers: Record<string, Buffer>;
+  readonly headers: Readonly<Record<string, Buffer>>;
+  /** The partition the record got when first sent (-1 before), kept if its batch is sent again. */
+  chosenPartition: number;
 }
 
 /** Bytes a record adds to a produce request besides its key, value and headers (an upper estimate). */
@@ -19,18 +21,28 @@ const RECORD_OVERHEAD_BYTES = 64;
 /** Bytes each header adds besides its name and value (an upper estimate). */
 const HEADER_OVERHEAD_BYTES = 10;
 
+/** The headers of every outgoing record that has none: shared, frozen once. */
+const NO_OUTGOING_HEADERS: Readonly<Record<string, Buffer>> = Object.freeze({});
+
 /** Encodes `message` for kafkajs: key and value as is, header values as UTF-8 (C8). */
 export function toKafkaRecord(message: Message): OutgoingRecord {
-  const headers: Record<string, Buffer> = {};
-  for (const [name, value] of Object.entries(message.headers)) headers[name] = Buffer.from(value, 'utf8');
-  return { key: message.key, value: message.value, headers };
+  // Runs once per publish: no allocation for the headers of a message that has none.
+  let headers: Record<string, Buffer> | null = null;
+  for (const name in message.headers) {
+    if (!Object.prototype.hasOwnProperty.call(message.headers, name)) continue;
+    headers ??= {};
+    headers[name] = Buffer.from(message.headers[name]!, 'utf8');
+  }
+  return { key: message.key, value: message.value, headers: headers ?? NO_OUTGOING_HEADERS, chosenPartition: -1 };
 }
 
 /** An upper estimate of the bytes `record` takes in a produce request, to bound batch sizes. */
 export function estimateRecordSize(record: OutgoingRecord): number {
   let size = RECORD_OVERHEAD_BYTES + record.value.length + (record.key?.length ?? 0);
-  for (const [name, value] of Object.entries(record.headers)) {
-    size += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name, 'utf8') + value.length;
+  const headers = record.headers;
+  for (const name in headers) {
+    if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;
+    size += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name, 'utf8') + headers[name]!.length;
   }
   return size;
 }

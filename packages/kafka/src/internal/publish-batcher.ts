@@ -30,6 +30,11 @@ export interface PublishBatcherOptions {
    * numbers. Not called for a batch refused for its size (the broker stored nothing).
    */
   readonly onAbandoned?: (error: unknown) => void;
+  /**
+   * Turns the failure of a record of `topic` into what its caller gets (the adapter's
+   * `PublishError`); by default the failure itself.
+   */
+  readonly toError?: (error: unknown, topic: string) => unknown;
 }
 
 /** Why a record was rejected without an answer from the broker. */
@@ -63,6 +68,7 @@ interface Pending {
   settled: boolean;
   /** Handed to `send` at least once. */
   sent: boolean;
+  /** The caller's promise, settled once through `#succeed` / `#fail`. */
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -134,37 +140,21 @@ export class PublishBatcher {
    * or with an {@link UnansweredError} at `deadline` (a `Date.now()` value) or on `close()`.
    */
   enqueue(topic: string, record: OutgoingRecord, deadline: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const pending: Pending = {
-        topic,
-        record,
-        size: estimateRecordSize(record),
-        deadline,
-        settled: false,
-        sent: false,
-        resolve: () => {
-          if (pending.settled) return;
-          pending.settled = true;
-          resolve();
-        },
-        reject: (error) => {
-          if (pending.settled) return;
-          pending.settled = true;
-          reject(error);
-        },
-      };
-      if (this.#closed) {
-        pending.reject(new UnansweredError('closed', false, this.#inFlight?.lastError));
-        return;
-      }
-      if (deadline <= Date.now()) {
-        pending.reject(new UnansweredError('deadline', false, this.#inFlight?.lastError));
-        return;
-      }
+    // Runs for every publish: one object and the promise, no closures of its own.
+    let pending!: Pending;
+    const promise = new Promise<void>((resolve, reject) => {
+      pending = { topic, record, size: estimateRecordSize(record), deadline, settled: false, sent: false, resolve, reject };
+    });
+    if (this.#closed) {
+      this.#fail(pending, new UnansweredError('closed', false, this.#inFlight?.lastError));
+    } else if (deadline <= Date.now()) {
+      this.#fail(pending, new UnansweredError('deadline', false, this.#inFlight?.lastError));
+    } else {
       this.#queue.push(pending);
       this.#armExpiry(deadline);
       this.#schedule();
-    });
+    }
+    return promise;
   }
 
   /**
@@ -265,7 +255,7 @@ export class PublishBatcher {
       let error: unknown;
       try {
         await this.#send(group(live));
-        for (const pending of live) pending.resolve();
+        for (const pending of live) this.#succeed(pending);
         inFlight.failing = false;
         return;
       } catch (caught) {
@@ -279,7 +269,7 @@ export class PublishBatcher {
         return;
       }
       if (this.#closed || !this.#options.isRetriable(error)) {
-        for (const pending of live) pending.reject(this.#closed && this.#options.isRetriable(error) ? new UnansweredError('closed', true, error) : error);
+        for (const pending of live) this.#fail(pending, this.#closed && this.#options.isRetriable(error) ? new UnansweredError('closed', true, error) : error);
         if (!this.#options.isTooLarge(error)) this.#options.onAbandoned?.(error);
         if (this.#closed) this.#rejectWaiting(inFlight);
         return;
@@ -301,9 +291,22 @@ export class PublishBatcher {
 
   /** Rejects the batch in flight and everything queued (the batcher is closed and failing). */
   #rejectWaiting(inFlight: InFlight): void {
-    for (const pending of inFlight.records) pending.reject(new UnansweredError('closed', pending.sent, inFlight.lastError));
-    for (const pending of this.#queue.splice(0)) pending.reject(new UnansweredError('closed', false, inFlight.lastError));
+    for (const pending of inFlight.records) this.#fail(pending, new UnansweredError('closed', pending.sent, inFlight.lastError));
+    for (const pending of this.#queue.splice(0)) this.#fail(pending, new UnansweredError('closed', false, inFlight.lastError));
     inFlight.wake?.();
+  }
+
+  #succeed(pending: Pending): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    pending.resolve();
+  }
+
+  #fail(pending: Pending, error: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    const toError = this.#options.toError;
+    pending.reject(toError === undefined ? error : toError(error, pending.topic));
   }
 
   // ---- deadlines ------------------------------------------------------------------------------
@@ -334,7 +337,7 @@ export class PublishBatcher {
     if (inFlight !== null) {
       for (const pending of inFlight.records) {
         if (pending.settled) continue;
-        if (pending.deadline <= now) pending.reject(new UnansweredError('deadline', pending.sent, inFlight.lastError));
+        if (pending.deadline <= now) this.#fail(pending, new UnansweredError('deadline', pending.sent, inFlight.lastError));
         else next = Math.min(next, pending.deadline);
       }
       if (inFlight.records.every((pending) => pending.settled)) inFlight.wake?.();
@@ -345,7 +348,7 @@ export class PublishBatcher {
         next = Math.min(next, pending.deadline);
         return true;
       }
-      pending.reject(new UnansweredError('deadline', false, lastError));
+      this.#fail(pending, new UnansweredError('deadline', false, lastError));
       return false;
     });
     if (next !== Number.POSITIVE_INFINITY) this.#armExpiry(next);

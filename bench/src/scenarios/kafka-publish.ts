@@ -105,14 +105,16 @@ export const kafkaPublishScenario: Scenario = {
         return measured(await drive(messages, mode, send, start + seconds * 1000), start);
       }
       const batch = mode.kind === 'sequential' ? 1 : mode.size;
-      const records = Array.from({ length: batch }, () => ({ value }));
-      for (let warm = 0; warm < warmup; warm += batch) await producer.send({ topic, acks: -1, messages: records });
+      // A fresh array of fresh records per call, as an application sending new data builds them
+      // (the adapter gets a new message per publish too).
+      const records = (n: number): { value: Buffer }[] => Array.from({ length: n }, () => ({ value }));
+      for (let warm = 0; warm < warmup; warm += batch) await producer.send({ topic, acks: -1, messages: records(batch) });
       const start = now();
       const deadline = start + seconds * 1000;
       let sent = 0;
       while (sent < messages && now() < deadline) {
         const n = Math.min(batch, messages - sent);
-        await producer.send({ topic, acks: -1, messages: n === batch ? records : records.slice(0, n) });
+        await producer.send({ topic, acks: -1, messages: records(n) });
         sent += n;
       }
       return measured(sent, start);

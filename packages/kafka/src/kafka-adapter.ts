@@ -103,9 +103,11 @@ export interface KafkaAdapterOptions extends MessageBrokerBaseOptions {
   /** Most messages per produce request; concurrent publishes beyond it go in the next request. @default 1000 */
   readonly maxBatchSize?: number;
   /**
-   * Estimated bytes per produce request (keep it under the broker's `message.max.bytes`). A
-   * single larger message is still sent, alone.
-   * @default 1000000
+   * Most bytes of records per produce request, counted with an upper bound of each record's
+   * encoded size. The default fills a request up to Kafka's default `message.max.bytes`
+   * (1048588, less the 61-byte record batch header); lower it for a broker or topic with a lower
+   * limit. A single larger message is still sent, alone.
+   * @default 1048000
    */
   readonly maxBatchBytes?: number;
   /**
@@ -773,7 +775,7 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
     rebalanceTimeoutMs: integer('rebalanceTimeoutMs', 60_000, 1),
     fetchMaxWaitMs: integer('fetchMaxWaitMs', 500, 0),
     maxBatchSize: integer('maxBatchSize', 1_000, 1),
-    maxBatchBytes: integer('maxBatchBytes', 1_000_000, 1),
+    maxBatchBytes: integer('maxBatchBytes', 1_048_000, 1),
     lingerMs: integer('lingerMs', 0, 0),
     concurrency: options.concurrency ?? 1,
   };

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from '@jest/globals';
 import { createMessage } from '@msgport/core';
 import type { KafkaMessage } from 'kafkajs';
@@ -42,12 +43,38 @@ describe('toKafkaRecord()', () => {
   });
 });
 
+// kafkajs' own record encoder (format v2), to check the estimate against what is really written.
+const encodeRecord = createRequire(import.meta.url)('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (fields: {
+  offsetDelta: number;
+  timestampDelta: number;
+  key: Buffer | null;
+  value: Buffer;
+  headers: Record<string, Buffer>;
+}) => { buffer: Buffer };
+
 describe('estimateRecordSize()', () => {
-  it('counts key, value and headers plus an overhead', () => {
-    const small = toKafkaRecord(createMessage({ topic: 't', value: '' }));
-    const big = toKafkaRecord(createMessage({ topic: 't', value: 'x'.repeat(1000), key: 'k'.repeat(10), headers: { h: 'y'.repeat(100) } }));
-    expect(estimateRecordSize(small)).toBeGreaterThan(0);
-    expect(estimateRecordSize(big) - estimateRecordSize(small)).toBeGreaterThanOrEqual(1000 + 10 + 1 + 100);
+  const shapes = {
+    'empty value': createMessage({ topic: 't', value: '' }),
+    '1 KiB value, no key': createMessage({ topic: 't', value: 'x'.repeat(1024) }),
+    'key and headers': createMessage({ topic: 't', value: 'x'.repeat(1000), key: 'k'.repeat(10), headers: { h: 'y'.repeat(100), 'x-ünï': 'Grüße 🚀' } }),
+    '1 MiB value': createMessage({ topic: 't', value: Buffer.alloc(1 << 20) }),
+    '200 headers': createMessage({ topic: 't', value: 'v', headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`h${i}`, 'v'.repeat(i)])) }),
+  };
+
+  it.each(Object.entries(shapes))('is an upper bound of the encoded record, at most 8 bytes over: %s', (_shape, message) => {
+    const outgoing = toKafkaRecord(message);
+    const estimate = estimateRecordSize(outgoing);
+    // The largest deltas a record of a batch gets: the 1,000th record, stamped a second later.
+    for (const [offsetDelta, timestampDelta] of [[0, 0], [999, 1_000], [2 ** 31 - 1, 2 ** 32]] as const) {
+      const encoded = encodeRecord({ offsetDelta, timestampDelta, key: outgoing.key, value: outgoing.value, headers: { ...outgoing.headers } }).buffer.length;
+      expect(estimate).toBeGreaterThanOrEqual(encoded);
+    }
+    const typical = encodeRecord({ offsetDelta: 999, timestampDelta: 3, key: outgoing.key, value: outgoing.value, headers: { ...outgoing.headers } }).buffer.length;
+    expect(estimate - typical).toBeLessThanOrEqual(8);
+  });
+
+  it('lets 1,000 records of 1 KiB fill one request under the default maxBatchBytes (1048000)', () => {
+    expect(1_000 * estimateRecordSize(toKafkaRecord(shapes['1 KiB value, no key']))).toBeLessThanOrEqual(1_048_000);
   });
 });
 

@@ -16,10 +16,24 @@ export interface OutgoingRecord extends KafkaRecord {
   chosenPartition: number;
 }
 
-/** Bytes a record adds to a produce request besides its key, value and headers (an upper estimate). */
-const RECORD_OVERHEAD_BYTES = 64;
-/** Bytes each header adds besides its name and value (an upper estimate). */
-const HEADER_OVERHEAD_BYTES = 10;
+/**
+ * Upper bounds of a record's fields whose size does not depend on the message (Kafka's record
+ * format v2): attributes (1 byte), the timestamp delta (a zig-zag varlong: 5 bytes hold any delta
+ * under 2^33 ms, and kafkajs stamps the records of one request within milliseconds) and the offset
+ * delta (a zig-zag varint: 5 bytes hold any int32).
+ */
+const RECORD_FIXED_BYTES = 1 + 5 + 5;
+
+/** Bytes of the zig-zag varint Kafka's record format uses for the non-negative `n`. */
+function varintBytes(n: number): number {
+  let zigzag = n * 2;
+  let bytes = 1;
+  while (zigzag >= 128) {
+    zigzag = Math.floor(zigzag / 128);
+    bytes++;
+  }
+  return bytes;
+}
 
 /** The headers of every outgoing record that has none: shared, frozen once. */
 const NO_OUTGOING_HEADERS: Readonly<Record<string, Buffer>> = Object.freeze({});
@@ -36,15 +50,24 @@ export function toKafkaRecord(message: Message): OutgoingRecord {
   return { key: message.key, value: message.value, headers: headers ?? NO_OUTGOING_HEADERS, chosenPartition: -1 };
 }
 
-/** An upper estimate of the bytes `record` takes in a produce request, to bound batch sizes. */
+/**
+ * An upper bound of the bytes `record` takes in a record batch (its encoding in Kafka's record
+ * format v2, never less than what kafkajs writes), so that batches can be filled up to the broker's
+ * `message.max.bytes` without being refused for their size.
+ */
 export function estimateRecordSize(record: OutgoingRecord): number {
-  let size = RECORD_OVERHEAD_BYTES + record.value.length + (record.key?.length ?? 0);
-  const headers = record.headers;
+  const { key, value, headers } = record;
+  let body = RECORD_FIXED_BYTES + (key === null ? 1 : varintBytes(key.length) + key.length) + varintBytes(value.length) + value.length;
+  let count = 0;
   for (const name in headers) {
     if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;
-    size += HEADER_OVERHEAD_BYTES + Buffer.byteLength(name, 'utf8') + headers[name]!.length;
+    const nameBytes = Buffer.byteLength(name, 'utf8');
+    const headerValue = headers[name]!;
+    body += varintBytes(nameBytes) + nameBytes + varintBytes(headerValue.length) + headerValue.length;
+    count++;
   }
-  return size;
+  body += varintBytes(count);
+  return varintBytes(body) + body;
 }
 
 /**

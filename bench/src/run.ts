@@ -46,7 +46,7 @@ interface Args {
 const USAGE = `Usage: node bench/dist/run.js [options]   (or: npm run bench -- [options])
 
   --scenario <names>  comma-separated scenarios to run (default: all): ${SCENARIOS.map((s) => s.name).join(', ')}
-  --runs <N>          runs per scenario (default: 5, latency 3; with --quick: 2, memory 3)
+  --runs <N>          runs per scenario (default: 7, memory 5, latency 3; with --quick: 2, memory 3)
   --quick             smaller workloads, fewer runs, no Java ceilings: a smoke run in under 2 minutes
   --verbose           show the children's log lines
   --cpu-prof <dir>    run every child under node --cpu-prof, writing profiles to <dir>
@@ -194,7 +194,7 @@ async function waitUntilAvailable(scenario: Scenario, log: (line: string) => voi
 async function runScenario(args: Args, scenario: Scenario, prefix: string): Promise<ScenarioResult> {
   const started = performance.now();
   const log = (line: string): void => console.error(`[${scenario.name}] ${line}`);
-  const runs = args.runs ?? (args.quick ? (scenario.runs?.quick ?? 2) : (scenario.runs?.full ?? 5));
+  const runs = args.runs ?? (args.quick ? (scenario.runs?.quick ?? 2) : (scenario.runs?.full ?? 7));
   const base = { name: scenario.name, title: scenario.title, runs, variants: [], comparisons: [], absoluteTargets: [] };
   const reason = await waitUntilAvailable(scenario, log);
   if (reason !== null) {

@@ -23,7 +23,7 @@ export const kafkaConsumeScenario: Scenario = {
     return (await portOpen(firstKafkaBroker())) ? null : `no Kafka broker at ${KAFKA_BROKERS} (scripts/kafka.sh start)`;
   },
   async prepare({ quick, prefix, log }): Promise<ScenarioPlan> {
-    const messages = quick ? 20_000 : 100_000;
+    const messages = quick ? 20_000 : 300_000;
     const topic = `${prefix}-topic`;
     const kafka = kafkaClient('msgport-bench');
     const cleanup = async (): Promise<void> => {

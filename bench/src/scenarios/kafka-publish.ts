@@ -30,8 +30,8 @@ export const kafkaPublishScenario: Scenario = {
   },
   async prepare({ quick, prefix, runs }): Promise<ScenarioPlan> {
     const sequential = 100_000;
-    const concurrent = 100_000;
-    const seconds = quick ? 0.75 : 2;
+    const concurrent = 300_000;
+    const seconds = quick ? 0.75 : 3;
     const ceiling = 30_000;
     const batchedProps = ['linger.ms=5', 'batch.size=1048576'];
     const seq: Mode = { kind: 'sequential' };

@@ -50,6 +50,27 @@ async function outcome(promise: Promise<void>): Promise<'resolved' | Error> {
 }
 
 describe('PublishBatcher', () => {
+  it('gives every failed caller what toError makes of the failure and its own topic, once', async () => {
+    const mapped: string[] = [];
+    const b = batcher(
+      async () => {
+        throw new Error('refused');
+      },
+      {
+        toError: (error, topic) => {
+          mapped.push(topic);
+          return new Error(`${topic}: ${(error as Error).message}`);
+        },
+      },
+    );
+    const results = await Promise.all([outcome(b.enqueue('a', record('1'), Date.now() + HOUR)), outcome(b.enqueue('b', record('2'), Date.now() + HOUR))]);
+    expect(results.map((result) => (result as Error).message)).toEqual(['a: refused', 'b: refused']);
+    expect(mapped).toEqual(['a', 'b']);
+    // Closed: a record refused at once is mapped too.
+    b.close();
+    expect(((await outcome(b.enqueue('c', record('3'), Date.now() + HOUR))) as Error).message).toBe('c: the publisher was closed before an acknowledgement');
+  });
+
   it('sends records enqueued in the same tick in one batch, grouped by topic, in order', async () => {
     const batches: TopicRecords[][] = [];
     const b = batcher(async (batch) => void batches.push(batch));

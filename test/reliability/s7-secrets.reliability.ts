@@ -20,15 +20,34 @@ function leaks(text: string, token: string): string[] {
   return text.split('\n').filter((line) => line.includes(token));
 }
 
-function summarize(app: AppProcess): { errors: number; logLines: number; health: number; configs: number; bytes: number } {
+/**
+ * Searches everything `app` wrote for `token` and records the scenario's figures (before the
+ * assertions, so that a failure still shows them). Returns the whole output and the leaking lines.
+ */
+function recordLeaks(
+  app: AppProcess,
+  row: { scenario: string; broker: 'rabbitmq' | 'kafka'; began: number; token: string; setting?: string },
+): { output: string; found: string[] } {
+  const output = app.output.join('');
+  const found = leaks(output, row.token);
   const logs = app.events.find((event) => event.e === 'logs');
-  return {
-    errors: app.count('error'),
-    logLines: Array.isArray(logs?.['lines']) ? (logs['lines'] as unknown[]).length : 0,
-    health: app.count('health'),
-    configs: app.count('config'),
-    bytes: app.output.join('').length,
-  };
+  const logLines = Array.isArray(logs?.['lines']) ? (logs['lines'] as unknown[]).length : 0;
+  recordFigures({
+    scenario: row.scenario,
+    broker: row.broker,
+    sent: null,
+    confirmed: null,
+    received: null,
+    lost: null,
+    duplicates: null,
+    recoverMs: null,
+    durationMs: Date.now() - row.began,
+    notes:
+      `${app.count('error')} errors (printed with causes), ${logLines} captured log lines, ${app.count('health')} health reports, ` +
+      `${app.count('config')} printed configurations, ${output.length} bytes of process output: ${found.length} line(s) with the password` +
+      (row.setting === undefined ? '' : ` (${row.setting})`),
+  });
+  return { output, found };
 }
 
 describe('rabbitmq: secrets', () => {
@@ -79,23 +98,7 @@ describe('rabbitmq: secrets', () => {
     await app.waitForEvent('done', 120_000);
     const exit = await app.expectCleanExit(15_000);
 
-    const output = app.output.join('');
-    const found = leaks(output, token);
-    const figures = summarize(app);
-    recordFigures({
-      scenario: '7. secrets (URL password)',
-      broker: 'rabbitmq',
-      sent: null,
-      confirmed: null,
-      received: null,
-      lost: null,
-      duplicates: null,
-      recoverMs: null,
-      durationMs: Date.now() - began,
-      notes:
-        `${figures.errors} errors (printed with causes), ${figures.logLines} captured log lines, ${figures.health} health reports, ` +
-        `${figures.configs} printed configurations, ${figures.bytes} bytes of process output: ${found.length} line(s) with the password`,
-    });
+    const { output, found } = recordLeaks(app, { scenario: '7. secrets (URL password)', broker: 'rabbitmq', began, token });
 
     expect(found).toEqual([]);
     expect(app.find('crash')).toBeUndefined();
@@ -155,23 +158,12 @@ describe('kafka: secrets', () => {
     await app.waitForEvent('done', 120_000);
     const exit = await app.expectCleanExit(15_000);
 
-    const output = app.output.join('');
-    const found = leaks(output, token);
-    const figures = summarize(app);
-    recordFigures({
+    const { output, found } = recordLeaks(app, {
       scenario: '7. secrets (SASL password)',
       broker: 'kafka',
-      sent: null,
-      confirmed: null,
-      received: null,
-      lost: null,
-      duplicates: null,
-      recoverMs: null,
-      durationMs: Date.now() - began,
-      notes:
-        `${figures.errors} errors (printed with causes), ${figures.logLines} captured log lines, ${figures.health} health reports, ` +
-        `${figures.configs} printed configurations, ${figures.bytes} bytes of process output: ${found.length} line(s) with the password ` +
-        '(a private SASL_PLAINTEXT broker, SIGKILLed and restarted under the connected application)',
+      began,
+      token,
+      setting: 'a private SASL_PLAINTEXT broker, SIGKILLed and restarted under the connected application',
     });
 
     expect(found).toEqual([]);

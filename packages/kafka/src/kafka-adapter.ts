@@ -119,8 +119,7 @@ export interface KafkaAdapterOptions extends MessageBrokerBaseOptions {
 }
 
 interface Client {
-  readonly kafka: KafkaClient;
-  /** The sockets of `kafka` and `fastKafka` (consumers have their own): closed after they disconnect. */
+  /** The sockets of the producer and admin clients (consumers have their own): closed after they disconnect. */
   readonly sockets: SocketRegistry;
   /** Shared by every kafkajs client of this connection, so that repeated lines are counted once. */
   readonly logCreator: logCreator;
@@ -290,7 +289,6 @@ export class KafkaAdapter extends MessageBrokerBase {
     // when done): many at once are expected, not a leak.
     setMaxListeners(0, closing.signal);
     const client: Client = {
-      kafka,
       sockets,
       logCreator,
       fastKafka,

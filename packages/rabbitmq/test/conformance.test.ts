@@ -1,24 +1,11 @@
-import { afterAll, beforeAll } from '@jest/globals';
 import { silentLogger } from '@msgport/core';
 import { RabbitMQAdapter } from '@msgport/rabbitmq';
 import { runConformanceSuite } from '@msgport/testkit';
-import { deleteTopology, RABBITMQ_URL, requireBroker, uniqueExchange } from './support/broker.js';
-import { lockBrokerShared, type BrokerLock } from './support/broker-lock.js';
+import { RABBITMQ_URL, uniqueExchange } from './support/broker.js';
+import { useSharedBroker } from './support/shared-broker.js';
 
 const exchangeName = uniqueExchange('msgport-conformance');
-let lock: BrokerLock | undefined;
-
-beforeAll(async () => {
-  lock = await lockBrokerShared(100_000);
-  await requireBroker();
-}, 120_000);
-afterAll(async () => {
-  try {
-    await deleteTopology(exchangeName);
-  } finally {
-    lock?.release();
-  }
-}, 60_000);
+useSharedBroker(exchangeName);
 
 runConformanceSuite({
   name: 'RabbitMQAdapter',

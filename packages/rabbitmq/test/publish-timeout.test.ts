@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { isMessagingError, silentLogger } from '@msgport/core';
 import { RabbitMQAdapter } from '@msgport/rabbitmq';
 import { uniqueName } from '@msgport/testkit';
-import { deleteTopology, requireBroker, uniqueExchange } from './support/broker.js';
-import { lockBrokerShared, type BrokerLock } from './support/broker-lock.js';
+import { uniqueExchange } from './support/broker.js';
+import { useSharedBroker } from './support/shared-broker.js';
 import { freezableProxy } from './support/freezable-proxy.js';
 
 // publishTimeoutMs for a publish already on the wire whose confirm never comes (the network went
@@ -11,19 +11,7 @@ import { freezableProxy } from './support/freezable-proxy.js';
 // deadline; each publish must still reject on its own deadline, never before it, never resolve.
 
 const exchangeName = uniqueExchange('msgport-publish-timeout-test');
-let lock: BrokerLock | undefined;
-
-beforeAll(async () => {
-  lock = await lockBrokerShared(100_000);
-  await requireBroker();
-}, 120_000);
-afterAll(async () => {
-  try {
-    await deleteTopology(exchangeName);
-  } finally {
-    lock?.release();
-  }
-}, 60_000);
+useSharedBroker(exchangeName);
 
 interface Outcome {
   readonly at: number;

@@ -1,13 +1,14 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import amqplib from 'amqplib';
-import { isMessagingError, silentLogger, waitFor, type Logger, type Message, type MessageHandler } from '@msgport/core';
+import { isMessagingError, silentLogger, waitFor, type Message, type MessageHandler } from '@msgport/core';
 import * as rabbitmq from '@msgport/rabbitmq';
 import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq';
 import { collect, uniqueName } from '@msgport/testkit';
-import { deleteTopology, RABBITMQ_URL, rabbitmqctl, requireBroker, uniqueExchange } from './support/broker.js';
-import { lockBrokerShared, type BrokerLock } from './support/broker-lock.js';
+import { RABBITMQ_URL, rabbitmqctl, uniqueExchange } from './support/broker.js';
+import { capturingLogger, rejectionOf } from './support/helpers.js';
+import { useSharedBroker } from './support/shared-broker.js';
 
 const exchangeName = uniqueExchange('msgport-adapter-test');
 /**
@@ -27,26 +28,6 @@ async function started(options: Partial<RabbitMQAdapterOptions> = {}): Promise<R
   const broker = adapter(options);
   await broker.start();
   return broker;
-}
-
-/** A logger that keeps every line, at every level. */
-function capturingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const write =
-    (level: string) =>
-    (message: string, fields?: Record<string, unknown>): void => {
-      lines.push(`${level}: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`);
-    };
-  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}
-
-async function rejectionOf(operation: Promise<unknown>): Promise<unknown> {
-  try {
-    await operation;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('Expected the operation to reject, but it resolved.');
 }
 
 function range(n: number): number[] {
@@ -86,24 +67,11 @@ async function withChannel<T>(use: (channel: amqplib.Channel) => Promise<T>): Pr
   }
 }
 
-let lock: BrokerLock | undefined;
-
-beforeAll(async () => {
-  lock = await lockBrokerShared(100_000);
-  await requireBroker();
-}, 120_000);
+useSharedBroker(exchangeName);
 
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((broker) => broker.stop()));
 });
-
-afterAll(async () => {
-  try {
-    await deleteTopology(exchangeName);
-  } finally {
-    lock?.release();
-  }
-}, 60_000);
 
 describe('RabbitMQAdapter', () => {
   it('exports exactly RabbitMQAdapter at run time', () => {

@@ -1,10 +1,11 @@
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { silentLogger, waitFor, type Logger } from '@msgport/core';
+import { silentLogger, waitFor } from '@msgport/core';
 import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq';
 import { collect, uniqueName } from '@msgport/testkit';
-import { deleteTopology, RABBITMQ_URL, requireBroker, uniqueExchange } from './support/broker.js';
-import { lockBrokerShared, type BrokerLock } from './support/broker-lock.js';
+import { RABBITMQ_URL, uniqueExchange } from './support/broker.js';
+import { capturingLogger, rejectionOf } from './support/helpers.js';
+import { useSharedBroker } from './support/shared-broker.js';
 import { selfSignedCertificate, tlsProxy, type TestCertificate, type TlsProxy } from './support/tls-proxy.js';
 
 // TLS settings that cannot work fail start() at once with TLS_FAILED (not retriable), and during a
@@ -33,36 +34,16 @@ function amqpsUrl(changes: { host?: string; port?: number; password?: string } =
   return url.toString();
 }
 
-function capturingLogger(): Logger & { readonly lines: string[] } {
-  const lines: string[] = [];
-  const write =
-    (level: string) =>
-    (message: string, fields?: Record<string, unknown>): void => {
-      lines.push(`${level}: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`);
-    };
-  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}
-
-async function rejectionOf(operation: Promise<unknown>): Promise<unknown> {
-  try {
-    await operation;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('Expected the operation to reject, but it resolved.');
-}
-
 function everything(error: unknown): string {
   return `${String(error)}\n${inspect(error, { depth: 10 })}\n${(error as Error).stack ?? ''}`;
 }
 
-let lock: BrokerLock | undefined;
 let certificate: TestCertificate;
 let proxy: TlsProxy;
 
+useSharedBroker(exchangeName);
+
 beforeAll(async () => {
-  lock = await lockBrokerShared(100_000);
-  await requireBroker();
   certificate = await selfSignedCertificate();
   const target = new URL(RABBITMQ_URL);
   proxy = await tlsProxy({ host: target.hostname, port: target.port === '' ? 5672 : Number(target.port) }, certificate);
@@ -74,12 +55,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  try {
-    await proxy?.close();
-    await deleteTopology(exchangeName);
-  } finally {
-    lock?.release();
-  }
+  await proxy?.close();
 }, 60_000);
 
 describe('RabbitMQAdapter over TLS', () => {

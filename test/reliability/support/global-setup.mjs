@@ -3,27 +3,8 @@
 // starts a fresh results file.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const results = join(root, 'test', 'reliability', 'results');
-
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, timeout: 2_000 });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
+import { portOpen, results, root } from './global-common.mjs';
 
 export default async function globalSetup() {
   globalThis.__RELIABILITY_STARTED_AT__ = Date.now();

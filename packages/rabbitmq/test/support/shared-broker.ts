@@ -1,0 +1,23 @@
+import { afterAll, beforeAll } from '@jest/globals';
+import { deleteTopology, requireBroker } from './broker.js';
+import { lockBrokerShared, type BrokerLock } from './broker-lock.js';
+
+/**
+ * Registers the hooks of a test file that uses the shared test broker without restarting it: before
+ * its tests, takes the broker lock shared (a restart test of another file waits) and requires the
+ * broker; after them, deletes what was declared for `exchangeName` and releases the lock.
+ */
+export function useSharedBroker(exchangeName: string): void {
+  let lock: BrokerLock | undefined;
+  beforeAll(async () => {
+    lock = await lockBrokerShared(100_000);
+    await requireBroker();
+  }, 120_000);
+  afterAll(async () => {
+    try {
+      await deleteTopology(exchangeName);
+    } finally {
+      lock?.release();
+    }
+  }, 60_000);
+}

@@ -355,7 +355,9 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   async #doStart(): Promise<void> {
     try {
       await this.connect();
-      for (const entry of this.#entries.values()) await this.#open(entry);
+      // All at once: an adapter can then join one group membership for all the topics of a group
+      // (Kafka) instead of rebalancing once per topic.
+      await Promise.all([...this.#entries.values()].map((entry) => this.#open(entry)));
       this.#state = 'running';
     } catch (error) {
       await this.#closeAll().catch(() => undefined);

@@ -22,6 +22,7 @@ import kafkajs, {
   type Kafka as KafkaClient,
   type KafkaConfig,
   type logCreator,
+  type PartitionAssigner,
   type Producer,
   type RetryOptions,
   type SASLOptions,
@@ -40,6 +41,7 @@ import {
   type Redact,
 } from './internal/errors.js';
 import { GroupConsumer } from './internal/group-consumer.js';
+import { ASSIGNMENT_STRATEGIES, createPartitionAssigners, type AssignmentStrategy } from './internal/partition-assigners.js';
 import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord, type OutgoingRecord } from './internal/mapping.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
@@ -74,6 +76,17 @@ export interface KafkaAdapterOptions extends MessageBrokerBaseOptions {
    * @default false
    */
   readonly fromBeginning?: boolean;
+  /**
+   * How the partitions of a group are shared among its members, in order of preference, by the
+   * protocol names every Kafka client uses: `'roundrobin'` (Java's `RoundRobinAssignor`: all
+   * partitions of all topics dealt in turn, evenly spread even with many single-partition topics)
+   * and `'range'` (Java's `RangeAssignor`: consecutive partitions of each topic). Both give a
+   * partition only to members subscribed to its topic, so members of one group may subscribe to
+   * different topics (a rolling deploy that adds a topic). The group uses a strategy every member
+   * supports; members running Java, librdkafka or aiokafka clients can share the group.
+   * @default ['roundrobin', 'range']
+   */
+  readonly partitionAssigners?: readonly ('roundrobin' | 'range')[];
   /** Bound of `start()`: reaching and authenticating with the brokers. @default 10000 */
   readonly connectionTimeoutMs?: number;
   /** Bound of one request to a broker (a produce request waits this long for `acks: -1`). @default 30000 */
@@ -168,6 +181,7 @@ interface ResolvedOptions {
   readonly maxBatchBytes: number;
   readonly lingerMs: number;
   readonly concurrency: number;
+  readonly partitionAssigners: readonly AssignmentStrategy[];
 }
 
 /**
@@ -204,9 +218,11 @@ const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
  *   producer). Concurrent publishes are sent in few produce requests; each caller still gets its
  *   own acknowledgement or error. The key picks the partition (Java-compatible murmur2). During
  *   an outage a publish waits up to `publishTimeoutMs`, sending again with backoff, then rejects.
- * - One kafkajs consumer per (topic, group); several handlers of one (topic, group) in this process
- *   share it round-robin. No group: a throwaway group per subscription (broadcast), deleted on
- *   unsubscribe. `subscribe()` resolves once the consumer joined its group and has partitions: what
+ * - One kafkajs consumer per group, subscribed to every topic the group has in this process (one
+ *   group membership, one rebalance however many topics); several handlers of one (topic, group)
+ *   in this process share its messages round-robin. Partitions go only to members subscribed to
+ *   their topic (`partitionAssigners`). No group: a throwaway group per subscription (broadcast),
+ *   deleted on unsubscribe. `subscribe()` resolves once the consumer joined its group and has partitions: what
  *   is published afterwards is delivered.
  * - At-least-once: an offset is committed only after the handler resolved or the message was
  *   dead-lettered to `<topic>.DLT`. A message that cannot even be dead-lettered is not committed
@@ -217,7 +233,11 @@ const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export class KafkaAdapter extends MessageBrokerBase {
   readonly #options: ResolvedOptions;
   readonly #redact: Redact;
+  /** Every open consumer: one per group, one per broadcast subscription. */
   readonly #consumers = new Set<GroupConsumer>();
+  /** The consumer of each group. */
+  readonly #groups = new Map<string, GroupConsumer>();
+  readonly #assigners: PartitionAssigner[];
   readonly #topics = new Map<string, Promise<void>>();
   /** Topics of {@link #topics} whose creation succeeded: publishing to them skips the wait. */
   readonly #readyTopics = new Set<string>();
@@ -231,6 +251,7 @@ export class KafkaAdapter extends MessageBrokerBase {
   constructor(options: KafkaAdapterOptions) {
     super('kafka', requireObject(options));
     this.#options = resolveOptions(options);
+    this.#assigners = createPartitionAssigners(this.#options.partitionAssigners, this.logger);
     this.#redact = createRedactor([
       options.sasl?.password,
       typeof options.ssl === 'object' && typeof options.ssl.passphrase === 'string' ? options.ssl.passphrase : undefined,
@@ -313,6 +334,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     // not awaited: kafkajs commits and leaves once the handler finishes, never interrupting it.
     for (const consumer of this.#consumers) void consumer.close();
     this.#consumers.clear();
+    this.#groups.clear();
     // Publishes already queued get their answer before the producer goes, unless the brokers are
     // unreachable: then they are rejected now, not retried (the batch in flight, if a produce
     // request is running, is awaited: kafkajs cannot abort it, and closing the producer under it
@@ -368,54 +390,64 @@ export class KafkaAdapter extends MessageBrokerBase {
   protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
     const what = `"${spec.topic}"${spec.group === null ? '' : ` in group "${spec.group}"`}`;
     const client = this.#requireClient(`subscribe to ${what}`);
-    try {
-      await this.#ensureTopic(client, spec.topic);
-    } catch (error) {
-      throw toSubscribeError(error, `${what}: the topic could not be created`, this.#redact);
+    // One membership per group: every topic of a group in this process shares one kafkajs
+    // consumer. A broadcast subscription has a throwaway group of its own.
+    let consumer = spec.group === null ? undefined : this.#groups.get(spec.group);
+    if (consumer === undefined) {
+      consumer = this.#newGroupConsumer(client, spec.group);
+      this.#consumers.add(consumer);
+      if (spec.group !== null) this.#groups.set(spec.group, consumer);
     }
-    const options = this.#options;
-    let consumer: GroupConsumer;
+    const member = consumer;
+    const leave = async (): Promise<void> => {
+      const left = member.remove(spec.topic);
+      // remove() forgets the topic at once: a consumer left without topics is closing, and a
+      // new subscription of its group gets a new one.
+      if (member.topics.length === 0) {
+        this.#consumers.delete(member);
+        if (spec.group !== null && this.#groups.get(spec.group) === member) this.#groups.delete(spec.group);
+      }
+      await left;
+    };
     try {
-      consumer = await GroupConsumer.open(
-        {
-          newClient: (socketFactory) => new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator: client.logCreator, socketFactory })),
-          admin: client.admin,
-          offsetsAdmin: client.offsetsAdmin,
-          topic: spec.topic,
-          group: spec.group,
-          groupId: spec.group ?? `${options.clientId}-broadcast-${randomUUID()}`,
-          // A broadcast subscription receives what is published while it is subscribed, never history.
-          fromBeginning: spec.group !== null && options.fromBeginning,
-          sessionTimeoutMs: options.sessionTimeoutMs,
-          rebalanceTimeoutMs: options.rebalanceTimeoutMs,
-          heartbeatIntervalMs: options.heartbeatIntervalMs,
-          fetchMaxWaitMs: options.fetchMaxWaitMs,
-          requestTimeoutMs: options.requestTimeoutMs,
-          concurrency: options.concurrency,
-          retry: CLIENT_RETRY,
-          logger: this.logger,
-          redact: this.#redact,
-          recreateTopic: async () => {
-            const current = this.#requireClient(`subscribe to ${what}`);
-            this.#forgetTopic(spec.topic);
-            await this.#ensureTopic(current, spec.topic);
-          },
-        },
-        deliver,
-      );
+      await member.add(spec.topic, deliver);
     } catch (error) {
+      await leave();
       throw toSubscribeError(error, what, this.#redact);
     }
-    this.#consumers.add(consumer);
-    return {
-      close: async () => {
+    return { close: leave };
+  }
+
+  #newGroupConsumer(client: Client, group: string | null): GroupConsumer {
+    const options = this.#options;
+    return new GroupConsumer({
+      newClient: (socketFactory) => new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator: client.logCreator, socketFactory })),
+      admin: client.admin,
+      offsetsAdmin: client.offsetsAdmin,
+      group,
+      groupId: group ?? `${options.clientId}-broadcast-${randomUUID()}`,
+      // A broadcast subscription receives what is published while it is subscribed, never history.
+      fromBeginning: group !== null && options.fromBeginning,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      rebalanceTimeoutMs: options.rebalanceTimeoutMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      fetchMaxWaitMs: options.fetchMaxWaitMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      concurrency: options.concurrency,
+      retry: CLIENT_RETRY,
+      partitionAssigners: this.#assigners,
+      logger: this.logger,
+      redact: this.#redact,
+      ensureTopic: async (topic, recreate) => {
+        const current = this.#requireClient(`subscribe to "${topic}"`);
+        if (recreate) this.#forgetTopic(topic);
         try {
-          await consumer.close();
-        } finally {
-          this.#consumers.delete(consumer);
+          await this.#ensureTopic(current, topic);
+        } catch (error) {
+          throw toSubscribeError(error, `"${topic}": the topic could not be created`, this.#redact);
         }
       },
-    };
+    });
   }
 
   protected override async checkHealth(): Promise<AdapterHealth> {
@@ -776,7 +808,17 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
     maxBatchBytes: integer('maxBatchBytes', 1_048_000, 1),
     lingerMs: integer('lingerMs', 0, 0),
     concurrency: options.concurrency ?? 1,
+    partitionAssigners: options.partitionAssigners ?? ['roundrobin', 'range'],
   };
+  const assigners: unknown = resolved.partitionAssigners;
+  if (
+    !Array.isArray(assigners) ||
+    assigners.length === 0 ||
+    !assigners.every((name) => (ASSIGNMENT_STRATEGIES as readonly unknown[]).includes(name)) ||
+    new Set(assigners).size !== assigners.length
+  ) {
+    problems.push(`partitionAssigners must be a non-empty list of distinct names among ${ASSIGNMENT_STRATEGIES.join(', ')}, got ${JSON.stringify(assigners)}`);
+  }
   if (typeof resolved.clientId !== 'string' || resolved.clientId.length === 0) problems.push('clientId must be a non-empty string');
   if (typeof resolved.fromBeginning !== 'boolean') problems.push('fromBeginning must be a boolean');
   if (resolved.heartbeatIntervalMs >= resolved.sessionTimeoutMs) {

@@ -34,10 +34,10 @@ afterEach(async () => {
 }, TEST_TIMEOUT_MS);
 
 interface ConsumerHealth {
-  readonly topic: string;
+  readonly topics: readonly string[];
   readonly group: string | null;
   readonly state: string;
-  readonly partitions: readonly number[];
+  readonly assignment: Readonly<Record<string, readonly number[]>>;
 }
 
 async function kafkaConsumers(adapter: KafkaAdapter): Promise<ConsumerHealth[]> {
@@ -45,7 +45,7 @@ async function kafkaConsumers(adapter: KafkaAdapter): Promise<ConsumerHealth[]> 
 }
 
 async function assignedPartitions(adapter: KafkaAdapter, topic: string): Promise<readonly number[]> {
-  return (await kafkaConsumers(adapter)).find((consumer) => consumer.topic === topic)?.partitions ?? [];
+  return (await kafkaConsumers(adapter)).find((consumer) => consumer.topics.includes(topic))?.assignment[topic] ?? [];
 }
 
 async function producerStats(adapter: KafkaAdapter): Promise<{ produceRequests: number; messagesSent: number }> {
@@ -247,7 +247,7 @@ describe('KafkaAdapter', () => {
         await run.waitForCount(3, { timeoutMs: TIMEOUT_MS });
         expect(calls).toEqual(['slow', 'after', 'marker']);
         const [consumer] = await kafkaConsumers(adapter);
-        expect(consumer).toMatchObject({ topic, group, state: 'up', partitions: [0], crashes: 0 });
+        expect(consumer).toMatchObject({ topics: [topic], group, state: 'up', assignment: { [topic]: [0] }, crashes: 0 });
       },
       TEST_TIMEOUT_MS,
     );
@@ -612,7 +612,7 @@ describe('KafkaAdapter', () => {
 
   describe('health', () => {
     it(
-      'reports up with each Kafka consumer, its group and its partitions',
+      'reports up with each Kafka consumer, its group, its topics and its partitions',
       async () => {
         const topic = uniqueName('kafka-health');
         const group = uniqueName('g');
@@ -623,8 +623,9 @@ describe('KafkaAdapter', () => {
         expect(report.status).toBe('up');
         const consumers = await kafkaConsumers(broker);
         expect(consumers).toHaveLength(2);
-        expect(consumers.find((consumer) => consumer.group === group)).toMatchObject({ topic, state: 'up', partitions: [0, 1, 2] });
-        expect(consumers.find((consumer) => consumer.group === null)).toMatchObject({ topic, state: 'up', partitions: [0, 1, 2] });
+        const all = { topics: [topic], state: 'up', assignment: { [topic]: [0, 1, 2] } };
+        expect(consumers.find((consumer) => consumer.group === group)).toMatchObject(all);
+        expect(consumers.find((consumer) => consumer.group === null)).toMatchObject(all);
         expect(report.details['brokers']).toEqual([KAFKA_BROKERS]);
       },
       TEST_TIMEOUT_MS,

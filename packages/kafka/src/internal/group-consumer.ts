@@ -1,5 +1,13 @@
-import { SubscribeError, isMessagingError, type Deliver, type Logger } from '@msgport/core';
-import kafkajs, { type Admin, type Consumer, type ConsumerRunConfig, type ISocketFactory, type Kafka, type RetryOptions } from 'kafkajs';
+import { MessagingError, SubscribeError, isMessagingError, type Deliver, type Logger } from '@msgport/core';
+import kafkajs, {
+  type Admin,
+  type Consumer,
+  type ConsumerRunConfig,
+  type ISocketFactory,
+  type Kafka,
+  type PartitionAssigner,
+  type RetryOptions,
+} from 'kafkajs';
 import { describeError, isUnknownTopic, type Redact } from './errors.js';
 import { fromKafkaMessage } from './mapping.js';
 import { retryTransient } from './retry-transient.js';
@@ -8,15 +16,14 @@ import { SocketRegistry } from './socket-registry.js';
 /** Settings of one {@link GroupConsumer}. */
 export interface GroupConsumerOptions {
   /**
-   * Creates the kafkajs client of this consumer, with `socketFactory`: its own, so that closing the
-   * consumer can close every connection it opened (see {@link SocketRegistry}).
+   * Creates the kafkajs client of one consumer session, with `socketFactory`: its own, so that
+   * closing the session can close every connection it opened (see {@link SocketRegistry}).
    */
   readonly newClient: (socketFactory: ISocketFactory) => Kafka;
   /** Deletes the throwaway group of a broadcast subscription. */
   readonly admin: Admin;
   /** Reads committed and end offsets. */
   readonly offsetsAdmin: Admin;
-  readonly topic: string;
   /** The msgport group, or `null` for a broadcast subscription. */
   readonly group: string | null;
   /** The Kafka group id: the msgport group, or a throwaway id for a broadcast subscription. */
@@ -31,10 +38,15 @@ export interface GroupConsumerOptions {
   /** Partitions handled at once (kafkajs `partitionsConsumedConcurrently`). */
   readonly concurrency: number;
   readonly retry: RetryOptions;
+  /** Subscription-aware assigners, in order of preference (see partition-assigners.ts). */
+  readonly partitionAssigners: PartitionAssigner[];
   readonly logger: Logger;
   readonly redact: Redact;
-  /** Creates the topic again after it disappeared (deleted, or a broker that lost its data). */
-  readonly recreateTopic: () => Promise<void>;
+  /**
+   * Creates `topic` if it does not exist; with `recreate`, forgets that it was created before
+   * (it disappeared: deleted, or a broker that lost its data).
+   */
+  readonly ensureTopic: (topic: string, recreate: boolean) => Promise<void>;
 }
 
 /** Where a consumer is in its life. */
@@ -42,12 +54,28 @@ export type GroupConsumerState = 'joining' | 'up' | 'rebalancing' | 'restarting'
 
 /** What a consumer reports to `health()`. */
 export interface GroupConsumerHealth {
-  readonly topic: string;
+  /** The msgport group, `null` for a broadcast subscription. */
   readonly group: string | null;
+  /** The topics this member subscribes to. */
+  readonly topics: readonly string[];
   readonly state: GroupConsumerState;
-  readonly partitions: readonly number[];
+  /** The partitions assigned to this member, per topic. */
+  readonly assignment: Readonly<Record<string, readonly number[]>>;
   readonly crashes: number;
   readonly lastError?: string;
+}
+
+/** One kafkajs consumer: replaced by a new session whenever the set of topics changes. */
+interface Session {
+  readonly consumer: Consumer;
+  readonly sockets: SocketRegistry;
+  readonly topics: readonly string[];
+  /** Start positions to seek to at the first join: per topic, per partition. */
+  pins: Map<string, Map<number, string>> | null;
+  joined: boolean;
+  /** True until the sync that opened it is done; a crash meanwhile is reported by that sync. */
+  opening: boolean;
+  crashed: boolean;
 }
 
 // kafkajs is CommonJS and Node cannot see all of its named exports: take them off the default export.
@@ -61,41 +89,60 @@ const BACKOFF_RESET_MS = 60_000;
 /** Java's `auto.commit.interval.ms`: progress inside a long batch is committed at least this often. */
 const AUTO_COMMIT_INTERVAL_MS = 5_000;
 
+/** Where a message goes whose topic this member no longer consumes: back to the broker. */
+const noRoute: Deliver = (message) =>
+  Promise.reject(
+    new MessagingError(`No subscription consumes "${message.topic}" here any more; it will be delivered again.`, 'CONSUMER_CLOSED', {
+      retriable: true,
+    }),
+  );
+
 /**
- * One kafkajs consumer for one (topic, group) — or one broadcast subscription — that hands every
- * record to core's `deliver` and commits its offset only after `deliver` resolved.
+ * One Kafka group membership: a single kafkajs consumer for a group id that subscribes to every
+ * topic the group has in this process and hands each record to the `deliver` of its topic, then
+ * commits its offset only after `deliver` resolved. A broadcast subscription is one of these with
+ * a throwaway group id and one topic.
  *
+ * - One member per group per process, whatever the number of topics: kafkajs' assigners hand the
+ *   partitions of a group to its members regardless of what each subscribed to, so one consumer
+ *   per (topic, group) starved some topics. Partitions are assigned by subscription-aware
+ *   assigners (partition-assigners.ts), so members of one group in different processes may
+ *   subscribe to different topics too.
+ * - A change of topics ({@link add}, {@link remove}) replaces the kafkajs consumer with one that
+ *   subscribes to the new set: one rejoin. Changes made while one is under way are applied
+ *   together by the next, so `start()` with many topics joins once.
  * - A brand-new group (or a broadcast subscription) that starts at the latest offset has its start
  *   position pinned before it joins: the end offsets are read first and the consumer seeks there
  *   right after its first join, which commits them. kafkajs would otherwise resolve "latest"
  *   lazily at its first fetch and skip what was published in between.
  * - When `deliver` rejects (the message could not even be dead-lettered), the record is not
  *   committed: a retriable error goes back to kafkajs, which fetches the partition again from the
- *   uncommitted offset, with backoff, and eventually crashes and restarts the consumer.
- * - A crashed consumer is restarted here, with a backoff growing from 1 s to 30 s (kafkajs' own
+ *   uncommitted offset, with backoff, and eventually crashes.
+ * - A crashed consumer is started again here, with a backoff growing from 1 s to 30 s (kafkajs' own
  *   restart would retry every ~300 ms forever); a topic that disappeared is created again first.
  */
 export class GroupConsumer {
-  readonly topic: string;
   readonly group: string | null;
   readonly groupId: string;
   readonly #options: GroupConsumerOptions;
-  readonly #deliver: Deliver;
-  readonly #consumer: Consumer;
-  readonly #sockets = new SocketRegistry();
+  /** The topics this member consumes, and where their messages go. */
+  readonly #routes = new Map<string, Deliver>();
+  /** Topics of a session that joined: their start position is settled (committed). */
+  readonly #settledTopics = new Set<string>();
   readonly #runConfig: ConsumerRunConfig;
+  #session: Session | null = null;
   #state: GroupConsumerState = 'joining';
-  #partitions: readonly number[] = [];
-  #joined = false;
-  #opened = false;
+  #assignment: Readonly<Record<string, readonly number[]>> = {};
   #crashes = 0;
   #consecutiveCrashes = 0;
-  #lastError: string | undefined;
-  #startOffsets: Map<number, string> | null = null;
-  #restartTimer: NodeJS.Timeout | null = null;
-  #topicMissing = false;
   #lastCrashAt = 0;
+  #lastError: string | undefined;
+  #topicMissing = false;
+  #restartTimer: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
+  /** The latest sync, never rejecting, and the one requested to run after it (not begun yet). */
+  #lastSync: Promise<void> = Promise.resolve();
+  #nextSync: Promise<void> | null = null;
   /** Messages being handed to `deliver` right now (several with `concurrency` > 1). */
   #running = 0;
   /** Deliveries completed so far, and the count the keep-alive saw at its last tick. */
@@ -106,29 +153,17 @@ export class GroupConsumer {
   /** One timer per consumer that keeps its membership alive during long deliveries. */
   #keepAlive: NodeJS.Timeout | null = null;
 
-  private constructor(options: GroupConsumerOptions, deliver: Deliver) {
+  constructor(options: GroupConsumerOptions) {
     this.#options = options;
-    this.#deliver = deliver;
-    this.topic = options.topic;
     this.group = options.group;
     this.groupId = options.groupId;
-    this.#consumer = options.newClient(this.#sockets.factory).consumer({
-      groupId: options.groupId,
-      sessionTimeout: options.sessionTimeoutMs,
-      rebalanceTimeout: options.rebalanceTimeoutMs,
-      heartbeatInterval: options.heartbeatIntervalMs,
-      maxWaitTimeInMs: options.fetchMaxWaitMs,
-      allowAutoTopicCreation: false,
-      // kafkajs would restart a crashed consumer after a fixed ~300 ms, forever; restarts are
-      // done here instead, with a growing backoff (see #scheduleRestart).
-      retry: { ...options.retry, restartOnFailure: async () => false },
-    });
     this.#runConfig = {
       autoCommit: true,
       autoCommitInterval: AUTO_COMMIT_INTERVAL_MS,
       partitionsConsumedConcurrently: options.concurrency,
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
         const received = fromKafkaMessage(topic, partition, message);
+        const deliver = this.#routes.get(topic) ?? noRoute;
         // kafkajs heartbeats only between messages; a handler that retries with backoff can run
         // longer than the session timeout, so the keep-alive heartbeats while it runs. Two
         // counters and a field per message: this runs for every record consumed.
@@ -136,7 +171,7 @@ export class GroupConsumer {
         this.#running++;
         if (this.#keepAlive === null) this.#startKeepAlive();
         try {
-          await this.#deliver(received);
+          await deliver(received);
         } catch (error) {
           const reason = describeError(error, options.redact);
           const where = `"${topic}" (partition ${partition}, offset ${message.offset})`;
@@ -156,45 +191,51 @@ export class GroupConsumer {
         }
       },
     };
-    const { GROUP_JOIN, CRASH, REBALANCING } = this.#consumer.events;
-    this.#consumer.on(GROUP_JOIN, ({ payload }) => this.#onJoin(payload.memberAssignment[this.topic] ?? []));
-    this.#consumer.on(REBALANCING, () => {
-      if (this.#state === 'up') this.#state = 'rebalancing';
-    });
-    this.#consumer.on(CRASH, ({ payload }) => this.#onCrash(payload.error));
   }
 
-  /**
-   * Creates the consumer, joins the group and resolves once partitions are assigned: what is
-   * published after it resolves is delivered.
-   *
-   * @throws {SubscribeError} when the consumer cannot join.
-   */
-  static async open(options: GroupConsumerOptions, deliver: Deliver): Promise<GroupConsumer> {
-    const consumer = new GroupConsumer(options, deliver);
-    try {
-      await consumer.#open();
-    } catch (error) {
-      await consumer.close().catch(() => undefined);
-      throw error;
-    }
-    return consumer;
+  /** The topics this member consumes. */
+  get topics(): readonly string[] {
+    return [...this.#routes.keys()];
   }
 
   /** A snapshot for `health()`. */
   get health(): GroupConsumerHealth {
     return {
-      topic: this.topic,
       group: this.group,
+      topics: this.topics,
       state: this.#state,
-      partitions: this.#partitions,
+      assignment: this.#assignment,
       crashes: this.#crashes,
       ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
     };
   }
 
   /**
-   * Stops fetching, lets the message being handled finish and commits it, leaves the group and
+   * Consumes `topic` too, handing its messages to `deliver`. Resolves once the member joined the
+   * group with `topic` in its subscription: what is published afterwards is delivered.
+   *
+   * @throws {SubscribeError} when the consumer cannot join (the topic stays registered: call
+   *   {@link remove}).
+   */
+  add(topic: string, deliver: Deliver): Promise<void> {
+    if (this.#closing !== null) return Promise.reject(new SubscribeError(`Cannot subscribe to "${topic}": the consumer is closed.`));
+    this.#routes.set(topic, deliver);
+    return this.#requestSync();
+  }
+
+  /**
+   * Stops consuming `topic`: forgotten at once (its messages are no longer delivered here), and
+   * resolves once the member rejoined without it, or closed when it was the last topic. Never
+   * rejects: a failed rejoin is retried with backoff.
+   */
+  async remove(topic: string): Promise<void> {
+    if (!this.#routes.delete(topic)) return;
+    if (this.#routes.size === 0) return this.close();
+    await this.#requestSync().catch(() => undefined);
+  }
+
+  /**
+   * Stops fetching, lets the messages being handled finish and commits them, leaves the group and
    * disconnects. A broadcast subscription's throwaway group is deleted. Idempotent.
    */
   close(): Promise<void> {
@@ -202,64 +243,156 @@ export class GroupConsumer {
     return this.#closing;
   }
 
-  async #open(): Promise<void> {
-    const { topic, fromBeginning } = this.#options;
-    this.#startOffsets = fromBeginning ? null : await this.#uncommittedEndOffsets();
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({ topic, fromBeginning });
-    // run() resolves after the first join and sync, or after a crash while joining.
-    await this.#consumer.run(this.#runConfig);
-    if (!this.#joined) {
-      throw new SubscribeError(
-        `Cannot subscribe to "${topic}"${this.group === null ? '' : ` in group "${this.group}"`}: ` +
-          `the consumer could not join the group (${this.#lastError ?? 'unknown error'}).`,
+  /**
+   * Runs a sync after the one under way, if any. Requests made before it begins share it: the
+   * sync reads the topics when it begins.
+   */
+  #requestSync(): Promise<void> {
+    if (this.#nextSync === null) {
+      const next = this.#lastSync.then(() => {
+        this.#nextSync = null;
+        return this.#sync();
+      });
+      this.#nextSync = next;
+      this.#lastSync = next.then(
+        () => {
+          this.#consecutiveCrashes = 0;
+        },
+        (error: unknown) => this.#syncFailed(error),
       );
     }
-    this.#opened = true;
+    return this.#nextSync;
+  }
+
+  /** Replaces the session with one that subscribes to the current topics. */
+  async #sync(): Promise<void> {
+    const closed = (): SubscribeError => new SubscribeError(`Cannot subscribe to ${this.#describe()}: the consumer was closed.`);
+    if (this.#closing !== null) throw closed();
+    if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
+    this.#restartTimer = null;
+    const topics = [...this.#routes.keys()];
+    if (topics.length === 0) return;
+    const recreate = this.#topicMissing;
+    this.#topicMissing = false;
+    await Promise.all(topics.map((topic) => this.#options.ensureTopic(topic, recreate)));
+    const pins = this.#options.fromBeginning ? null : await this.#uncommittedEndOffsets(topics.filter((t) => !this.#settledTopics.has(t)));
+    if (this.#closing !== null) throw closed();
+
+    await this.#closeSession();
+    const session = this.#newSession(topics, pins);
+    this.#session = session;
+    this.#state = 'joining';
+    this.#assignment = {};
+    await session.consumer.connect();
+    await session.consumer.subscribe({ topics, fromBeginning: this.#options.fromBeginning });
+    // run() resolves after the first join and sync, or after a crash while joining.
+    await session.consumer.run(this.#runConfig);
+    session.opening = false;
+    if (!session.joined) {
+      throw new SubscribeError(`Cannot subscribe to ${this.#describe()}: the consumer could not join the group (${this.#lastError ?? 'unknown error'}).`);
+    }
+    for (const topic of topics) this.#settledTopics.add(topic);
+    if (session.crashed) this.#scheduleRestart();
+  }
+
+  /** A sync failed: its callers get the error; a member that was consuming starts again later. */
+  #syncFailed(error: unknown): void {
+    this.#lastError = describeError(error, this.#options.redact);
+    if (this.#closing !== null || this.#settledTopics.size === 0) return;
+    this.#consecutiveCrashes++;
+    this.#state = 'restarting';
+    this.#scheduleRestart();
+  }
+
+  #newSession(topics: readonly string[], pins: Session['pins']): Session {
+    const options = this.#options;
+    const sockets = new SocketRegistry();
+    const consumer = options.newClient(sockets.factory).consumer({
+      groupId: options.groupId,
+      partitionAssigners: options.partitionAssigners,
+      sessionTimeout: options.sessionTimeoutMs,
+      rebalanceTimeout: options.rebalanceTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      maxWaitTimeInMs: options.fetchMaxWaitMs,
+      allowAutoTopicCreation: false,
+      // kafkajs would restart a crashed consumer after a fixed ~300 ms, forever; restarts are
+      // done here instead, with a growing backoff (see #scheduleRestart).
+      retry: { ...options.retry, restartOnFailure: async () => false },
+    });
+    const session: Session = { consumer, sockets, topics, pins, joined: false, opening: true, crashed: false };
+    const { GROUP_JOIN, CRASH, REBALANCING } = consumer.events;
+    consumer.on(GROUP_JOIN, ({ payload }) => this.#onJoin(session, payload.memberAssignment));
+    consumer.on(REBALANCING, () => {
+      if (this.#state === 'up' && session === this.#session) this.#state = 'rebalancing';
+    });
+    consumer.on(CRASH, ({ payload }) => this.#onCrash(session, payload.error));
+    return session;
+  }
+
+  /** A description for messages: the topics and the group. */
+  #describe(): string {
+    const topics = [...this.#routes.keys()].map((topic) => `"${topic}"`).join(', ') || 'no topic';
+    return `${topics}${this.group === null ? '' : ` in group "${this.group}"`}`;
   }
 
   /**
-   * For the partitions this group has no committed offset on, the current end offsets; `null`
-   * when every partition has one (the group resumes where it left off).
+   * For the partitions of `topics` this group has no committed offset on, the current end
+   * offsets, per topic; `null` when there is none (the group resumes where it left off).
    */
-  async #uncommittedEndOffsets(): Promise<Map<number, string> | null> {
-    const { offsetsAdmin: admin, topic, groupId, requestTimeoutMs } = this.#options;
-    let uncommitted: (partition: number) => boolean = () => true;
+  async #uncommittedEndOffsets(topics: readonly string[]): Promise<Session['pins']> {
+    if (topics.length === 0) return null;
+    const { offsetsAdmin: admin, groupId, requestTimeoutMs } = this.#options;
+    // Per topic, the partitions without a committed offset; a topic missing here has none at all.
+    const missing = new Map<string, Set<number>>();
     if (this.group !== null) {
-      const committed = (await retryTransient(() => admin.fetchOffsets({ groupId, topics: [topic] }), requestTimeoutMs)).find(
-        (entry) => entry.topic === topic,
-      );
-      if (committed !== undefined) {
-        const missing = new Set(committed.partitions.filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition));
-        if (missing.size === 0) return null;
-        uncommitted = (partition) => missing.has(partition);
+      const committed = await retryTransient(() => admin.fetchOffsets({ groupId, topics: [...topics] }), requestTimeoutMs);
+      for (const entry of committed) {
+        missing.set(entry.topic, new Set(entry.partitions.filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition)));
       }
     }
-    const ends = await retryTransient(() => admin.fetchTopicOffsets(topic), requestTimeoutMs);
-    const offsets = new Map(ends.filter(({ partition }) => uncommitted(partition)).map(({ partition, high }) => [partition, high]));
-    return offsets.size === 0 ? null : offsets;
+    const pins = new Map<string, Map<number, string>>();
+    await Promise.all(
+      topics.map(async (topic) => {
+        const uncommitted = missing.get(topic);
+        if (uncommitted !== undefined && uncommitted.size === 0) return;
+        const ends = await retryTransient(() => admin.fetchTopicOffsets(topic), requestTimeoutMs);
+        const offsets = new Map(
+          ends.filter(({ partition }) => uncommitted?.has(partition) ?? true).map(({ partition, high }) => [partition, high] as const),
+        );
+        if (offsets.size > 0) pins.set(topic, offsets);
+      }),
+    );
+    return pins.size === 0 ? null : pins;
   }
 
-  #onJoin(partitions: readonly number[]): void {
-    if (this.#closing !== null) {
-      this.#stopStraggler();
+  #onJoin(session: Session, assignment: Readonly<Record<string, readonly number[]>>): void {
+    if (this.#closing !== null || session !== this.#session) {
+      stopStraggler(session);
       return;
     }
-    this.#joined = true;
-    this.#partitions = [...partitions].sort((a, b) => a - b);
-    if (this.#state !== 'closed') this.#state = 'up';
+    session.joined = true;
+    const sorted: Record<string, number[]> = {};
+    for (const [topic, partitions] of Object.entries(assignment)) sorted[topic] = [...partitions].sort((a, b) => a - b);
+    this.#assignment = sorted;
+    this.#state = 'up';
     // Runs synchronously inside kafkajs' join, before the first fetch: the seek is applied (and
     // committed) by that fetch. Only the first join: later ones find the committed offsets.
-    const start = this.#startOffsets;
-    this.#startOffsets = null;
-    if (start === null) return;
-    for (const partition of partitions) {
-      const offset = start.get(partition);
-      if (offset !== undefined) this.#consumer.seek({ topic: this.topic, partition, offset });
+    const pins = session.pins;
+    session.pins = null;
+    if (pins === null) return;
+    for (const [topic, partitions] of Object.entries(sorted)) {
+      for (const partition of partitions) {
+        const offset = pins.get(topic)?.get(partition);
+        if (offset !== undefined) session.consumer.seek({ topic, partition, offset });
+      }
     }
   }
 
-  #onCrash(error: Error): void {
+  #onCrash(session: Session, error: Error): void {
+    if (this.#closing !== null || session !== this.#session) {
+      stopStraggler(session);
+      return;
+    }
     this.#crashes++;
     // A join can succeed and the next fetch crash again, so only a quiet spell resets the backoff.
     const now = Date.now();
@@ -268,49 +401,23 @@ export class GroupConsumer {
     this.#consecutiveCrashes++;
     this.#lastError = describeError(error, this.#options.redact);
     this.#topicMissing = isUnknownTopic(error);
-    if (this.#closing !== null) {
-      this.#stopStraggler();
-      return;
-    }
     this.#state = 'restarting';
-    if (!this.#opened) return; // open() reports it
-    this.#scheduleRestart();
-  }
-
-  /**
-   * kafkajs restarts a crashed consumer on a timer it sets right after emitting CRASH, and a
-   * restart that was already joining completes after `stop()`. Either would bring a closed
-   * consumer back; stop it again once kafkajs is done with the current step.
-   */
-  #stopStraggler(): void {
-    setImmediate(() => {
-      this.#consumer.disconnect().catch(() => undefined);
-    });
+    session.crashed = true;
+    if (!session.opening) this.#scheduleRestart(); // else the sync that opens it reports it
   }
 
   #scheduleRestart(): void {
+    if (this.#closing !== null || this.#restartTimer !== null) return;
     const exponent = Math.min(Math.max(this.#consecutiveCrashes - 1, 0), 10);
     const delay = Math.min(RESTART_MAX_DELAY_MS, RESTART_INITIAL_DELAY_MS * 2 ** exponent);
     this.#options.logger.warn(
-      `The Kafka consumer of "${this.topic}" (group "${this.groupId}") crashed: ${this.#lastError}. Restarting it in ${delay} ms.`,
+      `The Kafka consumer of ${this.#describe()} (group id "${this.groupId}") crashed: ${this.#lastError}. Restarting it in ${delay} ms.`,
     );
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = null;
-      void this.#restart();
+      // A failure is logged and scheduled again by #syncFailed.
+      this.#requestSync().catch(() => undefined);
     }, delay);
-  }
-
-  async #restart(): Promise<void> {
-    if (this.#closing !== null) return;
-    try {
-      if (this.#topicMissing) await this.#options.recreateTopic();
-      // A crash inside run() is reported through the CRASH event, which schedules the next try.
-      await this.#consumer.run(this.#runConfig);
-    } catch (error) {
-      this.#consecutiveCrashes++;
-      this.#lastError = describeError(error, this.#options.redact);
-      if (this.#closing === null) this.#scheduleRestart();
-    }
   }
 
   /**
@@ -330,32 +437,54 @@ export class GroupConsumer {
     this.#keepAlive.unref();
   }
 
+  /**
+   * Stops the session's fetching, waits for the messages being handled (the rest of their batch is
+   * left for the next owner), commits, leaves the group and disconnects.
+   */
+  async #closeSession(): Promise<void> {
+    const session = this.#session;
+    if (session === null) return;
+    this.#session = null;
+    try {
+      await session.consumer.disconnect();
+    } catch (error) {
+      this.#options.logger.warn(
+        `Error while closing the Kafka consumer of ${this.#describe()} (group id "${this.groupId}"): ${describeError(error, this.#options.redact)}`,
+      );
+    }
+    // Only now: disconnect() waited for the message being handled, which still needed heartbeats.
+    this.#heartbeat = null;
+    // kafkajs may have reopened a connection while leaving the group (see SocketRegistry).
+    const stragglers = session.sockets.close();
+    if (stragglers > 0) {
+      this.#options.logger.debug(`Closed ${stragglers} connection(s) the Kafka consumer of group id "${this.groupId}" left open.`);
+    }
+  }
+
   async #close(): Promise<void> {
     this.#state = 'closed';
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
     this.#restartTimer = null;
-    try {
-      // Stops fetching, waits for the batch being handled (the message in the handler finishes,
-      // the rest of the batch is left for the next owner), commits, leaves the group.
-      await this.#consumer.disconnect();
-    } catch (error) {
-      this.#options.logger.warn(
-        `Error while closing the Kafka consumer of "${this.topic}" (group "${this.groupId}"): ${describeError(error, this.#options.redact)}`,
-      );
-    }
-    // Only now: disconnect() waited for the message being handled, which still needed heartbeats.
+    // A sync under way sees #closing at its next step and stops; its session is closed here.
+    await this.#lastSync;
+    await this.#closeSession();
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
     this.#keepAlive = null;
-    this.#heartbeat = null;
-    // kafkajs may have reopened a connection while leaving the group (see SocketRegistry).
-    const stragglers = this.#sockets.close();
-    if (stragglers > 0) {
-      this.#options.logger.debug(`Closed ${stragglers} connection(s) the Kafka consumer of "${this.topic}" (group "${this.groupId}") left open.`);
-    }
-    if (this.group === null && this.#joined) {
+    if (this.group === null && this.#settledTopics.size > 0) {
       await this.#options.admin.deleteGroups([this.groupId]).catch((error: unknown) => {
         this.#options.logger.debug(`Could not delete the throwaway group "${this.groupId}": ${describeError(error, this.#options.redact)}`);
       });
     }
   }
+}
+
+/**
+ * kafkajs restarts a crashed consumer on a timer it sets right after emitting CRASH, and a
+ * restart that was already joining completes after `stop()`. Either would bring a closed
+ * session back; stop it again once kafkajs is done with the current step.
+ */
+function stopStraggler(session: Session): void {
+  setImmediate(() => {
+    session.consumer.disconnect().catch(() => undefined);
+  });
 }

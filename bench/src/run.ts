@@ -234,7 +234,7 @@ async function runScenario(args: Args, scenario: Scenario, prefix: string): Prom
   } finally {
     await plan.cleanup().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));
   }
-  const variants = plan.variants.map((v) => summarizeVariant(v.id, v.label, v.role, outcomes.get(v.id)!));
+  const variants = plan.variants.map((v) => summarizeVariant(v.id, v.label, v.role, outcomes.get(v.id)!, v.figure));
   return {
     ...base,
     workload: plan.workload,

@@ -30,7 +30,9 @@ function variantRows(s: ScenarioResult): string[][] {
   return s.variants.map((v) => {
     const figure = isLatency(v)
       ? `p50 ${withRange(v.p50Ms!, ms, ' ms')} · p99 ${withRange(v.p99Ms!, ms, ' ms')}`
-      : `${withRange(v.rate, int)} msg/s`;
+      : v.figure === 'duration'
+        ? `${ms(1000 / v.rate.median)} ms (${ms(1000 / v.rate.max)}–${ms(1000 / v.rate.min)})`
+        : `${withRange(v.rate, int)} msg/s`;
     const failed = failures(v);
     return [v.label, figure, mib(v.maxRssMiB), failed > 0 ? `${failed} run(s) failed` : ''];
   });

@@ -15,6 +15,7 @@ export interface VariantResult {
   readonly id: string;
   readonly label: string;
   readonly role: Role;
+  readonly figure?: 'rate' | 'duration';
   /** One entry per run, in run order. */
   readonly runs: RunOutcome[];
   readonly rate: Spread;
@@ -73,7 +74,7 @@ function metricOf(outcome: RunOutcome | undefined, metric: Metric): number | und
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-export function summarizeVariant(id: string, label: string, role: Role, runs: RunOutcome[]): VariantResult {
+export function summarizeVariant(id: string, label: string, role: Role, runs: RunOutcome[], figure: 'rate' | 'duration' = 'rate'): VariantResult {
   const ok = runs.filter((r): r is Measurement => !isFailure(r));
   const p50 = ok.map((r) => r.p50Ms).filter((v): v is number => v !== undefined);
   const p99 = ok.map((r) => r.p99Ms).filter((v): v is number => v !== undefined);
@@ -81,6 +82,7 @@ export function summarizeVariant(id: string, label: string, role: Role, runs: Ru
     id,
     label,
     role,
+    ...(figure === 'rate' ? {} : { figure }),
     runs,
     rate: spread(ok.map((r) => r.rate)),
     ...(p50.length > 0 ? { p50Ms: spread(p50) } : {}),

@@ -12,6 +12,8 @@ export interface VariantSpec {
   readonly where: 'child' | 'parent';
   /** JSON-serialisable settings handed to the variant. */
   readonly params: Readonly<Record<string, unknown>>;
+  /** `duration`: the table shows the time of one run (1 / rate) instead of a rate. @default 'rate' */
+  readonly figure?: 'rate' | 'duration';
 }
 
 /** What one run of one variant measured. */

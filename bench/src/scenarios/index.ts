@@ -1,5 +1,6 @@
 import type { Scenario } from '../lib/types.js';
 import { kafkaConsumeScenario } from './kafka-consume.js';
+import { kafkaGroupTopicsScenario } from './kafka-group-topics.js';
 import { kafkaPublishScenario } from './kafka-publish.js';
 import { latencyScenario } from './latency.js';
 import { memoryScenario } from './memory.js';
@@ -11,6 +12,7 @@ export const SCENARIOS: readonly Scenario[] = [
   memoryScenario,
   kafkaPublishScenario,
   kafkaConsumeScenario,
+  kafkaGroupTopicsScenario,
   rabbitmqPublishScenario,
   rabbitmqConsumeScenario,
   latencyScenario,

@@ -214,6 +214,7 @@ function adapterOptionsFor(provider: ProviderName, config: MsgportConfig): Recor
           fromBeginning: kafka['from-beginning'],
           connectionTimeoutMs: kafka['connection-timeout-ms'],
           publishTimeoutMs: kafka['publish-timeout-ms'],
+          partitionAssigners: kafka['partition-assigners']?.split(',').map((name) => name.trim() as 'roundrobin' | 'range'),
         }),
         ...common,
       };

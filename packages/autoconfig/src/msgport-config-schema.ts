@@ -94,6 +94,11 @@ const kafkaSchema = z
       .describe('A new consumer group starts at the earliest offset instead of the latest'),
     'connection-timeout-ms': positiveInt().optional().describe('How long to wait for a broker connection'),
     'publish-timeout-ms': positiveInt().optional().describe('How long publish() waits during a broker outage before rejecting'),
+    'partition-assigners': z
+      .string()
+      .regex(/^\s*(roundrobin|range)\s*(,\s*(roundrobin|range)\s*)?$/, 'must be "roundrobin", "range", "roundrobin,range" or "range,roundrobin"')
+      .optional()
+      .describe('How a group shares partitions, in order of preference: roundrobin and/or range (comma-separated)'),
   })
   .describe('Kafka adapter settings (@msgport/kafka)');
 

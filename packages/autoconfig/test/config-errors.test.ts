@@ -29,7 +29,7 @@ describe('invalid configuration', () => {
     const { error, file } = failWith(messaging('kafka:\n  bootstrap-server: localhost:9092'));
     expect(error.issues).toEqual([
       'msgport.messaging.kafka.bootstrap-server: unknown key, did you mean "bootstrap-servers"? Expected one of: ' +
-        `bootstrap-servers, client-id, ssl, sasl, num-partitions, replication-factor, from-beginning, connection-timeout-ms, publish-timeout-ms (in ${file})`,
+        `bootstrap-servers, client-id, ssl, sasl, num-partitions, replication-factor, from-beginning, connection-timeout-ms, publish-timeout-ms, partition-assigners (in ${file})`,
     ]);
   });
 

@@ -192,6 +192,7 @@ msgport:
       replication-factor: 3
       from-beginning: true
       connection-timeout-ms: 3000
+      partition-assigners: range, roundrobin
     rabbitmq:
       url: amqps://app:pw@rabbit:5671/
       exchange-name: events
@@ -219,6 +220,7 @@ msgport:
       replicationFactor: 3,
       fromBeginning: true,
       connectionTimeoutMs: 3000,
+      partitionAssigners: ['range', 'roundrobin'],
       ...common,
     });
   });

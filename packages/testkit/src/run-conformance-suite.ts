@@ -347,6 +347,26 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
         expect(shipping.values().sort()).toEqual([...sent].sort());
       });
 
+      test('one group, several topics: two instances of a group on two topics handle every message of both, each once', async () => {
+        // The shape of most applications: one service (group) listening to several topics, run
+        // as several instances. Subscriptions are made before start(), as listeners are.
+        const topics = [uniqueName('msgport-orders'), uniqueName('msgport-payments')];
+        const group = uniqueName('g');
+        const instances = [await newBroker(), await newBroker()];
+        const handled: Message[] = [];
+        for (const broker of instances) {
+          for (const topic of topics) await broker.subscribe(topic, (message) => void handled.push(message), group);
+        }
+        await Promise.all(instances.map((broker) => broker.start()));
+
+        const sent = topics.flatMap((topic) => range(10).map((i) => `${topic}:${i}`));
+        for (const value of sent) await instances[0]!.publish(value.slice(0, value.lastIndexOf(':')), value, { key: `k${value.length % 3}` });
+
+        await until(() => handled.length >= sent.length, `${sent.length} messages over two topics`);
+        expect(handled.map((m) => m.value.toString()).sort()).toEqual([...sent].sort());
+        for (const message of handled) expect(message.value.toString().startsWith(`${message.topic}:`)).toBe(true);
+      });
+
       test('delivers 1,000 messages from 20 concurrent publishers exactly once within a group', async () => {
         const broker = await startedBroker();
         const topic = uniqueName('msgport-bulk');

@@ -279,15 +279,22 @@ export class GroupConsumer {
     if (this.#closing !== null) throw closed();
 
     await this.#closeSession();
+    if (this.#closing !== null) throw closed();
     const session = this.#newSession(topics, pins);
     this.#session = session;
     this.#state = 'joining';
     this.#assignment = {};
-    await session.consumer.connect();
-    await session.consumer.subscribe({ topics, fromBeginning: this.#options.fromBeginning });
-    // run() resolves after the first join and sync, or after a crash while joining.
-    await session.consumer.run(this.#runConfig);
-    session.opening = false;
+    try {
+      await session.consumer.connect();
+      await session.consumer.subscribe({ topics, fromBeginning: this.#options.fromBeginning });
+      // run() resolves after the first join and sync, or after a crash while joining.
+      await session.consumer.run(this.#runConfig);
+    } finally {
+      session.opening = false;
+      // close() began meanwhile: it may have closed this session already, else it is closed here.
+      if (this.#closing !== null) await this.#closeSession();
+    }
+    if (this.#closing !== null) throw closed();
     if (!session.joined) {
       throw new SubscribeError(`Cannot subscribe to ${this.#describe()}: the consumer could not join the group (${this.#lastError ?? 'unknown error'}).`);
     }
@@ -465,9 +472,11 @@ export class GroupConsumer {
     this.#state = 'closed';
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
     this.#restartTimer = null;
-    // A sync under way sees #closing at its next step and stops; its session is closed here.
-    await this.#lastSync;
+    // A sync under way sees #closing at its next step and stops (closing the session it opened);
+    // the session running now is closed at once, even while it is joining, so that close() is
+    // not held up by a join that waits for an unreachable broker.
     await this.#closeSession();
+    await this.#lastSync;
     if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
     this.#keepAlive = null;
     if (this.group === null && this.#settledTopics.size > 0) {

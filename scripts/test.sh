@@ -22,6 +22,18 @@ if ! port_open "$RABBIT_HOST" "$RABBIT_PORT"; then
   fi
 fi
 
+# Foreign clients the interoperability tests run beside msgport (Debian packages).
+if ! command -v kcat >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "msgport: installing kcat (librdkafka's CLI, for the Kafka interoperability tests) with apt-get" >&2
+    { apt-get update -qq && apt-get install -y -qq kcat; } >/dev/null 2>&1 || true
+  fi
+  if ! command -v kcat >/dev/null 2>&1; then
+    echo "msgport: FAIL: kcat is not installed and could not be installed. Install it (apt-get install -y kcat) and run the tests again." >&2
+    exit 1
+  fi
+fi
+
 started_kafka=0
 if ! scripts/kafka.sh status >/dev/null 2>&1; then
   scripts/kafka.sh start

@@ -42,6 +42,9 @@ export interface LoadConfigOptions {
  *   wrong types, bad values, YAML syntax errors with line and column, unknown `MSGPORT_MESSAGING_*`
  *   variables), `CONFIG_FILE_NOT_FOUND` when an explicitly named file does not exist.
  */
+/** PyFly's defaults that differ from msgport's, applied under a `pyfly:` file (its `RabbitMQAdapter` publishes to `pyfly`). */
+const PYFLY_DEFAULTS = { rabbitmq: { 'exchange-name': 'pyfly' } } as const;
+
 export function loadConfig(options: LoadConfigOptions = {}): MsgportConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
@@ -53,6 +56,11 @@ export function loadConfig(options: LoadConfigOptions = {}): MsgportConfig {
   if (file !== null) {
     const content = readConfigFile(file.path);
     issues.push(...content.issues);
+    // A PyFly file gets PyFly's defaults where they differ from msgport's, so that a service
+    // configured by the same pyfly.yaml as its PyFly neighbours talks to them.
+    if (content.format === 'pyfly') {
+      merge(merged, PYFLY_DEFAULTS, [], { label: "(PyFly's default)", prefix: 'pyfly.messaging' }, origins);
+    }
     merge(merged, content.section, [], { label: `in ${file.path}`, prefix: `${content.format}.messaging` }, origins);
   }
 

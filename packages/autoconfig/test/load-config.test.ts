@@ -165,6 +165,16 @@ logging:
     });
   });
 
+  it("takes PyFly's defaults for a pyfly.yaml: exchange pyfly, as every PyFly service publishes to", () => {
+    const { dir } = dirWith({ 'pyfly.yaml': 'pyfly:\n  messaging:\n    provider: rabbitmq\n' });
+    expect(loadConfig({ cwd: dir, env: {} }).rabbitmq['exchange-name']).toBe('pyfly');
+    // An msgport.yaml keeps msgport's own default; the environment still overrides a PyFly default.
+    const { dir: own } = dirWith({ 'msgport.yaml': 'msgport:\n  messaging:\n    provider: rabbitmq\n' });
+    expect(loadConfig({ cwd: own, env: {} }).rabbitmq['exchange-name']).toBe('msgport');
+    const env = { MSGPORT_MESSAGING_RABBITMQ_EXCHANGE_NAME: 'events' };
+    expect(loadConfig({ cwd: dir, env }).rabbitmq['exchange-name']).toBe('events');
+  });
+
   it('prefers msgport.yaml over pyfly.yaml', () => {
     const { dir } = dirWith({
       'msgport.yaml': 'msgport:\n  messaging:\n    provider: memory\n',

@@ -132,8 +132,13 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
 
   /** Opens connections. Throw a {@link ConnectionError} (or anything; it is wrapped) on failure. */
   protected abstract connect(): Promise<void>;
-  /** Closes connections. Called after consumers were closed and in-flight handlers drained. */
-  protected abstract disconnect(): Promise<void>;
+  /**
+   * Closes connections. Called after consumers were closed and in-flight handlers drained, or once
+   * the drain ran out of time. `deadline` (epoch ms) is when `stop()` must have finished: by then
+   * the adapter has given up on anything still waiting for the broker (closing its sockets), so
+   * that `stop()` and the process's exit are never later than `shutdownTimeoutMs`.
+   */
+  protected abstract disconnect(deadline?: number): Promise<void>;
   /** Publishes durably; resolves only when the broker accepted the message (C2). */
   protected abstract send(message: Message): Promise<void>;
   /** Starts consuming for `spec`, handing every message to `deliver` and acknowledging after it resolves. */
@@ -370,21 +375,26 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
 
   async #doStop(): Promise<void> {
     const deadline = Date.now() + this.shutdownTimeoutMs;
+    // What disconnect() may take once the drain is over: a tenth of the timeout, at most 1 s.
+    const disconnectReserve = Math.min(1_000, this.shutdownTimeoutMs / 10);
     const drained = await withDeadline(
       (async () => {
         await this.#closeAll();
         await this.#idle();
       })(),
-      deadline,
+      deadline - disconnectReserve,
     );
     if (!drained) {
       this.logger.warn(
-        `stop(): ${this.#inFlight} handler(s) still running after ${this.shutdownTimeoutMs} ms; ` +
-          'closing anyway. Their messages were not acknowledged and will be redelivered.',
+        this.#inFlight > 0
+          ? `stop(): ${this.#inFlight} handler(s) still running near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms); ` +
+              'closing anyway. Their messages were not acknowledged and will be redelivered.'
+          : `stop(): consumers still closing near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms), ` +
+              'the broker may be unreachable; closing the connections anyway.',
       );
     }
     try {
-      await this.disconnect();
+      await this.disconnect(deadline);
     } catch (error) {
       this.logger.warn(`stop(): error while disconnecting: ${errorText(error)}`);
     }

@@ -260,7 +260,7 @@ describe('MessageBrokerBase', () => {
 
     expect(broker.disconnects).toBe(1);
     expect(lines).toEqual([
-      'warn: stop(): 1 handler(s) still running after 50 ms; closing anyway. Their messages were not acknowledged and will be redelivered.',
+      'warn: stop(): 1 handler(s) still running near the end of shutdownTimeoutMs (50 ms); closing anyway. Their messages were not acknowledged and will be redelivered.',
     ]);
     release();
     await delivered;

@@ -325,27 +325,40 @@ export class KafkaAdapter extends MessageBrokerBase {
     this.#lastPublishError = undefined;
   }
 
-  protected override async disconnect(): Promise<void> {
+  protected override async disconnect(deadline = Number.POSITIVE_INFINITY): Promise<void> {
     const client = this.#client;
     if (client === null) return;
     // Publishes still creating their topic or waiting for an outage to end give up.
     client.closing.abort();
-    // Consumers still open here belong to handlers that outlived shutdownTimeoutMs. Their close is
-    // not awaited: kafkajs commits and leaves once the handler finishes, never interrupting it.
-    for (const consumer of this.#consumers) void consumer.close();
+    // Consumers still open here belong to handlers that outlived shutdownTimeoutMs, or could not
+    // leave their group in time (brokers unreachable). Their close is not awaited: kafkajs commits
+    // and leaves once a running handler finishes, never interrupting it; a consumer with no
+    // handler running gives up on the broker at once.
+    for (const consumer of this.#consumers) {
+      void consumer.close();
+      consumer.abandon();
+    }
     this.#consumers.clear();
     this.#groups.clear();
     // Publishes already queued get their answer before the producer goes, unless the brokers are
     // unreachable: then they are rejected now, not retried (the batch in flight, if a produce
     // request is running, is awaited: kafkajs cannot abort it, and closing the producer under it
     // would make kafkajs reconnect).
-    client.batcher.close();
-    await client.batcher.flush();
-    this.#client = null;
-    this.#topics.clear();
-    this.#readyTopics.clear();
-    this.#healthProbe = null;
-    const results = await Promise.allSettled([client.producer.disconnect(), client.admin.disconnect(), client.offsetsAdmin.disconnect()]);
+    // At `deadline` (the end of stop()'s shutdownTimeoutMs) whatever still waits for the brokers is
+    // given up: closing the sockets makes kafkajs fail at once.
+    const giveUp = Number.isFinite(deadline) ? setTimeout(() => client.sockets.close(), Math.max(0, deadline - Date.now())) : undefined;
+    let results: PromiseSettledResult<void>[];
+    try {
+      client.batcher.close();
+      await client.batcher.flush();
+      this.#client = null;
+      this.#topics.clear();
+      this.#readyTopics.clear();
+      this.#healthProbe = null;
+      results = await Promise.allSettled([client.producer.disconnect(), client.admin.disconnect(), client.offsetsAdmin.disconnect()]);
+    } finally {
+      clearTimeout(giveUp);
+    }
     for (const result of results) {
       if (result.status === 'rejected') this.logger.warn(`Error while disconnecting from Kafka: ${describeError(result.reason, this.#redact)}`);
     }

@@ -244,6 +244,16 @@ export class GroupConsumer {
   }
 
   /**
+   * Gives up on a {@link close} that still waits for the broker (leaving the group or committing
+   * while it is unreachable): when no delivery is running, the session's connections are closed at
+   * once, so that kafkajs fails fast and nothing keeps the process alive. A delivery still running
+   * is left alone: it finishes, and its commit is attempted.
+   */
+  abandon(): void {
+    if (this.#running === 0) this.#session?.sockets.close();
+  }
+
+  /**
    * Runs a sync after the one under way, if any. Requests made before it begins share it: the
    * sync reads the topics when it begins.
    */

@@ -18,7 +18,7 @@
 #                   java -cp "$(scripts/kafka.sh tools-classpath)" org.apache.kafka.tools.ProducerPerformance ...
 #
 # Environment:
-#   KAFKA_VERSION          Kafka version (default 3.9.1; 4.x works too, e.g. 4.1.1). For restart and
+#   KAFKA_VERSION          Kafka version (default 3.9.1; 4.x works too: CI tests 4.4.0). For restart and
 #                          KAFKA_KEEP_DATA=1 starts, defaults to the version that wrote the data.
 #   KAFKA_PORT             broker port (default 9092)
 #   KAFKA_CONTROLLER_PORT  controller port (default 9093)

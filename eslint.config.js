@@ -1,0 +1,47 @@
+// ESLint (flat config) with typescript-eslint's type-aware rules. `npm run lint` runs it together
+// with the Prettier check (.prettierrc.json). Type information comes from the nearest tsconfig of
+// each file (projectService): packages/*/tsconfig.json for sources, */test/tsconfig.json for tests.
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  globalIgnores([
+    '**/dist/',
+    '**/node_modules/',
+    'coverage/',
+    'tools/',
+    'bench/results/',
+    'test/.readme-blocks/',
+    'test/install/fixtures/',
+    'test/reliability/results/',
+  ]),
+  {
+    files: ['**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // The two rules this setup is for: a promise nobody awaits or handles, and a promise handed
+      // to something that expects a plain value or a void callback (an event listener, a timer).
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      // `_name` marks a parameter or binding that is deliberately unused.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // Compiled with experimentalDecorators: its own tsconfig (the test tsconfig excludes it).
+    files: ['packages/core/test/**/*.experimental.test.ts'],
+    languageOptions: {
+      parserOptions: { projectService: false, project: './packages/core/test/tsconfig.experimental.json' },
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: globals.node },
+  },
+);

@@ -85,7 +85,7 @@ export const kafkaConsumeScenario: Scenario = {
         const broker = new KafkaAdapter(kafkaAdapterOptions('msgport-bench', { fromBeginning: true }));
         await broker.start();
         try {
-          await broker.subscribe(topic, () => received(), groupId);
+          await broker.subscribe(topic, async () => received(), groupId);
           await finished;
         } finally {
           await broker.stop();

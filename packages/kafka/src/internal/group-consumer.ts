@@ -152,6 +152,8 @@ export class GroupConsumer {
   #heartbeat: (() => Promise<void>) | null = null;
   /** One timer per consumer that keeps its membership alive during long deliveries. */
   #keepAlive: NodeJS.Timeout | null = null;
+  /** Set by the keep-alive every heartbeat interval: the batch loop heartbeats and commits. */
+  #tickDue = false;
 
   constructor(options: GroupConsumerOptions) {
     this.#options = options;
@@ -161,36 +163,57 @@ export class GroupConsumer {
       autoCommit: true,
       autoCommitInterval: AUTO_COMMIT_INTERVAL_MS,
       partitionsConsumedConcurrently: options.concurrency,
-      eachMessage: async ({ topic, partition, message, heartbeat }) => {
-        const received = fromKafkaMessage(topic, partition, message);
+      // A batch loop of our own rather than eachMessage: kafkajs' eachMessage awaits a heartbeat
+      // check and a commit check after every message, which cost a third of the consume rate.
+      // Here each message is delivered, then its offset resolved (kafkajs commits resolved
+      // offsets after the batch); heartbeats and commits inside a long batch happen when the
+      // keep-alive timer says one is due.
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        const { topic, partition } = batch;
         const deliver = this.#routes.get(topic) ?? noRoute;
-        // kafkajs heartbeats only between messages; a handler that retries with backoff can run
-        // longer than the session timeout, so the keep-alive heartbeats while it runs. Two
-        // counters and a field per message: this runs for every record consumed.
         this.#heartbeat = heartbeat;
-        this.#running++;
         if (this.#keepAlive === null) this.#startKeepAlive();
-        try {
-          await deliver(received);
-        } catch (error) {
-          const reason = describeError(error, options.redact);
-          const where = `"${topic}" (partition ${partition}, offset ${message.offset})`;
-          if (isMessagingError(error) && error.code === 'CONSUMER_CLOSED') {
-            // Expected while stop() or unsubscribe closes the consumer: nothing went wrong.
-            options.logger.debug(`A message from ${where} was not handled: the consumer is closing. It will be delivered again.`);
-          } else {
-            this.#lastError = reason;
-            options.logger.warn(`A message from ${where} was not acknowledged: ${reason}. It will be delivered again.`);
+        for (const message of batch.messages) {
+          // Stopping, or the partition was revoked or sought: the rest is fetched again by its owner.
+          if (!isRunning() || isStale()) break;
+          this.#running++;
+          try {
+            await deliver(fromKafkaMessage(topic, partition, message));
+          } catch (error) {
+            throw this.#notAcknowledged(error, topic, partition, message.offset);
+          } finally {
+            this.#running--;
+            this.#completed++;
           }
-          // A KafkaJSError is retried by kafkajs without logging it again: the partition is
-          // fetched anew from the uncommitted offset after a backoff.
-          throw new KafkaJSError(`Redelivering offset ${message.offset} of ${topic}-${partition}: ${reason}`, { retriable: true });
-        } finally {
-          this.#running--;
-          this.#completed++;
+          resolveOffset(message.offset);
+          if (this.#tickDue) {
+            this.#tickDue = false;
+            await heartbeat();
+            await commitOffsetsIfNecessary();
+          }
         }
       },
     };
+  }
+
+  /**
+   * Logs why a message was not acknowledged and returns the error that hands it back to kafkajs:
+   * a retriable KafkaJSError, which kafkajs retries without logging it again (the partition is
+   * fetched anew from the uncommitted offset after a backoff).
+   */
+  #notAcknowledged(error: unknown, topic: string, partition: number, offset: string): Error {
+    const { logger, redact } = this.#options;
+    const reason = describeError(error, redact);
+    const where = `"${topic}" (partition ${partition}, offset ${offset})`;
+    if (isMessagingError(error) && error.code === 'CONSUMER_CLOSED') {
+      // Expected while stop() or unsubscribe closes the consumer: nothing went wrong.
+      logger.debug(`A message from ${where} was not handled: the consumer is closing. It will be delivered again.`);
+    } else {
+      this.#lastError = reason;
+      logger.warn(`A message from ${where} was not acknowledged: ${reason}. It will be delivered again.`);
+    }
+    return new KafkaJSError(`Redelivering offset ${offset} of ${topic}-${partition}: ${reason}`, { retriable: true });
   }
 
   /** The topics this member consumes. */
@@ -438,14 +461,15 @@ export class GroupConsumer {
   }
 
   /**
-   * Starts the keep-alive: every `heartbeatIntervalMs`, if a delivery is running and none completed
-   * since the previous tick, heartbeat (kafkajs heartbeats after each message, so while deliveries
-   * complete the member is kept alive anyway). One timer for the consumer's life rather than one
+   * Starts the keep-alive: every `heartbeatIntervalMs`, it asks the batch loop to heartbeat and
+   * commit after its current message, and if a delivery is running and none completed since the
+   * previous tick, it heartbeats itself (a handler longer than the session timeout). One timer for the consumer's life rather than one
    * per message; it does not keep the process alive. Stopped by close().
    */
   #startKeepAlive(): void {
     if (this.#closing !== null) return;
     this.#keepAlive = setInterval(() => {
+      this.#tickDue = true;
       const completed = this.#completed;
       const stalled = this.#running > 0 && completed === this.#completedAtLastTick;
       this.#completedAtLastTick = completed;

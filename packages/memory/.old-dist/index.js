@@ -1,0 +1,2 @@
+export { InMemoryMessageBroker } from './in-memory-message-broker.js';
+//# sourceMappingURL=index.js.map

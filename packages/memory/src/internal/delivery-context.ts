@@ -34,6 +34,8 @@ const storage = new AsyncLocalStorage<true>();
 let depth = 0;
 let unscoped = 0;
 let asyncHandlerSeen = false;
+// False while the storage is disabled (storage.run() enables it again).
+let storageOn = false;
 
 // Set by dispatchNested() around each target: the handler of `expected` marks it started.
 let expected: Message | null = null;
@@ -41,42 +43,23 @@ let expectedStarted = false;
 // Messages published from inside a delivery and queued behind a busy consumer: how many of their
 // deliveries have not settled yet.
 const queuedFromDelivery = new Map<Message, number>();
-
-/** What {@link trackHandler} needs from its broker. */
-export interface HandlerHost {
-  /** False once the broker is stopping: a queued message whose turn comes then is not handled. */
-  isRunning(): boolean;
-  /** Reports a queued message that was not handled because the broker stopped first. */
-  dropped(message: Message, reason: string): void;
-}
+let queuedCount = 0;
 
 /** Whether the caller runs inside a delivery of an in-memory broker (see above). */
 export function insideDelivery(): boolean {
-  return depth > 0 || unscoped > 0 || storage.getStore() === true;
+  return depth > 0 || unscoped > 0 || (storageOn && storage.getStore() === true);
 }
 
 /**
  * Wraps a subscriber's handler so that what it publishes is known to come from inside a delivery,
  * and so that {@link dispatchNested} can tell whether it started.
  */
-export function trackHandler(handler: MessageHandler, host: HandlerHost): MessageHandler {
+export function trackHandler(handler: MessageHandler): MessageHandler {
   let kind: 'unknown' | 'sync' | 'async' = 'unknown';
-  const invoke = (message: Message): void | Promise<void> => {
-    if (kind === 'sync') {
-      let outcome: void | Promise<void>;
-      depth++;
-      try {
-        outcome = handler(message);
-      } finally {
-        depth--;
-      }
-      if (!isPromiseLike(outcome)) return outcome;
-      kind = 'async';
-      asyncHandlerSeen = true;
-      return countUnscoped(outcome);
-    }
+  const invokeInStorage = (message: Message): void | Promise<void> => {
     let outcome: void | Promise<void>;
     try {
+      storageOn = true;
       outcome = storage.run(true, handler, message);
     } catch (error) {
       // A synchronous throw is a synchronous completion.
@@ -93,15 +76,26 @@ export function trackHandler(handler: MessageHandler, host: HandlerHost): Messag
     releaseStorage();
     return outcome;
   };
+  const invoke = (message: Message): void | Promise<void> => {
+    if (kind !== 'sync') return invokeInStorage(message);
+    let outcome: void | Promise<void>;
+    depth++;
+    try {
+      outcome = handler(message);
+    } finally {
+      depth--;
+    }
+    if (!isPromiseLike(outcome)) return outcome;
+    kind = 'async';
+    asyncHandlerSeen = true;
+    return countUnscoped(outcome);
+  };
   return (message) => {
     if (message === expected) {
       expectedStarted = true;
-    } else if (queuedFromDelivery.size !== 0 && queuedFromDelivery.has(message)) {
-      return nextTurn().then(() => {
-        if (host.isRunning()) return invoke(message);
-        host.dropped(message, 'the broker stopped before its turn came');
-        return undefined;
-      });
+    } else if (queuedCount !== 0 && queuedFromDelivery.has(message)) {
+      // Its turn has come (it counts as in flight, and stop() waits for it): it only starts late.
+      return nextTurn().then(() => invoke(message));
     }
     return invoke(message);
   };
@@ -146,7 +140,10 @@ export function dispatchNested(
     expectedStarted = outerStarted;
   }
   // Marked once every target was called: a target called after a queued one may start at once.
-  if (queued > 0) queuedFromDelivery.set(message, queued);
+  if (queued > 0) {
+    queuedFromDelivery.set(message, queued);
+    queuedCount++;
+  }
   if (started === null) return Promise.resolve();
   if (started.length === 1) return started[0]!;
   return Promise.all(started).then(() => undefined);
@@ -154,8 +151,11 @@ export function dispatchNested(
 
 function settleQueued(message: Message): void {
   const left = (queuedFromDelivery.get(message) ?? 1) - 1;
-  if (left > 0) queuedFromDelivery.set(message, left);
-  else queuedFromDelivery.delete(message);
+  if (left > 0) {
+    queuedFromDelivery.set(message, left);
+  } else if (queuedFromDelivery.delete(message)) {
+    queuedCount--;
+  }
 }
 
 function nextTurn(): Promise<void> {
@@ -176,7 +176,10 @@ function countUnscoped(outcome: PromiseLike<void>): Promise<void> {
 }
 
 function releaseStorage(): void {
-  if (!asyncHandlerSeen && storage.getStore() === undefined) storage.disable();
+  if (!asyncHandlerSeen && storage.getStore() === undefined) {
+    storage.disable();
+    storageOn = false;
+  }
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<void> {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { isMessagingError, silentLogger, waitFor, type Logger, type Message, type MessageHandler } from '@msgport/core';
 import { InMemoryMessageBroker, type InMemoryMessageBrokerOptions } from '@msgport/memory';
 import { collect, uniqueName } from '@msgport/testkit';
@@ -404,6 +404,28 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
 
     expect(done).toBe(true);
     expect(tries).toBeGreaterThanOrEqual(2);
+  });
+
+  it('handles a follow-up queued from a handler also while the test fakes setImmediate', async () => {
+    const broker = await startedBroker();
+    const topic = uniqueName('fake-timers');
+    const handled: string[] = [];
+    await broker.subscribe(
+      topic,
+      async (message) => {
+        handled.push(text(message));
+        if (text(message) === 'root') await broker.publish(topic, 'follow-up');
+      },
+      'g',
+    );
+    jest.useFakeTimers({ doNotFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    try {
+      await broker.publish(topic, 'root');
+      await until(() => handled.includes('follow-up'), 'the follow-up to be handled');
+    } finally {
+      jest.useRealTimers();
+    }
+    expect(handled).toEqual(['root', 'follow-up']);
   });
 
   it('stop() returns at once while a handler keeps publishing to its own topic, and logs the message it dropped', async () => {

@@ -1,2 +1,0 @@
-export { InMemoryMessageBroker } from './in-memory-message-broker.js';
-//# sourceMappingURL=index.js.map

@@ -71,8 +71,9 @@ export interface MessageBrokerPort {
    *
    * Resolves only once the broker has durably accepted the message: Kafka with `acks: -1`, RabbitMQ
    * on the publisher confirm of a persistent message, the in-memory broker once every target
-   * handler (retries and dead-lettering included) has settled. It never resolves for a message
-   * that was lost.
+   * handler (retries and dead-lettering included) has settled (when published from inside a
+   * handler: once queued for a busy subscription, so that a handler may await a publish to its own
+   * topic; see `InMemoryMessageBroker`). It never resolves for a message that was lost.
    *
    * Strings are encoded as UTF-8. Allowed while the broker is running, and while `stop()` drains
    * (so handlers can still publish).

@@ -1,4 +1,5 @@
 import {
+  isMessagingError,
   MessageBrokerBase,
   waitFor,
   type ConsumerHandle,
@@ -6,8 +7,12 @@ import {
   type Deliver,
   type Message,
   type MessageBrokerBaseOptions,
+  type MessageHandler,
+  type SubscribeOptions,
+  type Subscription,
   type WaitForOptions,
 } from '@msgport/core';
+import { dispatchNested, insideDelivery, trackHandler } from './internal/delivery-context.js';
 
 /** Options of {@link InMemoryMessageBroker}. */
 export interface InMemoryMessageBrokerOptions extends MessageBrokerBaseOptions {
@@ -22,14 +27,37 @@ export interface InMemoryMessageBrokerOptions extends MessageBrokerBaseOptions {
 /**
  * The msgport port in one process, with no infrastructure: for tests, demos and local runs.
  *
- * - `await publish()` resolves after every target handler (retries and dead-lettering included)
- *   has settled, so tests are deterministic.
+ * When `publish()` resolves (messages are handed to the subscriptions in subscription order):
+ * - **From outside any handler** (a test, a request handler, a timer the application set): after
+ *   every target handler has settled, retries and dead-lettering included, also when the message
+ *   first waits behind other messages of a busy subscription. So tests need no waiting.
+ * - **From inside a handler** (any nesting depth, any topic, also in code the handler awaits):
+ *   after the handlers that could take the message at once have settled; for a subscription that
+ *   is busy (the publishing handler's own, or any whose `concurrency` slots or the message's key
+ *   are taken), as soon as the message is queued there. Waiting for it could mean waiting for the
+ *   publishing handler itself, forever. It is handled once the subscription is free, one turn of
+ *   the event loop later (so timers and I/O run between follow-ups), after `publish()` resolved.
+ * - **A dead letter** is sent like a publish made inside a handler.
+ *
+ * A handler's synchronous part is recognised by a counter; a handler that returns a promise runs
+ * inside an `AsyncLocalStorage` context that follows what it awaits. A handler's first call runs
+ * inside the context; one that returned without a promise is called without it from then on, so
+ * synchronous handlers never pay for `AsyncLocalStorage`. Consequences: code a handler starts
+ * without awaiting it (a timer) publishes "from inside" when the handler returned a promise and
+ * "from outside" when it completed synchronously; and while a handler that completed synchronously
+ * before returns a promise, that call runs outside the context, so until it settles every publish
+ * the broker cannot place resolves as if made inside a handler (no deadlock; it may not wait for
+ * queued messages).
+ *
+ * Also:
  * - Round-robin within a group in exact alternation; broadcast without a group; a copy per group.
  * - Failed messages go to `<topic>.DLT` with the `msgport-error-*` headers.
+ * - Messages are not persisted: what is published while nobody is subscribed is gone (except from
+ *   {@link published}), and so is what is still queued when `stop()` runs (a publish from outside
+ *   any handler then rejects; a message published from inside one is logged as dropped), and what
+ *   handlers publish while `stop()` drains (logged too).
  *
- * Messages are not persisted: what is published while nobody is subscribed is gone (except from
- * {@link published}). Publishing from a handler to the topic and group it is handling, and
- * awaiting that publish, waits for itself: don't await it.
+ * The package README lists every difference from Kafka and RabbitMQ an application can observe.
  */
 export class InMemoryMessageBroker extends MessageBrokerBase {
   // Copy-on-write: a topic's array is replaced, never changed, when a consumer opens or closes, so
@@ -88,10 +116,19 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
 
   protected override async disconnect(): Promise<void> {}
 
+  /**
+   * Subscribes like {@link MessageBrokerBase.subscribe}; the handler is wrapped so that what it
+   * publishes is known to come from inside a delivery (see the class documentation).
+   */
+  override subscribe(topic: string, handler: MessageHandler, group?: string | SubscribeOptions): Promise<Subscription> {
+    return super.subscribe(topic, typeof handler === 'function' ? trackHandler(handler) : handler, group);
+  }
+
   protected override send(message: Message): Promise<void> {
     if (this.#recordPublished) this.#published.push(message);
     const targets = this.#consumers.get(message.topic);
-    if (targets === undefined || targets.length === 0) return Promise.resolve();
+    if (targets === undefined || targets.length === 0) return this.#nobodyListens(message);
+    if (insideDelivery()) return this.#dispatchNested(targets, message);
     const first = targets[0]!(message);
     if (targets.length === 1) return first;
     // Core returns one shared, already resolved promise for every delivery that completed
@@ -105,6 +142,38 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
     return pending === null ? first : Promise.all(pending).then(() => undefined);
   }
 
+  protected override sendDeadLetter(deadLetter: Message): Promise<void> {
+    // Always as from inside a delivery (it is sent by one): a dead-letter consumer may be busy
+    // with a handler that waits for the delivery being dead-lettered.
+    if (this.#recordPublished) this.#published.push(deadLetter);
+    const targets = this.#consumers.get(deadLetter.topic);
+    if (targets === undefined || targets.length === 0) return this.#nobodyListens(deadLetter);
+    return this.#dispatchNested(targets, deadLetter);
+  }
+
+  #nobodyListens(message: Message): Promise<void> {
+    // While stop() drains, the subscriptions are closed already: a real broker would keep what a
+    // finishing handler publishes for the next start; this one cannot, so it says so.
+    if (!this.isRunning) {
+      this.logger.warn(
+        `Dropped a message published to "${message.topic}" while the broker was stopping: its subscriptions ` +
+          'take no more messages, and the in-memory broker keeps none.',
+      );
+    }
+    return Promise.resolve();
+  }
+
+  #dispatchNested(targets: readonly Deliver[], message: Message): Promise<void> {
+    return dispatchNested(targets, message, (error) => this.#dropped(message, unhandledReason(error)));
+  }
+
+  #dropped(message: Message, reason: string): void {
+    this.logger.warn(
+      `Dropped a message published to "${message.topic}" from inside a handler: ${reason}. ` +
+        'The in-memory broker keeps no messages, so it will not be redelivered.',
+    );
+  }
+
   protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
     this.#consumers.set(spec.topic, [...(this.#consumers.get(spec.topic) ?? []), deliver]);
     return {
@@ -116,4 +185,10 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
       },
     };
   }
+}
+
+function unhandledReason(error: unknown): string {
+  return isMessagingError(error) && error.code === 'CONSUMER_CLOSED'
+    ? 'it was still queued when the broker stopped or its subscription ended'
+    : `its delivery failed (${error instanceof Error ? error.message : String(error)})`;
 }

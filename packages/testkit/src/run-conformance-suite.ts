@@ -11,6 +11,7 @@ import {
 } from '@msgport/core';
 import { collect, type Collector } from './collect.js';
 import { deferred, delay } from './internal/deferred.js';
+import { describeNestedPublish } from './internal/nested-publish-cases.js';
 import { uniqueName } from './unique-name.js';
 
 /** What an adapter supports; a `false` flag skips (never deletes) the cases that need it. */
@@ -761,6 +762,8 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
         expect((await broker.health()).status).toBe('stopped');
       });
     });
+
+    describeNestedPublish({ caps, startedBroker, until, test });
   });
 }
 

@@ -11,6 +11,7 @@ import {
 } from '@msgport/core';
 import { collect, type Collector } from './collect.js';
 import { deferred, delay } from './internal/deferred.js';
+import { describeThrownValueCases } from './internal/thrown-value-cases.js';
 import { uniqueName } from './unique-name.js';
 
 /** What an adapter supports; a `false` flag skips (never deletes) the cases that need it. */
@@ -740,6 +741,16 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
         await broker.stop();
         expect((await broker.health()).status).toBe('stopped');
       });
+    });
+
+    describeThrownValueCases({
+      createBroker: () => options.createBroker(),
+      deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),
+      test,
+      enabled: caps.deadLetter,
+      publishResolvesAfterHandling: caps.publishResolvesAfterHandling,
+      timeoutMs,
+      testTimeoutMs,
     });
   });
 }

@@ -580,7 +580,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     const { topic, group } = entry.spec;
     const where = group === null ? `"${topic}"` : `"${topic}" (group "${group}")`;
     if (!policy.deadLetter) {
-      this.logger.warn(`Dropped a message from ${where} after ${attempts} failed attempt(s) (retry policy deadLetter: false).`, {
+      this.logger.warn(`Dropped a message from "${topic}" after ${attempts} failed attempt(s) (retry policy deadLetter: false).`, {
         error: errorText(error),
       });
       return;
@@ -592,7 +592,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       return this.sendDeadLetter(createDeadLetterMessage(message, destination, cause), message, group);
     });
     if (full === DEAD_LETTERED) {
-      this.logger.warn(`Dead-lettered a message from ${where} to "${destination}" after ${attempts} failed attempt(s).`, {
+      this.logger.warn(`Dead-lettered a message from "${topic}" to "${destination}" after ${attempts} failed attempt(s).`, {
         error: errorText(error),
       });
       return;

@@ -5,6 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import {
   BrokerStateError,
   ConnectionError,
+  describeValue,
   InvalidArgumentError,
   MessageBrokerBase,
   PublishError,
@@ -233,7 +234,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     this.#options = resolveOptions(options);
     this.#redact = createRedactor([
       options.sasl?.password,
-      typeof options.ssl === 'object' && typeof options.ssl.passphrase === 'string' ? options.ssl.passphrase : undefined,
+      typeof options.ssl === 'object' && options.ssl !== null && typeof options.ssl.passphrase === 'string' ? options.ssl.passphrase : undefined,
     ]);
   }
 
@@ -752,7 +753,7 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
   const integer = (name: keyof KafkaAdapterOptions, fallback: number, min: number): number => {
     const value = options[name] ?? fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      problems.push(`${name} must be an integer >= ${min}, got ${String(value)}`);
+      problems.push(`${name} must be an integer >= ${min}, got ${describeValue(value)}`);
       return fallback;
     }
     return value;

@@ -43,6 +43,7 @@ import {
 import { GroupConsumer } from './internal/group-consumer.js';
 import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord, type OutgoingRecord } from './internal/mapping.js';
+import { keyPartition } from './internal/murmur2.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
 import { retryTransient } from './internal/retry-transient.js';
 import { SocketRegistry } from './internal/socket-registry.js';
@@ -708,7 +709,8 @@ const stickyPartitioner: ICustomPartitioner = () => {
     const record = args.message as OutgoingRecord;
     const previous = record.chosenPartition;
     if (previous >= 0 && previous < args.partitionMetadata.length) return previous;
-    const next = partition(args);
+    // Keyed records are hashed here: kafkajs' murmur2 blocks the event loop on large keys (see keyPartition).
+    const next = record.key === null ? partition(args) : keyPartition(record.key, args.partitionMetadata.length);
     record.chosenPartition = next;
     return next;
   };

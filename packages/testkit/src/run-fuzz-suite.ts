@@ -154,20 +154,23 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
     const check = async <T>(property: FuzzProperty, arbitrary: FastCheck.Arbitrary<T>, predicate: (value: T) => Promise<void>) => {
       const started = Date.now();
       let cases = 0;
-      const seed = Number(process.env['MSGPORT_FUZZ_SEED']);
+      const given = Number(process.env['MSGPORT_FUZZ_SEED']);
+      const seed = Number.isInteger(given) ? given : (Date.now() ^ Math.floor(Math.random() * 0x100000000)) | 0;
       const path = process.env['MSGPORT_FUZZ_PATH'];
+      const trace = process.env['MSGPORT_FUZZ_TRACE'] === '1';
+      if (trace) process.stderr.write(`[fuzz] ${options.name} ${property}: seed ${seed}\n`);
       try {
         await fc.assert(
           fc.asyncProperty(arbitrary, async (value) => {
             cases++;
-            if (process.env['MSGPORT_FUZZ_TRACE'] === '1') process.stderr.write(`[fuzz] ${property} case ${cases} at ${Date.now() - started} ms\n`);
+            if (trace) process.stderr.write(`[fuzz] ${property} case ${cases} at ${Date.now() - started} ms: ${fc.stringify(value).slice(0, 300)}\n`);
             await predicate(value);
           }),
           {
             numRuns: runs(property),
             // A hung case fails with its seed instead of hanging the suite.
             timeout: timeoutMs * 2,
-            ...(Number.isInteger(seed) ? { seed } : {}),
+            seed,
             ...(path === undefined || path === '' ? {} : { path }),
           },
         );

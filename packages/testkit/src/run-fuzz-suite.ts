@@ -180,7 +180,8 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
       }
     };
 
-    const propertyTimeout = (property: FuzzProperty): number => Math.max(120_000, runs(property) * timeoutMs);
+    // Generous: a case that hangs fails on its own deadline (timeoutMs) long before this.
+    const propertyTimeout = (property: FuzzProperty): number => Math.max(120_000, runs(property) * 3_000);
 
     it(
       'publish() with arbitrary topics, values, keys, headers and options resolves or rejects with a MessagingError naming the problem',
@@ -342,59 +343,60 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
     // Registered only for adapters that say how to build them from options (no skipped tests).
     const target = options.options;
     if (target !== undefined) {
-    it(
-      'the adapter is constructed from arbitrary options, or its constructor throws a MessagingError without echoing secrets',
-      async () => {
-        const t = target!;
-        const secret = secretArbitrary(fc);
-        const fuzzed = fc.dictionary(fc.constantFrom(...t.keys), fc.anything(ANYTHING), { maxKeys: 4 });
-        const built = fc.oneof(
-          { weight: 1, arbitrary: fc.anything(ANYTHING).map((value) => ({ options: value, secret: null as string | null })) },
-          { weight: 3, arbitrary: fuzzed.map((extra) => ({ options: { ...t.base, ...extra } as unknown, secret: null as string | null })) },
-          {
-            weight: 2,
-            arbitrary: fc
-              .tuple(fuzzed, secret)
-              .map(([extra, s]) => ({ options: { ...t.base, ...extra, ...(t.withSecret?.(s) ?? {}) } as unknown, secret: s as string | null })),
-          },
-        );
-        await check('constructorOptions', built, async ({ options: o, secret: s }) => {
-          const known = s === null ? secrets : [...secrets, s, encodeURIComponent(s)];
-          let constructed: MessageBrokerPort;
-          try {
-            constructed = t.create(o);
-          } catch (error) {
-            expectMessagingError(error, known);
-            return;
-          }
-          expect(isMessageBrokerPort(constructed)).toBe(true);
-          expectNoSecret(known, JSON.stringify(await constructed.health()), 'health()');
-          await constructed.stop();
-        });
-      },
-      propertyTimeout('constructorOptions'),
-    );
+      it(
+        'the adapter is constructed from arbitrary options, or its constructor throws a MessagingError without echoing secrets',
+        async () => {
+          const t = target!;
+          const secret = secretArbitrary(fc);
+          const fuzzed = fc.dictionary(fc.constantFrom(...t.keys), fc.anything(ANYTHING), { maxKeys: 4 });
+          type Built = { readonly options: unknown; readonly secret: string | null };
+          const built = fc.oneof(
+            { weight: 1, arbitrary: fc.anything(ANYTHING).map((value): Built => ({ options: value, secret: null })) },
+            { weight: 3, arbitrary: fuzzed.map((extra): Built => ({ options: { ...t.base, ...extra }, secret: null })) },
+            {
+              weight: 2,
+              arbitrary: fc
+                .tuple(fuzzed, secret)
+                .map(([extra, s]): Built => ({ options: { ...t.base, ...extra, ...(t.withSecret?.(s) ?? {}) }, secret: s })),
+            },
+          );
+          await check('constructorOptions', built, async ({ options: o, secret: s }) => {
+            const known = s === null ? secrets : [...secrets, s, encodeURIComponent(s)];
+            let constructed: MessageBrokerPort;
+            try {
+              constructed = t.create(o);
+            } catch (error) {
+              expectMessagingError(error, known);
+              return;
+            }
+            expect(isMessageBrokerPort(constructed)).toBe(true);
+            expectNoSecret(known, JSON.stringify(await constructed.health()), 'health()');
+            await constructed.stop();
+          });
+        },
+        propertyTimeout('constructorOptions'),
+      );
     }
 
     if (target?.withSecret !== undefined) {
-    it(
-      'start() with credentials that fail rejects with a MessagingError; no error, log line or health() shows the secret',
-      async () => {
-        const t = target!;
-        await check('startWithSecrets', secretArbitrary(fc), async (s) => {
-          const lines: string[] = [];
-          const known = [...secrets, s, encodeURIComponent(s)];
-          const constructed = t.create({ ...t.base, ...t.withSecret!(s), logger: recordingLogger(lines) });
-          const error = await settle(constructed.start(), timeoutMs, 'start()');
-          expect(error).toBeDefined();
-          expectMessagingError(error, known);
-          expectNoSecret(known, JSON.stringify(await constructed.health()), 'health()');
-          await constructed.stop();
-          expectNoSecret(known, lines.join('\n'), 'a log line');
-        });
-      },
-      propertyTimeout('startWithSecrets'),
-    );
+      it(
+        'start() with credentials that fail rejects with a MessagingError; no error, log line or health() shows the secret',
+        async () => {
+          const t = target!;
+          await check('startWithSecrets', secretArbitrary(fc), async (s) => {
+            const lines: string[] = [];
+            const known = [...secrets, s, encodeURIComponent(s)];
+            const constructed = t.create({ ...t.base, ...t.withSecret!(s), logger: recordingLogger(lines) });
+            const error = await settle(constructed.start(), timeoutMs, 'start()');
+            expect(error).toBeDefined();
+            expectMessagingError(error, known);
+            expectNoSecret(known, JSON.stringify(await constructed.health()), 'health()');
+            await constructed.stop();
+            expectNoSecret(known, lines.join('\n'), 'a log line');
+          });
+        },
+        propertyTimeout('startWithSecrets'),
+      );
     }
   });
 }

@@ -1,4 +1,5 @@
-import { createMessage, type Message } from './message.js';
+import { describeFailure } from './describe-failure.js';
+import type { Message, MessageMetadata } from './message.js';
 
 /** Headers msgport adds to a dead-lettered message. */
 export const DeadLetterHeaders = Object.freeze({
@@ -7,13 +8,27 @@ export const DeadLetterHeaders = Object.freeze({
   originalTopic: 'msgport-original-topic',
   group: 'msgport-group',
   attempts: 'msgport-attempts',
+  /**
+   * Only on a fallback dead letter (published when the full one could not be): why the dead letter
+   * with the message's own headers could not be published.
+   */
+  deadLetterError: 'msgport-dead-letter-error',
 } as const);
 
 /** Longest error message copied into a header; brokers limit header sizes. */
 const MAX_ERROR_MESSAGE_LENGTH = 4_096;
 
+/** Longest error message in a fallback dead letter, whose headers are kept small on purpose. */
+const MAX_FALLBACK_MESSAGE_LENGTH = 512;
+
+/** The one header of the failed message a fallback dead letter keeps (its identity, C11). */
+const MESSAGE_ID_HEADER = 'msgport-message-id';
+
+const FIRST_ATTEMPT: Readonly<MessageMetadata> = Object.freeze({ attempt: 1 });
+
 /** What went wrong, for {@link createDeadLetterMessage}. */
 export interface DeadLetterCause {
+  /** What the handler threw (or rejected with) at the last attempt: any value at all. */
   readonly error: unknown;
   readonly group: string | null;
   readonly attempts: number;
@@ -21,25 +36,56 @@ export interface DeadLetterCause {
 
 /**
  * Builds the dead-letter copy of `message` for `destination`: same key, value and headers, plus the
- * `msgport-error-*` headers describing the last failure.
+ * `msgport-error-*` headers describing the last failure. Never throws, whatever `cause.error` is
+ * (see {@link describeFailure}).
  */
 export function createDeadLetterMessage(message: Message, destination: string, cause: DeadLetterCause): Message {
-  const error = cause.error;
-  const errorMessage = error instanceof Error ? error.message : String(error);
-  // `class CardDeclined extends Error {}` keeps name "Error"; its constructor name says more.
-  const errorType =
-    error instanceof Error ? (error.name && error.name !== 'Error' ? error.name : error.constructor.name || 'Error') : typeof error;
-  return createMessage({
+  const failure = describeFailure(cause.error, MAX_ERROR_MESSAGE_LENGTH);
+  return deadLetter(message, destination, {
+    ...message.headers,
+    [DeadLetterHeaders.errorMessage]: failure.message,
+    [DeadLetterHeaders.errorType]: failure.type,
+    [DeadLetterHeaders.originalTopic]: message.topic,
+    [DeadLetterHeaders.group]: cause.group ?? '',
+    [DeadLetterHeaders.attempts]: attemptsText(cause.attempts),
+  });
+}
+
+/**
+ * The fallback dead letter, for when the one {@link createDeadLetterMessage} builds could not be
+ * published: same key and value, but of the message's headers only `msgport-message-id`, a shorter
+ * error message, and `msgport-dead-letter-error` saying why the full dead letter failed. Never throws.
+ */
+export function createFallbackDeadLetterMessage(
+  message: Message,
+  destination: string,
+  cause: DeadLetterCause,
+  deadLetterError: unknown,
+): Message {
+  const failure = describeFailure(cause.error, MAX_FALLBACK_MESSAGE_LENGTH);
+  const messageId = message.headers[MESSAGE_ID_HEADER];
+  return deadLetter(message, destination, {
+    ...(typeof messageId === 'string' ? { [MESSAGE_ID_HEADER]: messageId } : {}),
+    [DeadLetterHeaders.errorMessage]: failure.message,
+    [DeadLetterHeaders.errorType]: failure.type,
+    [DeadLetterHeaders.originalTopic]: message.topic,
+    [DeadLetterHeaders.group]: cause.group ?? '',
+    [DeadLetterHeaders.attempts]: attemptsText(cause.attempts),
+    [DeadLetterHeaders.deadLetterError]: describeFailure(deadLetterError, MAX_FALLBACK_MESSAGE_LENGTH).message,
+  });
+}
+
+/** Built directly: every part comes from a valid Message, and building must not be able to fail. */
+function deadLetter(message: Message, destination: string, headers: Record<string, string>): Message {
+  return Object.freeze({
     topic: destination,
     value: message.value,
     key: message.key,
-    headers: {
-      ...message.headers,
-      [DeadLetterHeaders.errorMessage]: errorMessage.slice(0, MAX_ERROR_MESSAGE_LENGTH),
-      [DeadLetterHeaders.errorType]: errorType,
-      [DeadLetterHeaders.originalTopic]: message.topic,
-      [DeadLetterHeaders.group]: cause.group ?? '',
-      [DeadLetterHeaders.attempts]: String(cause.attempts),
-    },
+    headers: Object.freeze(headers),
+    metadata: FIRST_ATTEMPT,
   });
+}
+
+function attemptsText(attempts: number): string {
+  return Number.isSafeInteger(attempts) ? String(attempts) : '0';
 }

@@ -7,6 +7,7 @@ export { ConfigurationError } from './errors/configuration-error.js';
 export { SubscribeError } from './errors/subscribe-error.js';
 export {
   createMessage,
+  describeValue,
   withMetadata,
   type Message,
   type MessageInit,
@@ -39,6 +40,7 @@ export {
   type RetryPolicyOptions,
 } from './retry-policy.js';
 export { DeadLetterHeaders, createDeadLetterMessage, type DeadLetterCause } from './dead-letter.js';
+export { describeFailure, type FailureDescription } from './describe-failure.js';
 export { NAME_PATTERN } from './topic.js';
 export { KeyedExecutor } from './keyed-executor.js';
 export { createConsoleLogger, silentLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.js';

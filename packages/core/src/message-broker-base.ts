@@ -1,4 +1,5 @@
-import { createDeadLetterMessage } from './dead-letter.js';
+import { createDeadLetterMessage, createFallbackDeadLetterMessage, type DeadLetterCause } from './dead-letter.js';
+import { describeFailure } from './describe-failure.js';
 import { BrokerStateError } from './errors/broker-state-error.js';
 import { ConnectionError } from './errors/connection-error.js';
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
@@ -8,7 +9,7 @@ import { SubscribeError } from './errors/subscribe-error.js';
 import { isPromiseLike, RESOLVED } from './internal/promises.js';
 import { KeyedExecutor } from './keyed-executor.js';
 import { createConsoleLogger, type Logger } from './logger.js';
-import { createMessage, describe, withMetadata, type Message, type Payload } from './message.js';
+import { createMessage, describe, describeValue, withMetadata, type Message, type Payload } from './message.js';
 import type {
   HealthReport,
   HealthStatus,
@@ -19,7 +20,7 @@ import type {
   Subscription,
 } from './message-broker-port.js';
 import { backoffDelay, resolveRetryPolicy, type RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
-import { assertGroup, assertTopic } from './topic.js';
+import { assertGroup, assertTopic, NAME_PATTERN } from './topic.js';
 
 /** Options every adapter built on {@link MessageBrokerBase} accepts. */
 export interface MessageBrokerBaseOptions {
@@ -87,6 +88,13 @@ interface ConsumerEntry {
 
 let nextSubscriptionId = 0;
 
+/** Tries at publishing a dead letter (and then its fallback) while the failure may pass. */
+const DEAD_LETTER_TRIES = 3;
+/** Pause before the second try at a dead letter; each further pause is 4 times longer. */
+const DEAD_LETTER_RETRY_DELAY_MS = 100;
+/** Longest key (as base64) in the log line of a message that could not be dead-lettered. */
+const MAX_LOGGED_KEY_LENGTH = 128;
+
 /** How many valid topic names a broker remembers (see #assertPublishArguments). */
 const MAX_REMEMBERED_TOPICS = 1_000;
 
@@ -116,15 +124,18 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
 
   protected constructor(adapterName: string, options: MessageBrokerBaseOptions = {}) {
     this.adapterName = adapterName;
-    this.logger = options.logger ?? createConsoleLogger('warn', `msgport:${adapterName}`);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError(`The ${adapterName} broker needs an options object, got ${describeValue(options)}.`);
+    }
+    this.logger = guardedLogger(options.logger ?? createConsoleLogger('warn', `msgport:${adapterName}`), adapterName);
     this.retryPolicy = resolveRetryPolicy(options.retry);
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
-    if (!(this.shutdownTimeoutMs >= 0)) {
-      throw new InvalidArgumentError(`shutdownTimeoutMs must be a number >= 0, got ${String(options.shutdownTimeoutMs)}.`);
+    if (typeof this.shutdownTimeoutMs !== 'number' || !(this.shutdownTimeoutMs >= 0)) {
+      throw new InvalidArgumentError(`shutdownTimeoutMs must be a number >= 0, got ${describeValue(options.shutdownTimeoutMs)}.`);
     }
     this.#concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
-      throw new InvalidArgumentError(`concurrency must be an integer >= 1, got ${String(options.concurrency)}.`);
+      throw new InvalidArgumentError(`concurrency must be an integer >= 1, got ${describeValue(options.concurrency)}.`);
     }
   }
 
@@ -167,6 +178,19 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     return false;
   }
 
+  /**
+   * Whether the transport dead-letters a delivery it rejects without requeueing it (RabbitMQ's
+   * dead-letter exchange). It decides what happens to a message that core could dead-letter
+   * neither with its own headers nor with minimal ones: when true, {@link Deliver} rejects with a
+   * `PublishError` of code `DEAD_LETTER_FAILED` and the adapter must reject the delivery without
+   * requeue, so that the broker moves it to the dead-letter queue itself; when false, core logs
+   * the message at `error` (where it still is: topic, partition, offset, key) and resolves, so that
+   * the adapter acknowledges it and the partition or queue moves on.
+   */
+  protected get transportDeadLetters(): boolean {
+    return false;
+  }
+
   // ---- the port -------------------------------------------------------------------------------
 
   publish(topic: string, value: Payload, options?: PublishOptions): Promise<void> {
@@ -199,6 +223,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     const groupName = options.group ?? null;
     if (groupName !== null) assertGroup(groupName, topic);
     const member: Member = { handler, policy: resolveRetryPolicy(options.retry, this.retryPolicy) };
+    if (member.policy.deadLetter) this.#assertDeadLetterTopic(topic, groupName);
 
     const id = `${this.adapterName}-${process.pid}-${++nextSubscriptionId}`;
     const key = groupName === null ? `s\u0000${id}` : `g\u0000${topic}\u0000${groupName}`;
@@ -290,7 +315,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     } catch (error) {
       return Object.freeze({
         status: 'down',
-        details: Object.freeze({ ...base, error: error instanceof Error ? error.message : String(error) }),
+        details: Object.freeze({ ...base, error: errorText(error) }),
       });
     }
   }
@@ -333,7 +358,12 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     try {
       message = createMessage({ topic, value, key: options?.key, headers: options?.headers });
     } catch (error) {
-      return Promise.reject(error);
+      // Reading the options may throw too (a getter): that is still a bad argument.
+      return Promise.reject(
+        isMessagingError(error)
+          ? error
+          : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, { cause: error }),
+      );
     }
     let sent: Promise<void>;
     try {
@@ -501,12 +531,15 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       entry.next = (entry.next + 1) % remaining.length;
     }
     let outcome: unknown;
+    let pending: boolean;
     try {
       outcome = handler.handler(message);
+      // Reading `then` can throw too (a Proxy, a getter): awaiting the outcome would reject alike.
+      pending = isPromiseLike(outcome);
     } catch (error) {
       return this.#handle(entry, handler, message, Promise.reject(error));
     }
-    if (isPromiseLike(outcome)) return this.#handle(entry, handler, message, outcome);
+    if (pending) return this.#handle(entry, handler, message, outcome as PromiseLike<unknown>);
     this.#settled();
     return undefined;
   }
@@ -548,28 +581,104 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
   }
 
+  /**
+   * Dead-letters a message whose last attempt failed, or drops it when the policy says so. Never
+   * fails for what the handler threw (see describeFailure). When the dead letter cannot be
+   * published, it is tried again while the failure may pass (DEAD_LETTER_TRIES), then published
+   * with minimal headers (the same tries); when even that fails, see {@link transportDeadLetters}.
+   * While the broker stops, a failure rejects instead: the transport redelivers the message later.
+   */
   async #deadLetter(entry: ConsumerEntry, message: Message, error: unknown, attempts: number, policy: RetryPolicy): Promise<void> {
     const { topic, group } = entry.spec;
+    const where = group === null ? `"${topic}"` : `"${topic}" (group "${group}")`;
     if (!policy.deadLetter) {
       this.logger.warn(`Dropped a message from "${topic}" after ${attempts} failed attempt(s) (retry policy deadLetter: false).`, {
         error: errorText(error),
       });
       return;
     }
-    const destination = this.deadLetterTopic(topic, group);
-    const deadLetter = createDeadLetterMessage(message, destination, { error, group, attempts });
-    try {
-      await this.sendDeadLetter(deadLetter, message, group);
-    } catch (cause) {
+    const cause: DeadLetterCause = { error, group, attempts };
+    let destination = '(unknown)';
+    const full = await this.#tryDeadLetter(() => {
+      destination = this.deadLetterTopic(topic, group);
+      return this.sendDeadLetter(createDeadLetterMessage(message, destination, cause), message, group);
+    });
+    if (full === DEAD_LETTERED) {
+      this.logger.warn(`Dead-lettered a message from "${topic}" to "${destination}" after ${attempts} failed attempt(s).`, {
+        error: errorText(error),
+      });
+      return;
+    }
+    this.logger.error(
+      `Cannot dead-letter a message from ${where} to "${destination}" after ${attempts} failed attempt(s): ${errorText(full)}. ` +
+        'Publishing it there with minimal headers instead.',
+      { error: errorText(error) },
+    );
+    const fallback = await this.#tryDeadLetter(() =>
+      this.sendDeadLetter(createFallbackDeadLetterMessage(message, destination, cause, full), message, group),
+    );
+    if (fallback === DEAD_LETTERED) {
+      this.logger.warn(
+        `Dead-lettered a message from ${where} to "${destination}" with minimal headers: its own headers were left out ` +
+          '(msgport-dead-letter-error says why).',
+        { error: errorText(error) },
+      );
+      return;
+    }
+    const fields = { error: errorText(error), deadLetterError: errorText(fallback), ...locate(message) };
+    if (this.#state !== 'running') {
       throw new PublishError(
-        `Cannot dead-letter a message from "${topic}" to "${destination}" after ${attempts} failed attempt(s); ` +
+        `Cannot dead-letter a message from ${where} to "${destination}" while the broker stops (${errorText(fallback)}); ` +
           'it was not acknowledged and will be redelivered.',
-        { cause },
+        { cause: fallback, retriable: true },
       );
     }
-    this.logger.warn(`Dead-lettered a message from "${topic}" to "${destination}" after ${attempts} failed attempt(s).`, {
-      error: errorText(error),
-    });
+    if (this.transportDeadLetters) {
+      this.logger.error(
+        `Cannot dead-letter a message from ${where} to "${destination}", not even with minimal headers ` +
+          `(${errorText(fallback)}). Rejecting it so that the broker dead-letters it itself.`,
+        fields,
+      );
+      throw new PublishError(
+        `Cannot dead-letter a message from ${where} to "${destination}", not even with minimal headers (${errorText(fallback)}). ` +
+          'Reject it without requeue: the broker dead-letters it.',
+        { code: 'DEAD_LETTER_FAILED', retriable: false, cause: fallback },
+      );
+    }
+    this.logger.error(
+      `Cannot dead-letter a message from ${where} to "${destination}", not even with minimal headers (${errorText(fallback)}). ` +
+        `Acknowledging it so that the messages behind it are handled: it can still be read in "${topic}"${position(message)}.`,
+      fields,
+    );
+  }
+
+  /** Runs `send` up to DEAD_LETTER_TRIES times while it fails for a reason that may pass. */
+  async #tryDeadLetter(send: () => Promise<void>): Promise<typeof DEAD_LETTERED | unknown> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= DEAD_LETTER_TRIES; attempt++) {
+      if (attempt > 1) await sleep(DEAD_LETTER_RETRY_DELAY_MS * 4 ** (attempt - 2));
+      try {
+        await send();
+        return DEAD_LETTERED;
+      } catch (error) {
+        lastError = error;
+        this.logger.warn(`Dead-lettering failed (try ${attempt} of ${DEAD_LETTER_TRIES}): ${errorText(error)}`);
+        if ((isMessagingError(error) && !error.retriable) || this.#state !== 'running') break;
+      }
+    }
+    return lastError;
+  }
+
+  /** Checks at subscribe time that the dead letters of `topic` can be published and read back. */
+  #assertDeadLetterTopic(topic: string, group: string | null): void {
+    const destination = this.deadLetterTopic(topic, group);
+    if (!NAME_PATTERN.test(destination)) {
+      throw new InvalidArgumentError(
+        `Cannot subscribe to "${topic}"${group === null ? '' : ` in group "${group}"`}: its dead-letter topic ` +
+          `"${destination.slice(0, 60)}…" has ${destination.length} characters, and a topic may have at most 249. ` +
+          'Use a shorter topic or group name, or subscribe with retry: { deadLetter: false }.',
+      );
+    }
   }
 
   #idle(): Promise<void> {
@@ -599,6 +708,52 @@ async function withDeadline(promise: Promise<unknown>, deadline: number): Promis
   }
 }
 
+/**
+ * `logger` with every method guarded: a logger that throws (or is missing a method) must not turn
+ * a log line into a failure of the delivery being logged.
+ *
+ * @throws {InvalidArgumentError} when `logger` is not an object.
+ */
+function guardedLogger(logger: Logger, adapterName: string): Logger {
+  if (typeof logger !== 'object' || logger === null) {
+    throw new InvalidArgumentError(`The ${adapterName} broker's logger must be an object with debug, info, warn and error methods, got ${describeValue(logger)}.`);
+  }
+  const guard =
+    (level: keyof Logger) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      try {
+        const write = logger[level];
+        if (typeof write === 'function') write.call(logger, message, fields);
+      } catch {
+        // Nowhere left to report it: the logger itself failed.
+      }
+    };
+  return Object.freeze({ debug: guard('debug'), info: guard('info'), warn: guard('warn'), error: guard('error') });
+}
+
+/** Marks a dead letter published by #tryDeadLetter. */
+const DEAD_LETTERED: unique symbol = Symbol('dead-lettered');
+
+/** What a log line or an error message says of any thrown value: never throws, bounded (see describeFailure). */
 function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return describeFailure(error).message;
+}
+
+/** Where a message that was not dead-lettered can still be found, for the log line. */
+function locate(message: Message): Record<string, unknown> {
+  const { partition, offset } = message.metadata;
+  const messageId = message.headers['msgport-message-id'];
+  return {
+    topic: message.topic,
+    ...(partition === undefined ? {} : { partition }),
+    ...(offset === undefined ? {} : { offset }),
+    ...(messageId === undefined ? {} : { messageId }),
+    key: message.key === null ? null : message.key.toString('base64').slice(0, MAX_LOGGED_KEY_LENGTH),
+    valueBytes: message.value.length,
+  };
+}
+
+function position(message: Message): string {
+  const { partition, offset } = message.metadata;
+  return partition === undefined || offset === undefined ? '' : ` at partition ${partition}, offset ${offset}`;
 }

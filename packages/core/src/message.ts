@@ -50,6 +50,8 @@ export interface MessageInit {
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+/** Half of a surrogate pair with no other half (a lone surrogate). */
+const LONE_SURROGATE = /\p{Cs}/u;
 const FIRST_ATTEMPT: Readonly<MessageMetadata> = Object.freeze({ attempt: 1 });
 
 /**
@@ -109,14 +111,44 @@ function validateHeaders(topic: string, headers: unknown): Record<string, string
           `Convert it with String(value) or JSON.stringify(value).`,
       );
     }
+    // Brokers carry headers as UTF-8, which has no encoding for half of a surrogate pair: such a
+    // string would arrive changed (C8 promises it arrives exactly as published).
+    if (LONE_SURROGATE.test(name) || LONE_SURROGATE.test(value)) {
+      throw new InvalidArgumentError(
+        `Cannot publish to "${topic}": header ${JSON.stringify(name.slice(0, 60))} is not well-formed Unicode ` +
+          '(it has half of a surrogate pair, which UTF-8 cannot carry). Cut strings by code points, not by UTF-16 units.',
+      );
+    }
   }
   return headers as Record<string, string>;
 }
 
-/** Short, credential-free description of a value's type for error messages. */
+/**
+ * Short, credential-free description of a value's type for error messages: `null`, `an array`,
+ * `an object (Map)`, `a string` … Never throws (a Proxy, an object without prototype).
+ */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
-  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+  if (typeof value === 'undefined') return 'undefined';
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  try {
+    if (Array.isArray(value)) return 'an array';
+    const constructor: unknown = (value as { constructor?: unknown }).constructor;
+    const name = typeof constructor === 'function' ? (constructor as { name?: unknown }).name : undefined;
+    return typeof name === 'string' && name !== '' ? `an object (${name})` : 'an object';
+  } catch {
+    return 'an object';
+  }
+}
+
+/**
+ * A value as an error message may show it: numbers, booleans, bigints, `null` and `undefined` as
+ * they are, anything else by its type only (see {@link describe}), so that a string that may be a
+ * secret is never echoed. Never throws.
+ */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  const kind = typeof value;
+  if (kind === 'number' || kind === 'boolean' || kind === 'bigint') return String(value);
+  return describe(value);
 }

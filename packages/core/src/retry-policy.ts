@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
+import { describeValue } from './message.js';
 
 /** How a failing handler is retried, and what happens after the last attempt. */
 export interface RetryPolicy {
@@ -38,13 +39,18 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
  * @throws {InvalidArgumentError} for a negative delay, fewer than 1 attempt, or jitter outside 0–1.
  */
 export function resolveRetryPolicy(options: RetryPolicyOptions | undefined, base: RetryPolicy = DEFAULT_RETRY_POLICY): RetryPolicy {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new InvalidArgumentError(`Invalid retry policy: expected an object, got ${describeValue(options)}.`);
+  }
   const policy = { ...base, ...stripUndefined(options ?? {}) };
   const problems: string[] = [];
+  // `typeof` first: comparing an object without prototype to a number throws.
+  const atLeast = (value: unknown, min: number): boolean => typeof value === 'number' && value >= min;
   if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) problems.push('maxAttempts must be an integer >= 1');
-  if (!(policy.initialDelayMs >= 0)) problems.push('initialDelayMs must be >= 0');
-  if (!(policy.multiplier >= 1)) problems.push('multiplier must be >= 1');
-  if (!(policy.maxDelayMs >= 0)) problems.push('maxDelayMs must be >= 0');
-  if (!(policy.jitter >= 0 && policy.jitter <= 1)) problems.push('jitter must be between 0 and 1');
+  if (!atLeast(policy.initialDelayMs, 0)) problems.push('initialDelayMs must be >= 0');
+  if (!atLeast(policy.multiplier, 1)) problems.push('multiplier must be >= 1');
+  if (!atLeast(policy.maxDelayMs, 0)) problems.push('maxDelayMs must be >= 0');
+  if (!(atLeast(policy.jitter, 0) && policy.jitter <= 1)) problems.push('jitter must be between 0 and 1');
   if (typeof policy.deadLetter !== 'boolean') problems.push('deadLetter must be a boolean');
   if (problems.length > 0) {
     throw new InvalidArgumentError(`Invalid retry policy: ${problems.join('; ')}.`);

@@ -36,6 +36,7 @@ describe('createDeadLetterMessage()', () => {
       originalTopic: 'msgport-original-topic',
       group: 'msgport-group',
       attempts: 'msgport-attempts',
+      deadLetterError: 'msgport-dead-letter-error',
     });
     expect(Object.isFrozen(DeadLetterHeaders)).toBe(true);
   });

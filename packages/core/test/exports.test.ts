@@ -20,6 +20,8 @@ it('@msgport/core exports exactly its documented public API', async () => {
     'createConsoleLogger',
     'createDeadLetterMessage',
     'createMessage',
+    'describeFailure',
+    'describeValue',
     'getListenerMetadata',
     'isMessageBrokerPort',
     'isMessagingError',

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import {
   BrokerStateError,
   ConnectionError,
+  DeadLetterHeaders,
+  InvalidArgumentError,
   MessageBrokerBase,
   PublishError,
   SubscribeError,
@@ -15,6 +17,8 @@ import {
   type Logger,
   type Message,
   type MessageBrokerBaseOptions,
+  type MessageMetadata,
+  type RetryPolicyOptions,
 } from '@msgport/core';
 
 /** A minimal adapter on MessageBrokerBase whose transport can be made to fail. */
@@ -25,6 +29,10 @@ class LoopbackBroker extends MessageBrokerBase {
   sendError: unknown = null;
   openError: unknown = null;
   deadLetterError: unknown = null;
+  /** Decides, per dead letter, whether publishing it fails (returns the error) or not (null). */
+  deadLetterFailure: ((deadLetter: Message) => unknown) | null = null;
+  deadLetterTries = 0;
+  transportDeadLetters$ = false;
   health$: AdapterHealth | Error = { status: 'up' };
   connects = 0;
   disconnects = 0;
@@ -48,8 +56,15 @@ class LoopbackBroker extends MessageBrokerBase {
   }
 
   protected override async sendDeadLetter(deadLetter: Message): Promise<void> {
+    this.deadLetterTries++;
     if (this.deadLetterError !== null) throw this.deadLetterError;
+    const failure = this.deadLetterFailure?.(deadLetter) ?? null;
+    if (failure !== null) throw failure;
     this.sent.push(deadLetter);
+  }
+
+  protected override get transportDeadLetters(): boolean {
+    return this.transportDeadLetters$;
   }
 
   protected override deadLetterTopic(topic: string, group: string | null): string {
@@ -68,8 +83,8 @@ class LoopbackBroker extends MessageBrokerBase {
   }
 
   /** Hands `value` to every open consumer of `topic`, as a transport would. */
-  deliverAll(topic: string, value: string, key: string | null = null): Promise<void[]> {
-    const message = { topic, value: Buffer.from(value), key: key === null ? null : Buffer.from(key), headers: {}, metadata: {} };
+  deliverAll(topic: string, value: string, key: string | null = null, metadata: MessageMetadata = {}): Promise<void[]> {
+    const message = { topic, value: Buffer.from(value), key: key === null ? null : Buffer.from(key), headers: { 'x-app': 'a' }, metadata };
     return Promise.all(
       [...this.consumers.values()].filter((c) => c.spec.topic === topic).map((c) => c.deliver(Object.freeze(message))),
     );
@@ -204,7 +219,7 @@ describe('MessageBrokerBase', () => {
     expect(new Set(specs.map((s) => s.id)).size).toBe(3);
   });
 
-  it('dead-letters to the adapter destination and rejects the delivery when dead-lettering fails', async () => {
+  it('dead-letters to the adapter destination', async () => {
     const broker = loopback();
     await broker.start();
     await broker.subscribe(
@@ -216,13 +231,6 @@ describe('MessageBrokerBase', () => {
     );
     await broker.deliverAll('orders', 'o1');
     expect(broker.sent.map((m) => m.topic)).toEqual(['orders.billing.dead']);
-
-    broker.deadLetterError = new Error('dlq unavailable');
-    const error: unknown = await broker.deliverAll('orders', 'o2').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PublishError);
-    expect((error as Error).message).toBe(
-      'Cannot dead-letter a message from "orders" to "orders.billing.dead" after 1 failed attempt(s); it was not acknowledged and will be redelivered.',
-    );
   });
 
   it('rejects a delivery that arrives after the last member unsubscribed, so the transport redelivers it', async () => {
@@ -296,5 +304,199 @@ describe('MessageBrokerBase', () => {
     await Promise.all([stopping, starting]);
     expect((await broker.health()).status).toBe('up');
     expect(broker.connects).toBe(2);
+  });
+});
+
+describe('MessageBrokerBase when dead-lettering fails', () => {
+  const failing = async (broker: LoopbackBroker): Promise<void> => {
+    await broker.start();
+    await broker.subscribe(
+      'orders',
+      () => {
+        throw new TypeError('bad order');
+      },
+      { group: 'billing', retry: { maxAttempts: 1 } },
+    );
+  };
+  const isFallback = (deadLetter: Message): boolean => DeadLetterHeaders.deadLetterError in deadLetter.headers;
+
+  it('tries a dead letter again while the failure may pass, then publishes it', async () => {
+    const lines: string[] = [];
+    const broker = loopback({ logger: silent(lines) });
+    await failing(broker);
+    let failures = 2;
+    broker.deadLetterFailure = () => (failures-- > 0 ? new PublishError('broker busy', { code: 'PUBLISH_TIMEOUT' }) : null);
+
+    await broker.deliverAll('orders', 'o1');
+
+    expect(broker.deadLetterTries).toBe(3);
+    expect(broker.sent.map((m) => m.headers)).toEqual([expect.objectContaining({ 'x-app': 'a', [DeadLetterHeaders.errorType]: 'TypeError' })]);
+    expect(lines.filter((line) => line.startsWith('error:'))).toEqual([]);
+    expect(lines.filter((line) => line.includes('Dead-lettering failed'))).toHaveLength(2);
+  });
+
+  it('publishes a fallback dead letter with minimal headers when the full one keeps failing, and logs that at error', async () => {
+    const lines: string[] = [];
+    const broker = loopback({ logger: silent(lines) });
+    await failing(broker);
+    broker.deadLetterFailure = (deadLetter) =>
+      isFallback(deadLetter) ? null : new PublishError('record too large', { code: 'MESSAGE_TOO_LARGE', retriable: false });
+
+    await broker.deliverAll('orders', 'o1', 'k1');
+
+    // A failure that cannot pass is not tried again: one try of the full one, one of the fallback.
+    expect(broker.deadLetterTries).toBe(2);
+    expect(broker.sent).toHaveLength(1);
+    const [fallback] = broker.sent;
+    expect(fallback!.topic).toBe('orders.billing.dead');
+    expect(fallback!.value.toString()).toBe('o1');
+    expect(fallback!.key!.toString()).toBe('k1');
+    expect(fallback!.headers).toEqual({
+      [DeadLetterHeaders.errorMessage]: 'bad order',
+      [DeadLetterHeaders.errorType]: 'TypeError',
+      [DeadLetterHeaders.originalTopic]: 'orders',
+      [DeadLetterHeaders.group]: 'billing',
+      [DeadLetterHeaders.attempts]: '1',
+      [DeadLetterHeaders.deadLetterError]: 'record too large',
+    });
+    expect(lines.filter((line) => line.startsWith('error:'))).toEqual([
+      'error: Cannot dead-letter a message from "orders" (group "billing") to "orders.billing.dead" after 1 failed attempt(s): ' +
+        'record too large. Publishing it there with minimal headers instead.',
+    ]);
+  });
+
+  it('when even the fallback fails, logs at error where the message still is and acknowledges it, so the next one is handled', async () => {
+    const lines: string[] = [];
+    const broker = loopback({ logger: silent(lines) });
+    await failing(broker);
+    broker.deadLetterFailure = () => new PublishError('not authorized', { retriable: false });
+
+    await expect(broker.deliverAll('orders', 'o1', 'k1', { partition: 2, offset: '41' })).resolves.toEqual([undefined]);
+
+    expect(broker.sent).toEqual([]);
+    expect(lines.filter((line) => line.startsWith('error:'))).toEqual([
+      expect.stringContaining('Publishing it there with minimal headers instead.'),
+      'error: Cannot dead-letter a message from "orders" (group "billing") to "orders.billing.dead", not even with minimal headers ' +
+        '(not authorized). Acknowledging it so that the messages behind it are handled: it can still be read in "orders" at partition 2, offset 41.',
+    ]);
+  });
+
+  it('rejects with DEAD_LETTER_FAILED instead when the transport dead-letters rejected deliveries itself (RabbitMQ)', async () => {
+    const broker = loopback();
+    broker.transportDeadLetters$ = true;
+    await failing(broker);
+    broker.deadLetterFailure = () => new PublishError('not authorized', { retriable: false });
+
+    const error: unknown = await broker.deliverAll('orders', 'o1').catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PublishError);
+    expect(error).toMatchObject({ code: 'DEAD_LETTER_FAILED', retriable: false });
+    expect((error as Error).message).toBe(
+      'Cannot dead-letter a message from "orders" (group "billing") to "orders.billing.dead", not even with minimal headers ' +
+        '(not authorized). Reject it without requeue: the broker dead-letters it.',
+    );
+  });
+
+  it('gives nothing up while the broker stops: the delivery rejects, retriable, and is redelivered later', async () => {
+    const broker = loopback();
+    await broker.start();
+    let fail!: () => void;
+    let started = false;
+    await broker.subscribe(
+      'orders',
+      () =>
+        new Promise<void>((_, reject) => {
+          started = true;
+          fail = () => reject(new Error('late failure'));
+        }),
+      { group: 'billing', retry: { maxAttempts: 1 } },
+    );
+    broker.deadLetterFailure = () => new PublishError('connection closing');
+    const delivered = broker.deliverAll('orders', 'o1').catch((e: unknown) => e);
+    await waitFor(() => started);
+    const stopping = broker.stop();
+    fail();
+
+    const error = await delivered;
+    await stopping;
+    expect(error).toBeInstanceOf(PublishError);
+    expect(error).toMatchObject({ code: 'PUBLISH_FAILED', retriable: true });
+    expect((error as Error).message).toContain('while the broker stops');
+    expect(broker.deadLetterTries).toBe(2);
+  });
+
+  it('dead-letters a message whose handler returned a Proxy that throws when its `then` is read', async () => {
+    const broker = loopback();
+    await broker.start();
+    const proxy = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('no then for you');
+        },
+      },
+    );
+    await broker.subscribe('orders', () => proxy as unknown as void, { group: 'billing', retry: { maxAttempts: 1 } });
+
+    await broker.deliverAll('orders', 'o1');
+
+    expect(broker.sent.map((m) => m.headers[DeadLetterHeaders.errorMessage])).toEqual(['no then for you']);
+    expect((await broker.health()).details['inFlight']).toBe(0);
+  });
+
+  it('keeps delivering when the logger itself throws', async () => {
+    const throwing: Logger = {
+      debug: () => {
+        throw new Error('logger down');
+      },
+      info: () => {
+        throw new Error('logger down');
+      },
+      warn: () => {
+        throw new Error('logger down');
+      },
+      error: () => {
+        throw new Error('logger down');
+      },
+    };
+    const broker = loopback({ logger: throwing });
+    await failing(broker);
+    await broker.deliverAll('orders', 'o1');
+    expect(broker.sent).toHaveLength(1);
+  });
+});
+
+describe('MessageBrokerBase argument checks', () => {
+  it('rejects a subscription whose dead-letter topic would not be a legal topic name', async () => {
+    const broker = loopback();
+    const long = 'a'.repeat(240);
+    const error: unknown = await broker.subscribe(long, () => undefined, 'billing').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as Error).message).toContain('its dead-letter topic');
+    expect((error as Error).message).toContain('has 253 characters, and a topic may have at most 249');
+    // Without dead-lettering there is no dead-letter topic to worry about.
+    await expect(broker.subscribe(long, () => undefined, { group: 'billing', retry: { deadLetter: false } })).resolves.toBeDefined();
+  });
+
+  it('rejects options that are not an object and option values of the wrong type without echoing them', () => {
+    expect(() => new LoopbackBroker(null as unknown as MessageBrokerBaseOptions)).toThrow(InvalidArgumentError);
+    expect(() => loopback({ shutdownTimeoutMs: Object.create(null) as number })).toThrow(
+      'shutdownTimeoutMs must be a number >= 0, got an object.',
+    );
+    expect(() => loopback({ concurrency: Symbol('c') as unknown as number })).toThrow('concurrency must be an integer >= 1, got a symbol.');
+    expect(() => loopback({ retry: { initialDelayMs: Object.create(null) as number } })).toThrow('initialDelayMs must be >= 0');
+    expect(() => loopback({ retry: 'fast' as unknown as RetryPolicyOptions })).toThrow('Invalid retry policy: expected an object, got a string.');
+    expect(() => loopback({ logger: 5 as unknown as Logger })).toThrow(InvalidArgumentError);
+  });
+
+  it('rejects publish options whose reading throws with INVALID_ARGUMENT', async () => {
+    const broker = loopback();
+    await broker.start();
+    const options = Object.defineProperty({}, 'key', {
+      get() {
+        throw new Error('getter');
+      },
+    });
+    await expect(broker.publish('orders', 'v', options)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });

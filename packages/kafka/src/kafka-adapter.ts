@@ -5,6 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import {
   BrokerStateError,
   ConnectionError,
+  describeValue,
   InvalidArgumentError,
   MessageBrokerBase,
   PublishError,
@@ -44,6 +45,7 @@ import { GroupConsumer } from './internal/group-consumer.js';
 import { ASSIGNMENT_STRATEGIES, createPartitionAssigners, type AssignmentStrategy } from './internal/partition-assigners.js';
 import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord, type OutgoingRecord } from './internal/mapping.js';
+import { keyPartition } from './internal/murmur2.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
 import { retryTransient } from './internal/retry-transient.js';
 import { SocketRegistry } from './internal/socket-registry.js';
@@ -254,7 +256,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     this.#assigners = createPartitionAssigners(this.#options.partitionAssigners, this.logger);
     this.#redact = createRedactor([
       options.sasl?.password,
-      typeof options.ssl === 'object' && typeof options.ssl.passphrase === 'string' ? options.ssl.passphrase : undefined,
+      typeof options.ssl === 'object' && options.ssl !== null && typeof options.ssl.passphrase === 'string' ? options.ssl.passphrase : undefined,
     ]);
   }
 
@@ -752,7 +754,8 @@ const stickyPartitioner: ICustomPartitioner = () => {
     const record = args.message as OutgoingRecord;
     const previous = record.chosenPartition;
     if (previous >= 0 && previous < args.partitionMetadata.length) return previous;
-    const next = partition(args);
+    // Keyed records are hashed here: kafkajs' murmur2 blocks the event loop on large keys (see keyPartition).
+    const next = record.key === null ? partition(args) : keyPartition(record.key, args.partitionMetadata.length);
     record.chosenPartition = next;
     return next;
   };
@@ -797,7 +800,7 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
   const integer = (name: keyof KafkaAdapterOptions, fallback: number, min: number): number => {
     const value = options[name] ?? fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      problems.push(`${name} must be an integer >= ${min}, got ${String(value)}`);
+      problems.push(`${name} must be an integer >= ${min}, got ${describeValue(value)}`);
       return fallback;
     }
     return value;

@@ -7,6 +7,7 @@ import {
   BrokerStateError,
   ConfigurationError,
   ConnectionError,
+  describeValue,
   InvalidArgumentError,
   isMessagingError,
   MessageBrokerBase,
@@ -269,7 +270,8 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     this.#exchange = options.exchangeName ?? 'msgport';
     if (typeof this.#exchange !== 'string' || !/^[A-Za-z0-9._:-]{1,250}$/.test(this.#exchange) || this.#exchange.startsWith('amq.')) {
       throw new InvalidArgumentError(
-        `RabbitMQAdapter: invalid exchangeName ${JSON.stringify(this.#exchange)}. Use 1-250 characters from ` +
+        `RabbitMQAdapter: invalid exchangeName ${typeof this.#exchange === 'string' ? JSON.stringify(this.#exchange) : describeValue(this.#exchange)}. ` +
+          'Use 1-250 characters from ' +
           'A-Z, a-z, 0-9, ".", "_", ":" and "-", not starting with "amq.".',
       );
     }
@@ -279,7 +281,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     this.#prefetch = options.prefetch ?? Math.max(100, concurrency);
     if (!Number.isInteger(this.#prefetch) || this.#prefetch < concurrency || this.#prefetch > MAX_PREFETCH) {
       throw new InvalidArgumentError(
-        `RabbitMQAdapter: prefetch must be an integer from concurrency (${concurrency}) to ${MAX_PREFETCH}, got ${String(options.prefetch)}.`,
+        `RabbitMQAdapter: prefetch must be an integer from concurrency (${concurrency}) to ${MAX_PREFETCH}, got ${describeValue(options.prefetch)}.`,
       );
     }
     this.#connectionTimeoutMs = positive(options.connectionTimeoutMs, 10_000, 'connectionTimeoutMs');
@@ -425,6 +427,11 @@ export class RabbitMQAdapter extends MessageBrokerBase {
 
   protected override deadLetterTopic(topic: string, group: string | null): string {
     return deadLetterName(topic, group);
+  }
+
+  /** Every queue has `<topic>.<group>.dlq` as its dead-letter route: a delivery rejected without requeue goes there. */
+  protected override get transportDeadLetters(): boolean {
+    return true;
   }
 
   protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
@@ -1132,6 +1139,12 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     consumer.deliver(message).then(
       () => this.#settleDelivery(consumer, channel, () => channel.ack(delivery)),
       (error: unknown) => {
+        if (isMessagingError(error) && error.code === 'DEAD_LETTER_FAILED') {
+          // Core could not publish the dead letter, not even with minimal headers (and logged it
+          // at error): RabbitMQ's own dead-lettering moves the message to the same queue.
+          this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, false));
+          return;
+        }
         // CONSUMER_CLOSED: core did not start the handler because stop() began or the subscription
         // ended while the delivery waited its turn. Expected, and the broker redelivers it.
         const closing = isMessagingError(error) && error.code === 'CONSUMER_CLOSED';
@@ -1244,7 +1257,7 @@ function pickTlsOptions(tls: RabbitMQTlsOptions): RabbitMQTlsOptions {
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(`RabbitMQAdapter: ${name} must be a number > 0, got ${String(value)}.`);
+    throw new InvalidArgumentError(`RabbitMQAdapter: ${name} must be a number > 0, got ${describeValue(value)}.`);
   }
   return value;
 }

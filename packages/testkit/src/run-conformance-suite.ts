@@ -12,6 +12,7 @@ import {
 import { collect, type Collector } from './collect.js';
 import { deferred, delay } from './internal/deferred.js';
 import { describeNestedPublish } from './internal/nested-publish-cases.js';
+import { describeThrownValueCases } from './internal/thrown-value-cases.js';
 import { uniqueName } from './unique-name.js';
 
 /** What an adapter supports; a `false` flag skips (never deletes) the cases that need it. */
@@ -764,6 +765,15 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
     });
 
     describeNestedPublish({ caps, startedBroker, until, test });
+    describeThrownValueCases({
+      createBroker: () => options.createBroker(),
+      deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),
+      test,
+      enabled: caps.deadLetter,
+      publishResolvesAfterHandling: caps.publishResolvesAfterHandling,
+      timeoutMs,
+      testTimeoutMs,
+    });
   });
 }
 

@@ -34,9 +34,11 @@ export class MessagingError extends Error {
  * (two versions installed side by side), where `instanceof` would fail.
  */
 export function isMessagingError(value: unknown): value is MessagingError {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    ((value as Record<symbol, unknown>)[BRAND] === true || value instanceof MessagingError)
-  );
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return (value as Record<symbol, unknown>)[BRAND] === true || value instanceof MessagingError;
+  } catch {
+    // A Proxy that throws on reads is no MessagingError.
+    return false;
+  }
 }

@@ -1,4 +1,4 @@
-import { ConnectionError, isMessagingError, PublishError, SubscribeError, type MessagingError } from '@msgport/core';
+import { ConnectionError, describeFailure, isMessagingError, PublishError, SubscribeError, type MessagingError } from '@msgport/core';
 
 /** Replaces every secret (SASL password, TLS passphrase) in a text by `***`. */
 export type Redact = (text: string) => string;
@@ -16,30 +16,46 @@ export function createRedactor(secrets: ReadonlyArray<string | undefined>): Reda
   };
 }
 
+/** The fields of one error of a chain that the checks below read, copied off the error. */
 interface ErrorLike {
   readonly name?: unknown;
   readonly message?: unknown;
   readonly code?: unknown;
   readonly type?: unknown;
-  readonly cause?: unknown;
-  readonly originalError?: unknown;
-  readonly errors?: unknown;
   readonly retriable?: unknown;
 }
 
-/** The error, its `cause` / `originalError` chain and aggregated `errors`, breadth first, bounded. */
+const ERROR_FIELDS = ['name', 'message', 'code', 'type', 'retriable'] as const;
+
+/**
+ * The error, its `cause` / `originalError` chain and aggregated `errors`, breadth first, bounded.
+ * Each entry is a copy of the fields read, taken defensively: an error may be anything a handler
+ * threw (a Proxy, a getter that throws), and describing it must not throw.
+ */
 export function errorChain(error: unknown): ErrorLike[] {
   const chain: ErrorLike[] = [];
+  const seen = new Set<unknown>();
   const queue: unknown[] = [error];
   while (queue.length > 0 && chain.length < 20) {
     const current = queue.shift();
-    if (typeof current !== 'object' || current === null || chain.includes(current as ErrorLike)) continue;
-    const like = current as ErrorLike;
+    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
+    seen.add(current);
+    const like: Record<string, unknown> = {};
+    for (const field of ERROR_FIELDS) like[field] = read(current, field);
     chain.push(like);
-    queue.push(like.cause, like.originalError);
-    if (Array.isArray(like.errors)) queue.push(...(like.errors as unknown[]));
+    queue.push(read(current, 'cause'), read(current, 'originalError'));
+    const errors = read(current, 'errors');
+    if (Array.isArray(errors)) queue.push(...(errors as unknown[]).slice(0, 20));
   }
   return chain;
+}
+
+function read(object: object, key: string): unknown {
+  try {
+    return (object as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when kafkajs (or the broker) rejected a record or batch for its size. */
@@ -130,7 +146,7 @@ export function describeError(error: unknown, redact: Redact): string {
   const messages = chain
     .map((e) => (typeof e.message === 'string' ? e.message : ''))
     .filter((message) => message.length > 0);
-  const innermost = messages[messages.length - 1] ?? (error instanceof Error ? error.message : String(error));
+  const innermost = messages[messages.length - 1] ?? describeFailure(error).message;
   // One line: error messages end up in logs and health details.
   return redact(innermost).replace(/\s*[\r\n]+\s*/g, ' ');
 }

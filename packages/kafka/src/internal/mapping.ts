@@ -45,7 +45,7 @@ export function toKafkaRecord(message: Message): OutgoingRecord {
   for (const name in message.headers) {
     if (!Object.prototype.hasOwnProperty.call(message.headers, name)) continue;
     headers ??= {};
-    headers[name] = Buffer.from(message.headers[name]!, 'utf8');
+    setOwn(headers, name, Buffer.from(message.headers[name]!, 'utf8'));
   }
   return { key: message.key, value: message.value, headers: headers ?? NO_OUTGOING_HEADERS, chosenPartition: -1 };
 }
@@ -89,7 +89,7 @@ export function decodeHeaders(headers: IHeaders | undefined): Record<string, str
   if (headers === undefined) return decoded;
   for (const [name, raw] of Object.entries(headers)) {
     const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-    decoded[name] = decodeHeaderValue(value);
+    setOwn(decoded, name, decodeHeaderValue(value));
   }
   return decoded;
 }
@@ -135,17 +135,26 @@ function receivedHeaders(headers: IHeaders | undefined): Readonly<Record<string,
     const raw = headers[name];
     const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
     decoded ??= {};
-    decoded[name] = decodeHeaderValue(value);
+    setOwn(decoded, name, decodeHeaderValue(value));
   }
   return decoded === null ? NO_HEADERS : Object.freeze(decoded);
 }
 
 /**
- * Splits `'h1:9092, h2:9092'` or `['h1:9092', 'h2:9092']` into a list of `host:port` entries.
- * Returns an empty list when nothing usable is given (the caller reports it).
+ * `target[name] = value` as an own property, also for the header name `__proto__` (legal in Kafka),
+ * which an assignment would take for the object's prototype and drop.
  */
-export function parseBootstrapServers(servers: string | readonly string[]): string[] {
-  const entries = typeof servers === 'string' ? [servers] : [...servers];
+function setOwn<T>(target: Record<string, T>, name: string, value: T): void {
+  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
+}
+
+/**
+ * Splits `'h1:9092, h2:9092'` or `['h1:9092', 'h2:9092']` into a list of `host:port` entries.
+ * Returns an empty list when nothing usable is given (the caller reports it), whatever was given.
+ */
+export function parseBootstrapServers(servers: unknown): string[] {
+  const entries: unknown[] = typeof servers === 'string' ? [servers] : Array.isArray(servers) ? [...(servers as unknown[])] : [];
   return entries
     .flatMap((entry) => (typeof entry === 'string' ? entry.split(',') : []))
     .map((entry) => entry.trim())

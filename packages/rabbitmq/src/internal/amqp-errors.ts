@@ -1,3 +1,4 @@
+import { describeFailure } from '@msgport/core';
 import { scrub } from './redact.js';
 
 /**
@@ -81,11 +82,10 @@ export function tlsFailure(error: unknown): string | null {
     seen.add(current);
     const reason = tlsReasonOf(current);
     if (reason !== null) return reason;
-    if (typeof current === 'object') {
-      const { cause, errors } = current as { cause?: unknown; errors?: unknown };
-      if (cause !== undefined) pending.push(cause);
-      if (Array.isArray(errors)) pending.push(...(errors as unknown[]));
-    }
+    const cause = read(current, 'cause');
+    const errors = read(current, 'errors');
+    if (cause !== undefined) pending.push(cause);
+    if (Array.isArray(errors)) pending.push(...(errors as unknown[]).slice(0, 16));
   }
   return null;
 }
@@ -101,15 +101,24 @@ function tlsReasonOf(error: unknown): string | null {
   // OpenSSL's own text ("8C1F…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:…/ssl3_record.c:350:\n")
   // is reduced to its reason; Node also hands that reason over as `error.reason`.
   const openSslReason = /SSL routines:[^:]*:([^:]+)/.exec(message)?.[1];
-  const ownReason = (error as { reason?: unknown } | null)?.reason;
+  const ownReason = read(error, 'reason');
   const text = oneLine(typeof ownReason === 'string' && ownReason !== '' ? ownReason : (openSslReason ?? message));
   return code === undefined || text.includes(code) ? text : `${text} (${code})`;
 }
 
 function codeOf(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
+  const code = read(error, 'code');
   return typeof code === 'string' && code !== '' ? code : undefined;
+}
+
+/** `error[key]` when `error` is an object and reading it does not throw; else undefined. */
+function read(error: unknown, key: string): unknown {
+  if (typeof error !== 'object' || error === null) return undefined;
+  try {
+    return (error as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
 }
 
 /** `text` with its line breaks (and the blanks around them) turned into single spaces, trimmed. */
@@ -117,7 +126,7 @@ function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
+/** The message of any thrown value; never throws (see describeFailure). */
 function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return typeof error === 'string' ? error : String(error);
+  return describeFailure(error).message;
 }

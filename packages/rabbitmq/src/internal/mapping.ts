@@ -37,7 +37,7 @@ export interface AmqpDelivery {
  * headers as AMQP long strings plus the key in {@link KEY_HEADER}; no `headers` at all for a
  * message without key or headers (the common case: nothing to copy or check).
  *
- * @throws {InvalidArgumentError} for a header name longer than 255 UTF-8 bytes.
+ * @throws {InvalidArgumentError} for a header name longer than 255 UTF-8 bytes, `__proto__`, or the reserved {@link KEY_HEADER}.
  */
 export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpPublish {
   const timestamp = Math.floor(now / 1000);
@@ -51,8 +51,21 @@ export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpP
           'the most an AMQP header name can hold. Use a shorter name.',
       );
     }
-    // The key header is reserved: an application header of that name is dropped.
-    if (name === KEY_HEADER) continue;
+    // amqplib decodes a received field table by assignment, which takes "__proto__" for the
+    // object's prototype: a header of that name would be lost on the way.
+    if (name === '__proto__') {
+      throw new InvalidArgumentError(
+        `Cannot publish to "${message.topic}": the header name "__proto__" cannot be carried by RabbitMQ's client ` +
+          '(amqplib drops it when it receives the message). Use another header name.',
+      );
+    }
+    // Reserved for the key: an application header of that name could not arrive as published.
+    if (name === KEY_HEADER) {
+      throw new InvalidArgumentError(
+        `Cannot publish to "${message.topic}": the header name "${KEY_HEADER}" is reserved on RabbitMQ, which carries the ` +
+          'message key in it. Pass the key as the key option, or use another header name.',
+      );
+    }
     headers ??= {};
     headers[name] = message.headers[name]!;
   }

@@ -6,6 +6,13 @@ import { createMessage, InvalidArgumentError, type Message, type MessageMetadata
  */
 export const KEY_HEADER = 'msgport-key';
 
+/**
+ * Reserved AMQP header carrying the partition the publisher chose (a decimal string): the topic's
+ * partition exchange routes by it (queue-layout.ts). A transport fact: it never appears in a
+ * received message's `headers`; the partition a delivery came from is `metadata.partition`.
+ */
+export const PARTITION_HEADER = 'msgport-partition';
+
 /** Longest header name AMQP can encode (a field-table key is a short string). */
 const MAX_HEADER_NAME_BYTES = 255;
 
@@ -34,12 +41,12 @@ export interface AmqpDelivery {
 
 /**
  * Maps a {@link Message} to what amqplib publishes: routing key = topic, persistent, application
- * headers as AMQP long strings plus the key in {@link KEY_HEADER}; no `headers` at all for a
- * message without key or headers (the common case: nothing to copy or check).
+ * headers as AMQP long strings plus the key in {@link KEY_HEADER} and `partition` in
+ * {@link PARTITION_HEADER}; no `headers` at all for a message without key, headers or partition.
  *
  * @throws {InvalidArgumentError} for a header name longer than 255 UTF-8 bytes.
  */
-export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpPublish {
+export function toAmqpPublish(message: Message, partition: number | null = null, now: number = Date.now()): AmqpPublish {
   const timestamp = Math.floor(now / 1000);
   const { key } = message;
   let headers: Record<string, string> | undefined;
@@ -51,12 +58,13 @@ export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpP
           'the most an AMQP header name can hold. Use a shorter name.',
       );
     }
-    // The key header is reserved: an application header of that name is dropped.
-    if (name === KEY_HEADER) continue;
+    // The key and partition headers are reserved: an application header of either name is dropped.
+    if (name === KEY_HEADER || name === PARTITION_HEADER) continue;
     headers ??= {};
     headers[name] = message.headers[name]!;
   }
   if (key !== null) (headers ??= {})[KEY_HEADER] = key.toString('base64');
+  if (partition !== null) (headers ??= {})[PARTITION_HEADER] = String(partition);
   return {
     routingKey: message.topic,
     content: message.value,
@@ -68,8 +76,10 @@ export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpP
  * Maps an amqplib delivery to a {@link Message} of `topic` (the topic the consumer subscribed to).
  * The key comes back from {@link KEY_HEADER} exactly as published (`null` stays `null`); other
  * header values that are not strings (from foreign producers) are decoded as {@link headerValueToString} says.
+ * {@link PARTITION_HEADER} is dropped; `partition` (the partition queue the delivery came from,
+ * when it came from one) becomes `metadata.partition`.
  */
-export function fromAmqpDelivery(delivery: AmqpDelivery, topic: string): Message {
+export function fromAmqpDelivery(delivery: AmqpDelivery, topic: string, partition: number | null = null): Message {
   const raw = delivery.properties.headers ?? {};
   const headers: Record<string, string> = {};
   let key: Buffer | null = null;
@@ -80,12 +90,14 @@ export function fromAmqpDelivery(delivery: AmqpDelivery, topic: string): Message
       key = decodeKey(value);
       continue;
     }
+    if (name === PARTITION_HEADER) continue;
     headers[name] = headerValueToString(value);
   }
   const redelivered = delivery.fields.redelivered;
   const timestamp = delivery.properties.timestamp;
-  const metadata: MessageMetadata =
-    typeof timestamp === 'number' && Number.isFinite(timestamp) ? { redelivered, timestamp: timestamp * 1000 } : { redelivered };
+  const metadata: { -readonly [K in keyof MessageMetadata]: MessageMetadata[K] } = { redelivered };
+  if (typeof timestamp === 'number' && Number.isFinite(timestamp)) metadata.timestamp = timestamp * 1000;
+  if (partition !== null) metadata.partition = partition;
   return createMessage({ topic, value: delivery.content, key, headers, metadata });
 }
 

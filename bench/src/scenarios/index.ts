@@ -14,8 +14,8 @@ export const SCENARIOS: readonly Scenario[] = [
   kafkaConsumeScenario,
   rabbitmqPublishScenario,
   rabbitmqConsumeScenario,
-  rabbitmqInstancesScenario,
   latencyScenario,
+  rabbitmqInstancesScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

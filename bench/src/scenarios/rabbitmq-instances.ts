@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { RabbitMQAdapter } from '@msgport/rabbitmq';
 import { deleteRabbitRuns, deleteTopology, rabbitAdapterOptions, rabbitNames } from '../lib/amqp.js';
-import { drive, now } from '../lib/drive.js';
+import { now } from '../lib/drive.js';
 import { portOpen, RABBITMQ_URL } from '../lib/env.js';
 import type { Measurement, RunInput, Scenario, ScenarioPlan } from '../lib/types.js';
 
@@ -38,7 +38,7 @@ export const rabbitmqInstancesScenario: Scenario = {
         `${messages.toLocaleString('en-US')} messages over ${KEYS} keys (key-0…key-52) per run, handlers sleeping 0–5 ms (a fixed pseudo-random ` +
         'sequence), concurrency 1, default 4 partitions and prefetch; each instance has its own adapter and connection, all in the ' +
         "variant's process, or (4 processes) each in a process of its own; they join and share the partitions first, then the messages " +
-        'are published (1,000 in flight) and consumed; timed from the first delivery to the last across the instances; per-key order ' +
+        'are published (1,000 in flight, from a process of their own) and consumed; timed from the first delivery to the last across the instances; per-key order ' +
         'checked across them (peak RSS: the publishing process)',
       variants: [
         { id: 'one', label: 'msgport RabbitMQAdapter, 1 instance of the group', role: 'baseline', where: 'child', params: { instances: 1, processes: false } },
@@ -73,11 +73,12 @@ export const rabbitmqInstancesScenario: Scenario = {
     const topic = `${exchange}-t`;
     const names = rabbitNames(exchange);
 
+    const base = { exchange, topic, group: GROUP, messages, keys: KEYS };
     const children: Instance[] = Array.from({ length: instances }, (_, index) => {
-      const config = { exchange, topic, group: GROUP, seed: 16 + index };
+      const config = { ...base, role: 'instance' as const, seed: 16 + index };
       return processes ? new InstanceProcess(config) : new InProcessInstance(config);
     });
-    const publisher = new RabbitMQAdapter(rabbitAdapterOptions(exchange));
+    let publisher: InstanceProcess | null = null;
     let balancedMs = 0;
     try {
       // One after the other, as a deployment scales out: the first takes every partition, and
@@ -87,23 +88,15 @@ export const rabbitmqInstancesScenario: Scenario = {
       for (const child of children) await waitFor(child, () => child.owned === 4 / instances, 30_000, 'the instances to share the partitions');
       balancedMs = now() - joined;
 
-      await publisher.start();
-      // Per key, in publish order: key-i gets sequence numbers 0, 1, 2 … in the order it is published.
-      const seqs = new Map<string, number>();
-      const bodies = Array.from({ length: messages }, (_, i) => {
-        const key = `key-${i % KEYS}`;
-        const seq = seqs.get(key) ?? 0;
-        seqs.set(key, seq + 1);
-        return { key, value: `${key}|${seq}` };
-      });
-      await drive(messages, { kind: 'window', size: 1_000 }, (i) => publisher.publish(topic, bodies[i]!.value, { key: bodies[i]!.key }));
+      // From a process of its own, so that publishing does not take the consumers' CPU in theirs.
+      publisher = new InstanceProcess({ ...base, role: 'publisher', seed: 0 });
       const deadline = Date.now() + TIMEOUT_MS;
       while (children.reduce((sum, child) => sum + child.handled.length, 0) < messages) {
         if (Date.now() > deadline) throw new Error(`handled ${children.reduce((sum, child) => sum + child.handled.length, 0)} of ${messages} messages within ${TIMEOUT_MS} ms`);
         await sleep(5);
       }
     } finally {
-      await publisher.stop();
+      await publisher?.stop();
       await Promise.all(children.map((child) => child.stop()));
       await deleteTopology(names.queues, names.exchanges);
     }
@@ -119,12 +112,29 @@ export const rabbitmqInstancesScenario: Scenario = {
       else lastSeq.set(handling.key, handling.seq);
     }
     if (violations > 0) log(`ORDER BROKEN: ${violations} per-key order violations`);
+    // Where an instance's time went: in handlers (the sleep, plus how late its timer fired) or
+    // between them (waiting for the next delivery: what the adapter and broker add).
+    let inHandlers = 0;
+    let between = 0;
+    for (const child of children) {
+      const own = [...child.handled].sort((x, y) => x.begin - y.begin);
+      own.forEach((handling, i) => {
+        inHandlers += handling.end - handling.begin;
+        if (i > 0) between += Math.max(0, handling.begin - own[i - 1]!.end);
+      });
+    }
     const seconds = (last - first) / 1000;
     return {
       messages,
       seconds,
       rate: messages / seconds,
-      extra: { violations, balancedMs: Math.round(balancedMs), handledPerInstance: children.map((child) => child.handled.length).join('/') },
+      extra: {
+        violations,
+        balancedMs: Math.round(balancedMs),
+        handledPerInstance: children.map((child) => child.handled.length).join('/'),
+        handlerMsPerMessage: Number((inHandlers / messages).toFixed(2)),
+        idleMsPerMessage: Number((between / messages).toFixed(3)),
+      },
     };
   },
 };
@@ -157,10 +167,13 @@ async function waitFor(instance: Instance, predicate: () => boolean, timeoutMs: 
 }
 
 interface InstanceConfig {
+  readonly role: 'instance' | 'publisher';
   readonly exchange: string;
   readonly topic: string;
   readonly group: string;
   readonly seed: number;
+  readonly messages: number;
+  readonly keys: number;
 }
 
 /** A group instance in this process: its own adapter and connection, handlers as group-instance.ts's. */

@@ -1234,10 +1234,19 @@ export class RabbitMQAdapter extends MessageBrokerBase {
    */
   #partitionDriver(group: Consumer, link: Link, layout: GroupLayout, probe: ProbeChannel, onLost: (partition: number) => void): PartitionDriver {
     const consumers = new Map<number, Consumer>();
+    /** Consumers whose channel closed under them, until their partition is given up. */
+    const lost = new Map<number, Consumer>();
     return {
       countMembers: () => countMembers(probe, layout),
       tryOwn: (partition) => tryOwnPartition(probe, layout, partition),
-      disown: (partition) => disownPartition(probe, layout, partition),
+      disown: async (partition) => {
+        // The broker returned a lost consumer's unacknowledged messages to the queue; handlers of
+        // some may still run here. The next owner must not get them before those end.
+        const consumer = lost.get(partition);
+        if (consumer !== undefined) await waitIdle(consumer);
+        lost.delete(partition);
+        await disownPartition(probe, layout, partition);
+      },
       redeclare: () => probe.run((channel) => declareGroupTopology(channel, layout)),
       consume: async (partition) => {
         const consumer: Consumer = {
@@ -1258,6 +1267,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
             queue: layout.partitionQueues[partition]!,
             onLost: () => {
               if (consumers.get(partition) === consumer) consumers.delete(partition);
+              lost.set(partition, consumer);
               onLost(partition);
             },
           },

@@ -22,12 +22,14 @@ import {
 } from '@msgport/core';
 import { isAccessRefused, safeText, tlsFailure, tooLargeReport } from './internal/amqp-errors.js';
 import {
-  checkEarlierLayouts,
   countMembers,
   declareGroupTopology,
   disownPartition,
+  earlierPartitionCount,
+  migrateLegacyQueue,
   ProbeChannel,
   tryOwnPartition,
+  unbindEarlierPartitions,
 } from './internal/group-topology.js';
 import { fromAmqpDelivery, toAmqpPublish, type AmqpPublish } from './internal/mapping.js';
 import { PartitionCoordinator, type PartitionDriver } from './internal/partition-coordinator.js';
@@ -1188,9 +1190,12 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     channel.on('close', () => this.#onConsumerChannelClosed(consumer, link, channel));
     const probe = new ProbeChannel(link.connection);
     try {
+      // Queues of earlier layouts: looked for before and after declaring (see group-topology.ts).
+      const earlier = await earlierPartitionCount(probe, layout);
       await declareGroupTopology(channel, layout);
       link.deadLetterQueues.add(layout.deadLetterQueue);
-      await checkEarlierLayouts(probe, layout, this.logger);
+      if (earlier !== null) await unbindEarlierPartitions(probe, layout, earlier, this.logger);
+      await migrateLegacyQueue(probe, layout, this.logger);
       const { consumerTag } = await channel.consume(
         layout.membersQueue,
         (delivery) => {

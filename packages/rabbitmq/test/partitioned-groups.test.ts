@@ -265,6 +265,29 @@ describe('RabbitMQAdapter groups across instances (partitioned queues)', () => {
       }
     });
 
+    it('takes a higher partition count: unbinds the group from the earlier count, so nothing is copied into partition 0', async () => {
+      const topic = uniqueName('more');
+      const group = uniqueName('g');
+      const before = adapter({ partitions: 2 });
+      await before.subscribe(topic, () => undefined, group);
+      await before.start();
+      await before.stop();
+
+      const received = collect();
+      const after = adapter({ partitions: 4 });
+      await after.subscribe(topic, received.handler, group);
+      await after.start();
+      // Without a key, a publisher takes its 4 partitions in turn.
+      for (let i = 0; i < 8; i++) await after.publish(topic, `v${i}`);
+      await received.waitForCount(8);
+      await expect(exchangeExists(`${exchangeName}.${topic}.partitions.2`)).resolves.toBe(false);
+      // Had the group stayed bound to the 2-partition exchange, its fallback would have copied
+      // the messages of partitions 2 and 3 into partition 0.
+      await after.publish(topic, 'last', { key: 'k' });
+      await received.waitForCount(9);
+      expect(received.values().sort()).toEqual(['last', 'v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7']);
+    });
+
     it('refuses a partition count lower than the group had, naming the queue that would be stranded', async () => {
       const topic = uniqueName('fewer');
       const group = uniqueName('g');
@@ -298,6 +321,22 @@ async function declareLegacyQueue(topic: string, group: string): Promise<void> {
     });
     await channel.bindQueue(queue, exchangeName, topic);
   });
+}
+
+async function exchangeExists(exchange: string): Promise<boolean> {
+  const connection = await amqplib.connect(RABBITMQ_URL);
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      await channel.checkExchange(exchange);
+      return true;
+    } catch {
+      return false;
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
 }
 
 async function queueExists(queue: string): Promise<boolean> {

@@ -5,6 +5,7 @@ import {
   legacyQueueAction,
   legacyQueueArguments,
   partitionBindingArguments,
+  partitionExchangeNames,
   partitionQueueArguments,
   type GroupLayout,
 } from './queue-layout.js';
@@ -95,29 +96,68 @@ export async function declareGroupTopology(channel: Channel, layout: GroupLayout
 }
 
 /**
- * Checks the queues a group may have from an earlier layout, before it consumes:
+ * How many partitions the group had before, looked up before its queues are declared (they are
+ * named `<topic>.<group>.p<i>`): `null` for a new group or the same count (the usual case costs one
+ * passive declare), a lower count when the count went up (the caller then unbinds the group from
+ * that count's exchanges with {@link unbindEarlierPartitions}).
  *
- * - `<topic>.<group>.p<n>` (a partition beyond `partitions`): the group was consumed with more
- *   partitions, and that queue's messages would never be handled: fails.
- * - `<topic>.<group>`, msgport's one queue per group before partitioned queues (recognised by its
- *   arguments; a queue of that name declared by someone else is left alone): removed when empty
- *   and unused; unbound from the topic (so it gets nothing new) and left to the previous version's
- *   instances that still consume it; unbound and refused when it holds messages nobody consumes.
- *
- * @throws {SubscribeError} (not retriable) in the failing cases, saying what to do.
+ * @throws {SubscribeError} (not retriable) when `<topic>.<group>.p<n>` exists: the group was
+ *   consumed with more partitions, and what that queue holds would never be handled.
  */
-export async function checkEarlierLayouts(probe: ProbeChannel, layout: GroupLayout, logger: Logger): Promise<void> {
+export async function earlierPartitionCount(probe: ProbeChannel, layout: GroupLayout): Promise<number | null> {
   const { topic, group, partitions } = layout;
-  const where = `"${topic}" in group "${group}"`;
   if ((await inspectQueue(probe, layout.extraPartitionQueue, partitionQueueArguments(layout))) !== null) {
     throw new SubscribeError(
-      `Cannot subscribe to ${where} with ${partitions} partition(s): queue "${layout.extraPartitionQueue}" exists, so the ` +
-        'group was consumed with more partitions, and what that queue holds would never be handled. Use the partition ' +
-        'count the group had (the `partitions` option, the same for every publisher and instance), or drain the queues ' +
-        `"${topic}.${group}.p${partitions}" and above with it and delete them.`,
+      `Cannot subscribe to "${topic}" in group "${group}" with ${partitions} partition(s): queue "${layout.extraPartitionQueue}" ` +
+        'exists, so the group was consumed with more partitions, and what that queue holds would never be handled. Use the ' +
+        'partition count the group had (the `partitions` option, the same for every publisher and instance), or drain ' +
+        `"${layout.extraPartitionQueue}" and the partition queues above it (with that count) and delete them.`,
       { retriable: false },
     );
   }
+  if (await queueExists(probe, layout.partitionQueues[partitions - 1]!)) return null;
+  if (!(await queueExists(probe, layout.partitionQueues[0]!))) return null;
+  for (let count = partitions - 1; count > 1; count--) {
+    if (await queueExists(probe, layout.partitionQueues[count - 1]!)) return count;
+  }
+  return 1;
+}
+
+/**
+ * Unbinds the group's partition queues from the exchanges of its earlier partition count (they
+ * go away with their last queue: they are auto-delete), once the new layout is declared.
+ */
+export async function unbindEarlierPartitions(probe: ProbeChannel, layout: GroupLayout, earlier: number, logger: Logger): Promise<void> {
+  const { partitionExchange, fallbackExchange } = partitionExchangeNames(layout.exchange, layout.topic, earlier);
+  try {
+    await probe.run(async (channel) => {
+      for (let partition = 0; partition < earlier; partition++) {
+        await channel.unbindQueue(layout.partitionQueues[partition]!, partitionExchange, '', partitionBindingArguments(partition));
+      }
+      await channel.unbindQueue(layout.partitionQueues[0]!, fallbackExchange, '');
+    });
+  } catch (error) {
+    // Gone already (no other group of the topic had that count).
+    if (replyCode(error) !== REPLY_CODES.NOT_FOUND) throw error;
+  }
+  logger.info(
+    `"${layout.topic}" in group "${layout.group}" had ${earlier} partition(s) and now has ${layout.partitions}: keys move to other ` +
+      'partitions, so their order holds again once the earlier partitions are drained.',
+  );
+}
+
+/**
+ * Looks for `<topic>.<group>`, the group's one queue in msgport's layout before partitioned queues
+ * (recognised by its arguments; a queue of that name declared by someone else is left alone), once
+ * the partition queues are declared: removed when empty and unused; unbound from the topic (so it
+ * gets nothing new) and left to the previous version's instances that still consume it; unbound
+ * and refused when it holds messages nobody consumes.
+ *
+ * @throws {SubscribeError} (not retriable) in the last case, saying what to do.
+ */
+export async function migrateLegacyQueue(probe: ProbeChannel, layout: GroupLayout, logger: Logger): Promise<void> {
+  const { topic, group } = layout;
+  const where = `"${topic}" in group "${group}"`;
   const legacy = await inspectQueue(probe, layout.legacyQueue, legacyQueueArguments(layout));
   if (legacy === null) return;
   const action = legacyQueueAction(legacy);
@@ -149,6 +189,16 @@ export async function checkEarlierLayouts(probe: ProbeChannel, layout: GroupLayo
       'then subscribe again: an empty, unused legacy queue is removed automatically.',
     { retriable: false },
   );
+}
+
+async function queueExists(probe: ProbeChannel, queue: string): Promise<boolean> {
+  try {
+    await probe.run((channel) => channel.checkQueue(queue));
+    return true;
+  } catch (error) {
+    if (replyCode(error) === REPLY_CODES.NOT_FOUND) return false;
+    throw error;
+  }
 }
 
 /**

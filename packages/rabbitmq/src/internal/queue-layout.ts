@@ -20,6 +20,8 @@ import { checkedName, deadLetterExchangeName, deadLetterName, legacyGroupQueueNa
  * The partition count is part of the partition exchange's name, so groups (or publishers) with
  * different counts never misroute each other's messages: each count has its own exchange and
  * fallback. Both exchanges are auto-delete: they go away with the last partition queue bound to them.
+ * A group whose count went up is unbound from the exchanges of its earlier count (else their
+ * fallback would copy messages of its new partitions into partition 0).
  */
 export interface GroupLayout {
   readonly topic: string;
@@ -48,21 +50,37 @@ export interface GroupLayout {
 }
 
 /**
+ * `<topic>.<group>.p<partition>`.
+ * @throws {InvalidArgumentError} when it is longer than RabbitMQ allows (255 bytes).
+ */
+export function partitionQueueName(topic: string, group: string, partition: number): string {
+  return checkedName(`${topic}.${group}.p${partition}`, topic);
+}
+
+/**
+ * The headers exchange of `topic` for `partitions` partitions, `<exchange>.<topic>.partitions.<n>`,
+ * and its alternate exchange, `….fallback`.
+ * @throws {InvalidArgumentError} when a name is longer than RabbitMQ allows (255 bytes).
+ */
+export function partitionExchangeNames(exchange: string, topic: string, partitions: number): { partitionExchange: string; fallbackExchange: string } {
+  const partitionExchange = checkedName(`${exchange}.${topic}.partitions.${partitions}`, topic);
+  return { partitionExchange, fallbackExchange: checkedName(`${partitionExchange}.fallback`, topic) };
+}
+
+/**
  * The layout of `group` on `topic` with `partitions` partitions, behind `exchange`.
  * @throws {InvalidArgumentError} when a derived name is longer than RabbitMQ allows (255 bytes).
  */
 export function groupLayout(exchange: string, topic: string, group: string, partitions: number): GroupLayout {
   const base = `${topic}.${group}`;
-  const partitionQueue = (i: number): string => checkedName(`${base}.p${i}`, topic);
-  const partitionExchange = checkedName(`${exchange}.${topic}.partitions.${partitions}`, topic);
+  const partitionQueue = (i: number): string => partitionQueueName(topic, group, i);
   const indexes = Array.from({ length: partitions }, (_, i) => i);
   return Object.freeze({
     topic,
     group,
     partitions,
     exchange,
-    partitionExchange,
-    fallbackExchange: checkedName(`${partitionExchange}.fallback`, topic),
+    ...partitionExchangeNames(exchange, topic, partitions),
     deadLetterExchange: deadLetterExchangeName(exchange),
     deadLetterQueue: deadLetterName(topic, group),
     membersQueue: checkedName(`${base}.members`, topic),

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { AppProcess, killAllApps } from './support/app-process.js';
 import { closeConnectionsOf, deleteKafkaResources, deleteRabbitTopology, rabbitmqctl, requireKafka, requireRabbit, unique } from './support/brokers.js';
 import { recordFigures } from './support/figures.js';
+import { rabbitPartitionQueues } from './support/scenario.js';
 import { KAFKA_BROKERS, RABBITMQ_URL } from './support/paths.js';
 import { PrivateKafka } from './support/private-kafka.js';
 
@@ -69,7 +70,7 @@ describe('rabbitmq: secrets', () => {
     await killAllApps();
   });
   afterAll(async () => {
-    await deleteRabbitTopology(exchange, [`${topic}.g`, `${topic}.g.dlq`, `${topic}.dlq`]);
+    await deleteRabbitTopology(exchange, [...rabbitPartitionQueues(topic, 'g'), `${topic}.g.dlq`, `${topic}.dlq`]);
     await rabbitmqctl('delete_user', user).catch(() => undefined);
   });
 

@@ -37,16 +37,22 @@ export class DrainGate {
   }
 }
 
+/** Partitions of every topic in the bench: the adapter's default. */
+export const PARTITIONS = 4;
+
 /**
  * Every queue and exchange a bench run may declare for the exchange `exchange` (with topic
- * `<exchange>-t` or `bench`): the adapter's group and dead-letter queues, the raw queues, the
- * adapter's dead-letter exchange.
+ * `<exchange>-t` or `bench`): the adapter's group partition, members and dead-letter queues, the
+ * raw queues, the adapter's dead-letter exchange and the topic's partition exchanges (those go
+ * away with their last queue anyway).
  */
 export function rabbitNames(exchange: string): { queues: string[]; exchanges: string[] } {
   const topic = `${exchange}-t`;
+  const partitionQueues = Array.from({ length: PARTITIONS }, (_, partition) => `${topic}.g.p${partition}`);
+  const partitionExchange = `${exchange}.${topic}.partitions.${PARTITIONS}`;
   return {
-    queues: [`${exchange}.q`, `${topic}.g`, `${topic}.g.dlq`, `${topic}.raw`],
-    exchanges: [exchange, `${exchange}.dlx`],
+    queues: [`${exchange}.q`, ...partitionQueues, `${topic}.g.members`, `${topic}.g.dlq`, `${topic}.raw`],
+    exchanges: [exchange, `${exchange}.dlx`, partitionExchange, `${partitionExchange}.fallback`],
   };
 }
 

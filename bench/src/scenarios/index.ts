@@ -5,6 +5,7 @@ import { kafkaPublishScenario } from './kafka-publish.js';
 import { latencyScenario } from './latency.js';
 import { memoryScenario } from './memory.js';
 import { rabbitmqConsumeScenario } from './rabbitmq-consume.js';
+import { rabbitmqInstancesScenario } from './rabbitmq-instances.js';
 import { rabbitmqPublishScenario } from './rabbitmq-publish.js';
 
 /** Every scenario, in the order they run. */
@@ -16,6 +17,7 @@ export const SCENARIOS: readonly Scenario[] = [
   rabbitmqPublishScenario,
   rabbitmqConsumeScenario,
   latencyScenario,
+  rabbitmqInstancesScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

@@ -59,7 +59,9 @@ export const rabbitmqConsumeScenario: Scenario = {
     const timeout = setTimeout(() => done(), TIMEOUT_MS);
     try {
       if (impl === 'msgport') {
-        const queue = `${topic}.${GROUP}`;
+        // Filled without a partition header (a plain amqplib publisher), so every message takes
+        // the fallback route to partition 0: one queue, as for the raw consumer.
+        const queue = `${topic}.${GROUP}.p0`;
         const broker = new RabbitMQAdapter(rabbitAdapterOptions(exchange));
         try {
           await broker.start();

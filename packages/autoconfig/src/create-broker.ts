@@ -226,6 +226,7 @@ function adapterOptionsFor(provider: ProviderName, config: MsgportConfig): Recor
           url: rabbitmq.url,
           exchangeName: rabbitmq['exchange-name'],
           prefetch: rabbitmq.prefetch,
+          partitions: rabbitmq.partitions,
           connectionTimeoutMs: rabbitmq['connection-timeout-ms'],
           publishTimeoutMs: rabbitmq['publish-timeout-ms'],
         }),

@@ -107,6 +107,9 @@ const rabbitmqSchema = z
     url: amqpUrl.default('amqp://guest:guest@localhost/'),
     'exchange-name': z.string().min(1).default('msgport').describe('Durable direct exchange messages are published to'),
     prefetch: positiveInt().optional().describe('Unacknowledged messages a consumer may hold'),
+    partitions: positiveInt()
+      .optional()
+      .describe('Partitions of every topic (one queue each per group; the same for every publisher and instance)'),
     'connection-timeout-ms': positiveInt().optional().describe('How long to wait for the connection'),
     'publish-timeout-ms': positiveInt().optional().describe('How long publish() waits for the publisher confirm'),
   })

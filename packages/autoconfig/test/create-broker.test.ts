@@ -197,6 +197,7 @@ msgport:
       url: amqps://app:pw@rabbit:5671/
       exchange-name: events
       prefetch: 20
+      partitions: 8
       connection-timeout-ms: 4000
       publish-timeout-ms: 6000
 `,
@@ -232,6 +233,7 @@ msgport:
       url: 'amqps://app:pw@rabbit:5671/',
       exchangeName: 'events',
       prefetch: 20,
+      partitions: 8,
       connectionTimeoutMs: 4000,
       publishTimeoutMs: 6000,
       ...common,

@@ -12,7 +12,7 @@ export type MessageHandler = (message: Message) => void | Promise<void>;
 export interface PublishOptions {
   /**
    * Partitioning and ordering key. Messages with the same key are handled one at a time, in
-   * publish order, within a group. Strings are encoded as UTF-8.
+   * publish order, within a group, across all its instances. Strings are encoded as UTF-8.
    * @default null
    */
   readonly key?: Payload | null;
@@ -94,7 +94,9 @@ export interface MessageBrokerPort {
    * receives every message published while it is subscribed; each group receives every message.
    *
    * Order (C6): within a group, messages with the same key are handled one at a time, in publish
-   * order.
+   * order (of one publisher), across every instance of the group: Kafka and RabbitMQ map a key to
+   * one partition, consumed by one instance at a time. Messages with different keys may run in
+   * parallel. After a crash, a message handled but not yet acknowledged may be handled again.
    *
    * Failures (C5): a message is acknowledged only after its handler resolves. A handler that
    * throws is retried under the retry policy; after the last attempt the message goes to the

@@ -22,9 +22,22 @@ import {
   type RetryPolicy,
 } from '@msgport/core';
 import { isAccessRefused, safeText, tlsFailure, tooLargeReport } from './internal/amqp-errors.js';
+import {
+  countMembers,
+  declareGroupTopology,
+  disownPartition,
+  earlierPartitionCount,
+  migrateLegacyQueue,
+  ProbeChannel,
+  tryOwnPartition,
+  unbindEarlierPartitions,
+} from './internal/group-topology.js';
 import { fromAmqpDelivery, toAmqpPublish, type AmqpPublish } from './internal/mapping.js';
+import { PartitionCoordinator, type PartitionDriver } from './internal/partition-coordinator.js';
+import { createPartitioner, DEFAULT_PARTITIONS, MAX_PARTITIONS, MIN_PARTITIONS, type Partitioner } from './internal/partitioning.js';
+import { groupLayout, type GroupLayout } from './internal/queue-layout.js';
 import { redactUrl, secretsOf } from './internal/redact.js';
-import { deadLetterExchangeName, deadLetterName, groupQueueName } from './internal/topology.js';
+import { deadLetterExchangeName, deadLetterName } from './internal/topology.js';
 
 /** Backoff between reconnection attempts: exponential (factor 2) with ±20 % jitter. */
 export interface RabbitMQReconnectOptions {
@@ -67,6 +80,16 @@ export interface RabbitMQAdapterOptions extends MessageBrokerBaseOptions {
   readonly url: string;
   /** The durable direct exchange every topic is published to (routing key = topic). @default 'msgport' */
   readonly exchangeName?: string;
+  /**
+   * Partitions of every topic: a group consumes one durable single-active-consumer queue per
+   * partition (`<topic>.<group>.p0` …), a keyed message goes to the partition of its key's murmur2
+   * hash (as on Kafka), messages without a key take the partitions in turn. Each partition is
+   * consumed by one instance of the group at a time, which keeps per-key order across instances
+   * (C6); the instances share the partitions, so at most `partitions` instances of a group work at
+   * once. Use the same value in every publisher and every instance of a topic.
+   * @default 4
+   */
+  readonly partitions?: number;
   /**
    * Unacknowledged messages RabbitMQ hands to each consumer at once (`basic.qos`). Must be at
    * least `concurrency`. Order per key is kept whatever this is.
@@ -132,6 +155,16 @@ interface Consumer {
   idleWaiters: Array<() => void>;
   /** True once openConsumer() returned it: from then on, health expects it to be consuming. */
   opened: boolean;
+  /**
+   * Set on the consumer of one partition queue of a group (created and closed by the group's
+   * coordinator, never in `#consumers`); `onLost` tells the coordinator its channel closed.
+   */
+  readonly partition: { readonly index: number; readonly queue: string; readonly onLost: () => void } | null;
+  /**
+   * For a group subscription: who decides which partitions it consumes on the current connection
+   * (its own channel consumes the group's members queue, which counts the group's instances).
+   */
+  group: PartitionCoordinator | null;
 }
 
 /** One `publish()` (or dead letter) until it settles. */
@@ -157,6 +190,8 @@ interface PendingPublish {
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 134_217_728;
+/** How often each instance of a group reviews which partitions it consumes (±20 % jitter). */
+const PARTITION_REVIEW_INTERVAL_MS = 1_000;
 const MAX_PREFETCH = 65_535;
 /**
  * How long closing a connection waits for RabbitMQ's close-ok once the stop budget is spent. A
@@ -190,6 +225,10 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   readonly #secrets: readonly string[];
   readonly #exchange: string;
   readonly #deadLetterExchange: string;
+  readonly #partitions: number;
+  readonly #partitioner: Partitioner;
+  /** Where this instance starts in the ring of partitions of every group (spreads instances' first picks). */
+  readonly #partitionOffset: number;
   readonly #prefetch: number;
   readonly #connectionTimeoutMs: number;
   readonly #publishTimeoutMs: number;
@@ -276,6 +315,15 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       );
     }
     this.#deadLetterExchange = deadLetterExchangeName(this.#exchange);
+    this.#partitions = options.partitions ?? DEFAULT_PARTITIONS;
+    if (!Number.isInteger(this.#partitions) || this.#partitions < MIN_PARTITIONS || this.#partitions > MAX_PARTITIONS) {
+      throw new InvalidArgumentError(
+        `RabbitMQAdapter: partitions must be an integer from ${MIN_PARTITIONS} to ${MAX_PARTITIONS}, got ${String(options.partitions)}. ` +
+          'Use the same value in every publisher and every instance of a topic.',
+      );
+    }
+    this.#partitioner = createPartitioner(this.#partitions);
+    this.#partitionOffset = Math.floor(Math.random() * this.#partitions);
 
     const concurrency = options.concurrency ?? 1;
     this.#prefetch = options.prefetch ?? Math.max(100, concurrency);
@@ -385,6 +433,8 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     for (const consumer of this.#consumers) {
       consumer.closed = true;
       if (consumer.retryTimer !== null) clearTimeout(consumer.retryTimer);
+      // Still running when the stop budget ran out: its partitions go with the connection.
+      consumer.group?.abandon();
     }
     this.#consumers.clear();
     // Publishes already on the wire get their confirm before the close (within the stop budget;
@@ -422,6 +472,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   }
 
   protected override sendDeadLetter(deadLetter: Message): Promise<void> {
+    // The dead-letter topic is partitioned like any topic: groups may subscribe to it.
     return this.#publish(this.#deadLetterExchange, deadLetter, deadLetter.topic);
   }
 
@@ -448,6 +499,8 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       inFlight: 0,
       idleWaiters: [],
       opened: false,
+      partition: null,
+      group: null,
     };
     const deadline = Date.now() + this.#publishTimeoutMs;
     // Registered first: a reconnection while this runs attaches it too (attach is idempotent per link).
@@ -481,10 +534,12 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     const link = this.#link;
     let active = 0;
     let expected = 0;
+    const ownedPartitions: Record<string, number[]> = {};
     for (const consumer of this.#consumers) {
       if (!consumer.opened) continue;
       expected++;
       if (consumer.consumerTag !== null && consumer.channel !== null) active++;
+      if (consumer.spec.group !== null) ownedPartitions[consumer.spec.id] = consumer.group?.owned ?? [];
     }
     const outageMs = this.#outageSince === null ? null : Date.now() - this.#outageSince;
     const details = {
@@ -494,6 +549,8 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       activeConsumers: active,
       expectedConsumers: expected,
       pendingPublishes: this.#pendingPublishes.size,
+      partitions: this.#partitions,
+      ownedPartitions,
       reconnectAttempts: this.#reconnectAttempt,
       ...(outageMs === null ? {} : { outageMs }),
       ...(this.#lastError === null ? {} : { lastError: this.#lastError }),
@@ -617,6 +674,9 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       if (consumer.link === link) {
         consumer.channel = null;
         consumer.consumerTag = null;
+        // Its partition locks went with the connection; the reconnection starts afresh.
+        consumer.group?.abandon();
+        consumer.group = null;
       }
     }
     if (this.#closing) return;
@@ -787,7 +847,8 @@ export class RabbitMQAdapter extends MessageBrokerBase {
    * Publishes on the confirm channel and resolves on the broker's confirm. A confirm lost with the
    * channel or connection is retried on the next one until `publishTimeoutMs`; a nack rejects.
    * `deadLetterQueue`, when set, is declared (once per connection) before publishing, so the dead
-   * letter is kept even when nobody consumes it.
+   * letter is kept even when nobody consumes it. The message carries the partition the partitioner
+   * picks for its key (the `msgport-partition` header the topic's partition exchanges route by).
    *
    * The common case (a connection and an open, writable channel) writes the message right here;
    * anything else (outage, full write buffer, a dead-letter queue to declare, a lost confirm) goes
@@ -800,7 +861,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     return new Promise<void>((resolve, reject) => {
       const publish: PendingPublish = {
         exchange,
-        amqp: toAmqpPublish(message),
+        amqp: toAmqpPublish(message, this.#partitioner(message.key)),
         topic: message.topic,
         deadLetterQueue,
         deadline: Date.now() + this.#publishTimeoutMs,
@@ -1068,6 +1129,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
   }
 
   async #doAttach(consumer: Consumer, link: Link): Promise<void> {
+    if (consumer.spec.group !== null && consumer.partition === null) return this.#doAttachGroup(consumer, link);
     const channel = await link.connection.createChannel();
     channel.on('error', (error: unknown) => {
       // While attaching, the failure reaches the caller; afterwards, only this log tells of it.
@@ -1077,7 +1139,8 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     channel.on('close', () => this.#onConsumerChannelClosed(consumer, link, channel));
     try {
       await channel.prefetch(this.#prefetch);
-      const queue = await this.#declareQueues(channel, link, consumer.spec);
+      // A partition queue was declared by its group; a broadcast subscription declares its own.
+      const queue = consumer.partition?.queue ?? (await this.#declareBroadcastQueue(channel, link, consumer.spec));
       if (consumer.closed) {
         await channel.close().catch(() => undefined);
         return;
@@ -1097,9 +1160,9 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     }
   }
 
-  /** Declares the consumer's queue (and its dead-letter queue), binds them, returns the queue to consume. */
-  async #declareQueues(channel: Channel, link: Link, spec: ConsumerSpec): Promise<string> {
-    const deadLetterQueue = deadLetterName(spec.topic, spec.group);
+  /** Declares a broadcast subscription's queue (and its dead-letter queue), binds them, returns the queue to consume. */
+  async #declareBroadcastQueue(channel: Channel, link: Link, spec: ConsumerSpec): Promise<string> {
+    const deadLetterQueue = deadLetterName(spec.topic, null);
     await channel.assertQueue(deadLetterQueue, { durable: true });
     await channel.bindQueue(deadLetterQueue, this.#exchange, deadLetterQueue);
     link.deadLetterQueues.add(deadLetterQueue);
@@ -1107,12 +1170,137 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       'x-dead-letter-exchange': this.#deadLetterExchange,
       'x-dead-letter-routing-key': deadLetterQueue,
     };
-    const queue =
-      spec.group === null
-        ? (await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false, arguments: deadLettering })).queue
-        : (await channel.assertQueue(groupQueueName(spec.topic, spec.group), { durable: true, arguments: deadLettering })).queue;
+    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false, arguments: deadLettering });
     await channel.bindQueue(queue, this.#exchange, spec.topic);
     return queue;
+  }
+
+  /**
+   * Attaches a group subscription to `link`: declares the group's partition queues (see
+   * queue-layout.ts), checks for queues of an earlier layout, joins the group's members queue on a
+   * channel of its own, then starts the coordinator that picks the partitions this instance
+   * consumes (its first review is over when this resolves).
+   */
+  async #doAttachGroup(consumer: Consumer, link: Link): Promise<void> {
+    const previous = consumer.group;
+    consumer.group = null;
+    // The coordinator of an earlier attachment on this connection gives its partitions up first:
+    // its locks belong to this connection too, and the new one must not inherit them.
+    if (previous !== null) await previous.stop();
+    const { topic, group } = consumer.spec;
+    const layout = groupLayout(this.#exchange, topic, group!, this.#partitions);
+    const channel = await link.connection.createChannel();
+    channel.on('error', (error: unknown) => {
+      if (consumer.channel !== channel) return;
+      this.logger.warn(`The RabbitMQ channel of "${describeSpec(consumer.spec)}" failed: ${safeText(error, this.#secrets)}.`);
+    });
+    channel.on('close', () => this.#onConsumerChannelClosed(consumer, link, channel));
+    const probe = new ProbeChannel(link.connection);
+    try {
+      // Queues of earlier layouts: looked for before and after declaring (see group-topology.ts).
+      const earlier = await earlierPartitionCount(probe, layout);
+      await declareGroupTopology(channel, layout);
+      link.deadLetterQueues.add(layout.deadLetterQueue);
+      if (earlier !== null) await unbindEarlierPartitions(probe, layout, earlier, this.logger);
+      await migrateLegacyQueue(probe, layout, this.logger);
+      const { consumerTag } = await channel.consume(
+        layout.membersQueue,
+        (delivery) => {
+          // Nothing is routed to the members queue; a cancel means it was deleted: attach again.
+          if (delivery === null && consumer.channel === channel) void channel.close().catch(() => undefined);
+        },
+        { noAck: true },
+      );
+      if (consumer.closed) {
+        await probe.close();
+        await channel.close().catch(() => undefined);
+        return;
+      }
+      if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
+      consumer.link = link;
+      consumer.channel = channel;
+      consumer.consumerTag = consumerTag;
+      consumer.retryAttempt = 0;
+    } catch (error) {
+      if (consumer.channel === channel) consumer.channel = null;
+      await probe.close();
+      await channel.close().catch(() => undefined);
+      throw error;
+    }
+    let coordinator: PartitionCoordinator | null = null;
+    coordinator = new PartitionCoordinator({
+      partitions: this.#partitions,
+      driver: this.#partitionDriver(consumer, link, layout, probe, (partition) => coordinator?.lost(partition)),
+      logger: this.logger,
+      intervalMs: PARTITION_REVIEW_INTERVAL_MS,
+      offset: this.#partitionOffset,
+      describe: describeSpec(consumer.spec),
+    });
+    consumer.group = coordinator;
+    await coordinator.start();
+  }
+
+  /**
+   * What the coordinator of `group` does on `link`: locks, member count, and one consumer per owned
+   * partition, whose channel closing unexpectedly is reported to `onLost`.
+   */
+  #partitionDriver(group: Consumer, link: Link, layout: GroupLayout, probe: ProbeChannel, onLost: (partition: number) => void): PartitionDriver {
+    const consumers = new Map<number, Consumer>();
+    /** Consumers whose channel closed under them, until their partition is given up. */
+    const lost = new Map<number, Consumer>();
+    return {
+      countMembers: () => countMembers(probe, layout),
+      tryOwn: (partition) => tryOwnPartition(probe, layout, partition),
+      disown: async (partition) => {
+        // The broker returned a lost consumer's unacknowledged messages to the queue; handlers of
+        // some may still run here. The next owner must not get them before those end.
+        const consumer = lost.get(partition);
+        if (consumer !== undefined) await waitIdle(consumer);
+        lost.delete(partition);
+        await disownPartition(probe, layout, partition);
+      },
+      redeclare: () => probe.run((channel) => declareGroupTopology(channel, layout)),
+      consume: async (partition) => {
+        const consumer: Consumer = {
+          spec: group.spec,
+          deliver: group.deliver,
+          closed: false,
+          link: null,
+          channel: null,
+          consumerTag: null,
+          attaching: null,
+          retryTimer: null,
+          retryAttempt: 0,
+          inFlight: 0,
+          idleWaiters: [],
+          opened: true,
+          partition: {
+            index: partition,
+            queue: layout.partitionQueues[partition]!,
+            onLost: () => {
+              if (consumers.get(partition) === consumer) consumers.delete(partition);
+              lost.set(partition, consumer);
+              onLost(partition);
+            },
+          },
+          group: null,
+        };
+        consumers.set(partition, consumer);
+        try {
+          await this.#attach(consumer, link);
+        } catch (error) {
+          consumers.delete(partition);
+          consumer.closed = true;
+          throw error;
+        }
+      },
+      stopConsuming: async (partition) => {
+        const consumer = consumers.get(partition);
+        consumers.delete(partition);
+        if (consumer !== undefined) await this.#closeConsumer(consumer);
+      },
+      close: () => probe.close(),
+    };
   }
 
   #onDelivery(consumer: Consumer, channel: Channel, delivery: ConsumeMessage | null): void {
@@ -1126,7 +1314,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     }
     let message: Message;
     try {
-      message = fromAmqpDelivery(delivery, consumer.spec.topic);
+      message = fromAmqpDelivery(delivery, consumer.spec.topic, consumer.partition?.index ?? null);
     } catch (error) {
       this.logger.error(
         `Cannot decode a message from "${describeSpec(consumer.spec)}"; rejecting it to the dead-letter exchange.`,
@@ -1174,6 +1362,12 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     consumer.channel = null;
     consumer.consumerTag = null;
     if (consumer.closed || this.#closing) return;
+    if (consumer.partition !== null) {
+      // A partition's consumer is not repaired here: its coordinator takes the partition again.
+      consumer.closed = true;
+      consumer.partition.onLost();
+      return;
+    }
     // Wait a turn: when the whole connection closes, its channels close first, and the
     // reconnection (not this) resumes the consumer.
     setImmediate(() => {
@@ -1211,6 +1405,10 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     // cannot deliver anything any more: no need to wait for it to fail.
     const attaching = consumer.attaching;
     if (attaching !== null && !attaching.link.closed) await attaching.promise.catch(() => undefined);
+    // A group first hands its partitions over (each after handling what it received from it).
+    const group = consumer.group;
+    consumer.group = null;
+    if (group !== null) await group.stop();
     const channel = consumer.channel;
     const consumerTag = consumer.consumerTag;
     consumer.consumerTag = null;

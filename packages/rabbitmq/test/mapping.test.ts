@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { createMessage } from '@msgport/core';
-import { fromAmqpDelivery, headerValueToString, KEY_HEADER, toAmqpPublish, type AmqpDelivery } from '../src/internal/mapping.js';
+import { createMessage, InvalidArgumentError } from '@msgport/core';
+import { fromAmqpDelivery, headerValueToString, KEY_HEADER, PARTITION_HEADER, toAmqpPublish, type AmqpDelivery } from '../src/internal/mapping.js';
 import { redactUrl, scrub, secretsOf } from '../src/internal/redact.js';
-import { deadLetterExchangeName, deadLetterName, groupQueueName } from '../src/internal/topology.js';
+import { deadLetterExchangeName, deadLetterName, legacyGroupQueueName } from '../src/internal/topology.js';
 import { isAccessRefused, safeText, tlsFailure, tooLargeReport } from '../src/internal/amqp-errors.js';
 
 function delivery(init: Partial<AmqpDelivery['properties']> & { content?: Buffer; redelivered?: boolean }): AmqpDelivery {
@@ -15,7 +15,7 @@ function delivery(init: Partial<AmqpDelivery['properties']> & { content?: Buffer
 
 /** What amqplib hands back after encoding `publish` headers: strings stay strings. */
 function roundTrip(message: ReturnType<typeof createMessage>): ReturnType<typeof createMessage> {
-  const amqp = toAmqpPublish(message, 1_700_000_000_123);
+  const amqp = toAmqpPublish(message, null, 1_700_000_000_123);
   return fromAmqpDelivery(
     { content: amqp.content, fields: { redelivered: false }, properties: { headers: { ...amqp.options.headers }, timestamp: amqp.options.timestamp } },
     message.topic,
@@ -24,7 +24,7 @@ function roundTrip(message: ReturnType<typeof createMessage>): ReturnType<typeof
 
 describe('toAmqpPublish()', () => {
   it('routes by topic, marks the message persistent and stamps it in seconds', () => {
-    const amqp = toAmqpPublish(createMessage({ topic: 'orders', value: 'v' }), 1_700_000_000_999);
+    const amqp = toAmqpPublish(createMessage({ topic: 'orders', value: 'v' }), null, 1_700_000_000_999);
     expect(amqp.routingKey).toBe('orders');
     expect(amqp.options.persistent).toBe(true);
     expect(amqp.options.timestamp).toBe(1_700_000_000);
@@ -40,7 +40,7 @@ describe('toAmqpPublish()', () => {
   });
 
   it('leaves the headers out for a message without key or headers, and keeps the timestamp', () => {
-    const amqp = toAmqpPublish(createMessage({ topic: 't', value: 'v' }), 1_700_000_000_999);
+    const amqp = toAmqpPublish(createMessage({ topic: 't', value: 'v' }), null, 1_700_000_000_999);
     expect(amqp.options).toEqual({ persistent: true, timestamp: 1_700_000_000 });
     expect('headers' in amqp.options).toBe(false);
   });
@@ -61,6 +61,26 @@ describe('toAmqpPublish()', () => {
   });
 });
 
+describe('the partition header', () => {
+  it('carries the partition the publisher chose as a decimal string, and nothing when there is none', () => {
+    const message = createMessage({ topic: 't', value: 'v', key: 'k' });
+    expect(toAmqpPublish(message, 3).options.headers?.[PARTITION_HEADER]).toBe('3');
+    expect(toAmqpPublish(createMessage({ topic: 't', value: 'v' }), 0).options.headers).toEqual({ [PARTITION_HEADER]: '0' });
+    expect(toAmqpPublish(createMessage({ topic: 't', value: 'v' })).options.headers).toBeUndefined();
+  });
+
+  it('is reserved: an application header of that name is refused on publish and never reaches headers on receipt', () => {
+    const spoofed = createMessage({ topic: 't', value: 'v', headers: { [PARTITION_HEADER]: 'spoofed', a: 'b' } });
+    expect(() => toAmqpPublish(spoofed, 1)).toThrow(InvalidArgumentError);
+    const message = createMessage({ topic: 't', value: 'v', headers: { a: 'b' } });
+    expect(toAmqpPublish(message, 1).options.headers).toEqual({ a: 'b', [PARTITION_HEADER]: '1' });
+    const received = fromAmqpDelivery(delivery({ headers: { [PARTITION_HEADER]: '2', a: 'b' } }), 't', 2);
+    expect({ ...received.headers }).toEqual({ a: 'b' });
+    expect(received.metadata.partition).toBe(2);
+    expect('partition' in fromAmqpDelivery(delivery({}), 't').metadata).toBe(false);
+  });
+});
+
 describe('fromAmqpDelivery()', () => {
   it('round-trips any key bytes, null keys, empty keys and Unicode headers', () => {
     const key = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -74,7 +94,7 @@ describe('fromAmqpDelivery()', () => {
   });
 
   it('round-trips a message without key or headers, with or without an (empty) headers table', () => {
-    const amqp = toAmqpPublish(createMessage({ topic: 'orders', value: 'v' }), 1_700_000_000_123);
+    const amqp = toAmqpPublish(createMessage({ topic: 'orders', value: 'v' }), null, 1_700_000_000_123);
     for (const headers of [undefined, {}]) {
       const message = fromAmqpDelivery(
         { content: amqp.content, fields: { redelivered: false }, properties: { headers, timestamp: amqp.options.timestamp } },
@@ -163,15 +183,15 @@ describe('headerValueToString()', () => {
 });
 
 describe('topology names', () => {
-  it('names the group queue <topic>.<group> and the dead-letter queue <topic>.<group>.dlq', () => {
-    expect(groupQueueName('orders', 'billing')).toBe('orders.billing');
+  it('names the earlier one-queue-per-group queue <topic>.<group> and the dead-letter queue <topic>.<group>.dlq', () => {
+    expect(legacyGroupQueueName('orders', 'billing')).toBe('orders.billing');
     expect(deadLetterName('orders', 'billing')).toBe('orders.billing.dlq');
     expect(deadLetterName('orders', null)).toBe('orders.dlq');
     expect(deadLetterExchangeName('msgport')).toBe('msgport.dlx');
   });
 
   it('rejects names longer than RabbitMQ allows with INVALID_ARGUMENT', () => {
-    expect(() => groupQueueName('t'.repeat(200), 'g'.repeat(60))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => legacyGroupQueueName('t'.repeat(200), 'g'.repeat(60))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
 

@@ -54,6 +54,31 @@ async function blackHole(): Promise<{ port: number; close(): Promise<void> }> {
   };
 }
 
+/** The partition queues of `group` on `topic` with the default 4 partitions. */
+function partitionQueues(topic: string, group: string): string[] {
+  return range(4).map((partition) => `${topic}.${group}.p${partition}`);
+}
+
+/** Sum of `column` over the partition queues of `group` on `topic`, from rabbitmqctl list_queues. */
+async function acrossPartitions(topic: string, group: string, column: string): Promise<number> {
+  const queues = new Set(partitionQueues(topic, group));
+  const rows = await rabbitmqctl('list_queues', 'name', column);
+  return rows.filter(([name]) => queues.has(name!)).reduce((sum, [, value]) => sum + Number(value), 0);
+}
+
+/** Waits until every instance owns the same number of partitions of `group` on `topic` (health details). */
+async function balanced(brokers: readonly RabbitMQAdapter[], topic: string, group: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const owned = await Promise.all(
+        brokers.map(async (broker) => ((await broker.health()).details['ownedPartitions'] as Record<string, number[]>)[`${topic}.${group}`] ?? []),
+      );
+      return owned.every((partitions) => partitions.length === 4 / brokers.length);
+    },
+    { timeoutMs: 15_000, intervalMs: 100, description: 'the partitions shared out between the instances' },
+  );
+}
+
 /** Opens a plain amqplib channel on the test broker, for checks from outside the adapter. */
 async function withChannel<T>(use: (channel: amqplib.Channel) => Promise<T>): Promise<T> {
   const connection = await amqplib.connect(RABBITMQ_URL);
@@ -87,6 +112,8 @@ describe('RabbitMQAdapter', () => {
       const b = await started();
       await a.subscribe(topic, first.handler, group);
       await b.subscribe(topic, second.handler, group);
+      // The first instance took every partition; within a review or two each owns its share.
+      await balanced([a, b], topic, group);
 
       const sent = range(200).map((i) => `m${i}`);
       await Promise.all(sent.map((value) => a.publish(topic, value)));
@@ -136,38 +163,60 @@ describe('RabbitMQAdapter', () => {
   });
 
   describe('topology on the broker', () => {
-    it('declares the exchanges, queues and bindings that DESIGN.md names', async () => {
+    it('declares the exchanges, partition queues and bindings the README names', async () => {
       const topic = uniqueName('names');
       const group = uniqueName('billing');
       const broker = await started();
       await broker.subscribe(topic, () => undefined, group);
       await broker.subscribe(topic, () => undefined);
+      const partitionExchange = `${exchangeName}.${topic}.partitions.4`;
+      const fallbackExchange = `${partitionExchange}.fallback`;
 
-      const exchanges = await rabbitmqctl('list_exchanges', 'name', 'type', 'durable');
-      expect(exchanges).toContainEqual([exchangeName, 'direct', 'true']);
-      expect(exchanges).toContainEqual([`${exchangeName}.dlx`, 'fanout', 'true']);
+      const exchanges = await rabbitmqctl('list_exchanges', 'name', 'type', 'durable', 'auto_delete', 'arguments');
+      const exchange = new Map(exchanges.map((row) => [row[0]!, row.slice(1)]));
+      expect(exchange.get(exchangeName)?.slice(0, 3)).toEqual(['direct', 'true', 'false']);
+      expect(exchange.get(`${exchangeName}.dlx`)?.slice(0, 3)).toEqual(['fanout', 'true', 'false']);
+      expect(exchange.get(partitionExchange)?.slice(0, 3)).toEqual(['headers', 'true', 'true']);
+      expect(exchange.get(partitionExchange)?.[3]).toContain(fallbackExchange);
+      expect(exchange.get(fallbackExchange)?.slice(0, 3)).toEqual(['fanout', 'true', 'true']);
 
-      const queues = await rabbitmqctl('list_queues', 'name', 'durable', 'auto_delete', 'exclusive', 'arguments');
+      const queues = await rabbitmqctl('list_queues', 'name', 'durable', 'auto_delete', 'exclusive', 'arguments', 'consumers');
       const byName = new Map(queues.map((row) => [row[0]!, row]));
-      const groupQueue = byName.get(`${topic}.${group}`);
-      expect(groupQueue?.slice(1, 4)).toEqual(['true', 'false', 'false']);
-      expect(groupQueue?.[4]).toContain(`${exchangeName}.dlx`);
-      expect(groupQueue?.[4]).toContain(`${topic}.${group}.dlq`);
+      for (const queue of partitionQueues(topic, group)) {
+        const row = byName.get(queue);
+        expect(row?.slice(1, 4)).toEqual(['true', 'false', 'false']);
+        expect(row?.[4]).toContain('x-single-active-consumer');
+        expect(row?.[4]).toContain(`${exchangeName}.dlx`);
+        expect(row?.[4]).toContain(`${topic}.${group}.dlq`);
+        // One instance, alone in its group: it consumes every partition.
+        expect(row?.[5]).toBe('1');
+        // It owns each through an exclusive owner queue.
+        expect(byName.get(`${queue}.owner`)?.slice(1, 4)).toEqual(['false', 'false', 'true']);
+      }
+      expect(byName.get(`${topic}.${group}.members`)?.slice(1, 4)).toEqual(['true', 'true', 'false']);
+      expect(byName.get(`${topic}.${group}.members`)?.[5]).toBe('1');
       expect(byName.get(`${topic}.${group}.dlq`)?.slice(1, 4)).toEqual(['true', 'false', 'false']);
       expect(byName.get(`${topic}.dlq`)?.slice(1, 4)).toEqual(['true', 'false', 'false']);
-      // Never a queue named by the group alone.
+      // Never a queue named by the group alone, nor the one-queue-per-group layout.
       expect(byName.has(group)).toBe(false);
+      expect(byName.has(`${topic}.${group}`)).toBe(false);
 
-      const bindings = await rabbitmqctl('list_bindings', 'source_name', 'destination_name', 'destination_kind', 'routing_key');
-      const fromExchange = bindings.filter(([source]) => source === exchangeName);
-      expect(fromExchange).toContainEqual([exchangeName, `${topic}.${group}`, 'queue', topic]);
-      expect(fromExchange).toContainEqual([exchangeName, `${topic}.${group}.dlq`, 'queue', `${topic}.${group}.dlq`]);
-      expect(fromExchange).toContainEqual([exchangeName, `${topic}.dlq`, 'queue', `${topic}.dlq`]);
+      const bindings = await rabbitmqctl('list_bindings', 'source_name', 'destination_name', 'destination_kind', 'routing_key', 'arguments');
+      const keyed = bindings.map((row) => row.slice(0, 4));
+      expect(keyed).toContainEqual([exchangeName, partitionExchange, 'exchange', topic]);
+      for (const [partition, queue] of partitionQueues(topic, group).entries()) {
+        const binding = bindings.find(([source, name]) => source === partitionExchange && name === queue);
+        expect(binding?.[4]).toContain(`msgport-partition`);
+        expect(binding?.[4]).toContain(`"${partition}"`);
+      }
+      expect(keyed).toContainEqual([fallbackExchange, `${topic}.${group}.p0`, 'queue', '']);
+      expect(keyed).toContainEqual([exchangeName, `${topic}.${group}.dlq`, 'queue', `${topic}.${group}.dlq`]);
+      expect(keyed).toContainEqual([exchangeName, `${topic}.dlq`, 'queue', `${topic}.dlq`]);
       // The broadcast subscription: a server-named, exclusive, auto-delete queue bound to the topic.
-      const broadcast = fromExchange.filter(([, name, kind, key]) => kind === 'queue' && key === topic && name!.startsWith('amq.gen-'));
+      const broadcast = keyed.filter(([source, name, kind, key]) => source === exchangeName && kind === 'queue' && key === topic && name!.startsWith('amq.gen-'));
       expect(broadcast).toHaveLength(1);
       expect(byName.get(broadcast[0]![1]!)?.slice(1, 4)).toEqual(['false', 'true', 'true']);
-      expect(bindings).toContainEqual([`${exchangeName}.dlx`, exchangeName, 'exchange', '']);
+      expect(keyed).toContainEqual([`${exchangeName}.dlx`, exchangeName, 'exchange', '']);
     }, RABBITMQCTL_TEST_TIMEOUT_MS);
 
     it('keeps dead letters in <topic>.<group>.dlq when nobody consumes them, with the error headers', async () => {
@@ -209,10 +258,16 @@ describe('RabbitMQAdapter', () => {
       await broker.publish(topic, 'rejected by a foreign consumer');
 
       await withChannel(async (channel) => {
-        const message = await waitFor(async () => (await channel.get(`${topic}.${group}`)) || undefined, {
-          timeoutMs: 5_000,
-          description: 'the message',
-        });
+        const message = await waitFor(
+          async () => {
+            for (const queue of partitionQueues(topic, group)) {
+              const got = await channel.get(queue);
+              if (got !== false) return got;
+            }
+            return undefined;
+          },
+          { timeoutMs: 5_000, description: 'the message' },
+        );
         channel.nack(message, false, false);
       });
       const dead = await waitFor(
@@ -222,47 +277,64 @@ describe('RabbitMQAdapter', () => {
       expect(dead.content.toString()).toBe('rejected by a foreign consumer');
     });
 
-    it('declares the queue again and resumes when the queue is deleted under the consumer', async () => {
+    it('declares the partition queues again and resumes when they are deleted under the consumer', async () => {
       const topic = uniqueName('deleted');
       const group = uniqueName('g');
       const received = collect();
       const broker = await started();
       await broker.subscribe(topic, received.handler, group);
-      await broker.publish(topic, 'before');
+      await broker.publish(topic, 'before', { key: 'k' });
       await received.waitForCount(1);
 
-      await withChannel((channel) => channel.deleteQueue(`${topic}.${group}`));
-      await waitFor(
-        async () => {
-          const queues = await rabbitmqctl('list_queues', 'name', 'consumers');
-          return queues.some(([name, consumers]) => name === `${topic}.${group}` && consumers === '1');
-        },
-        { timeoutMs: 10_000, intervalMs: 100, description: 'the queue declared again with its consumer' },
-      );
+      await withChannel(async (channel) => {
+        for (const queue of partitionQueues(topic, group)) await channel.deleteQueue(queue);
+      });
+      await waitFor(async () => (await acrossPartitions(topic, group, 'consumers')) === 4, {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+        description: 'the partition queues declared again, each with its consumer',
+      });
       expect((await broker.health()).status).toBe('up');
-      await broker.publish(topic, 'after');
+      await broker.publish(topic, 'after', { key: 'k' });
       await received.waitForCount(2);
       expect(received.values()).toEqual(['before', 'after']);
     }, RABBITMQCTL_TEST_TIMEOUT_MS);
   });
 
   describe('subscribe() failures', () => {
-    it('rejects with SUBSCRIBE_FAILED, naming the queue, when <topic>.<group> exists with other arguments', async () => {
-      const topic = uniqueName('legacy');
+    it('rejects with SUBSCRIBE_FAILED, naming the queue, when a partition queue exists with other arguments', async () => {
+      const topic = uniqueName('clash');
       const group = uniqueName('g');
-      // A queue declared by an older deployment (e.g. PyFly's adapter), without dead-lettering.
-      await withChannel((channel) => channel.assertQueue(`${topic}.${group}`, { durable: true }));
+      // A queue of that name declared by someone else, without single active consumer or dead-lettering.
+      await withChannel((channel) => channel.assertQueue(`${topic}.${group}.p1`, { durable: true }));
       try {
         const broker = await started();
         const error = await rejectionOf(broker.subscribe(topic, () => undefined, group));
         expect(error).toMatchObject({ name: 'SubscribeError', code: 'SUBSCRIBE_FAILED' });
-        expect((error as Error).message).toContain(`${topic}.${group}`);
+        expect((error as Error).message).toContain(`${topic}.${group}.p1`);
         // The adapter is still usable.
         const other = collect();
         await broker.subscribe(topic, other.handler, uniqueName('g'));
         await broker.publish(topic, 'still works');
         await other.waitForCount(1);
         expect((await broker.health()).status).toBe('up');
+      } finally {
+        await withChannel((channel) => channel.deleteQueue(`${topic}.${group}.p1`));
+      }
+    });
+
+    it('leaves alone a <topic>.<group> queue that is not the one msgport declared before partitioned queues', async () => {
+      const topic = uniqueName('not-ours');
+      const group = uniqueName('g');
+      // E.g. declared by another application, with other arguments: not msgport's earlier layout.
+      await withChannel((channel) => channel.assertQueue(`${topic}.${group}`, { durable: true }));
+      try {
+        const received = collect();
+        const broker = await started();
+        await broker.subscribe(topic, received.handler, group);
+        await broker.publish(topic, 'works');
+        await received.waitForCount(1);
+        expect((await withChannel((channel) => channel.checkQueue(`${topic}.${group}`))).messageCount).toBe(0);
       } finally {
         await withChannel((channel) => channel.deleteQueue(`${topic}.${group}`));
       }
@@ -472,16 +544,17 @@ describe('RabbitMQAdapter', () => {
         group,
       );
       await broker.publish(topic, 'slow');
-      await waitFor(
-        async () => (await rabbitmqctl('list_queues', 'name', 'messages_unacknowledged')).some(([n, u]) => n === `${topic}.${group}` && u === '1'),
-        { timeoutMs: 10_000, intervalMs: 100, description: 'the message in flight' },
-      );
+      await waitFor(async () => (await acrossPartitions(topic, group, 'messages_unacknowledged')) === 1, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        description: 'the message in flight',
+      });
       const stopped = broker.stop();
       release();
       await stopped;
       expect(handled).toHaveLength(1);
-      const [row] = (await rabbitmqctl('list_queues', 'name', 'messages', 'consumers')).filter(([n]) => n === `${topic}.${group}`);
-      expect(row).toEqual([`${topic}.${group}`, '0', '0']);
+      expect(await acrossPartitions(topic, group, 'messages')).toBe(0);
+      expect(await acrossPartitions(topic, group, 'consumers')).toBe(0);
     }, RABBITMQCTL_TEST_TIMEOUT_MS);
 
     it('stop() returns deliveries queued behind a running handler to the queue, logging that at debug, not warn', async () => {
@@ -504,10 +577,11 @@ describe('RabbitMQAdapter', () => {
       );
       for (const value of ['first', 'second', 'third']) await broker.publish(topic, value, { key: 'k' });
       // All three are with the adapter: one in the handler, two queued behind it in core.
-      await waitFor(
-        async () => (await rabbitmqctl('list_queues', 'name', 'messages_unacknowledged')).some(([n, u]) => n === `${topic}.${group}` && u === '3'),
-        { timeoutMs: 10_000, intervalMs: 100, description: 'three messages in flight' },
-      );
+      await waitFor(async () => (await acrossPartitions(topic, group, 'messages_unacknowledged')) === 3, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        description: 'three messages in flight',
+      });
       const stopped = broker.stop();
       release();
       await stopped;
@@ -520,8 +594,7 @@ describe('RabbitMQAdapter', () => {
         expect(line).toContain('CONSUMER_CLOSED');
       }
       expect(logger.lines.filter((line) => /^(warn|error): /.test(line))).toEqual([]);
-      const queue = await withChannel((channel) => channel.checkQueue(`${topic}.${group}`));
-      expect(queue.messageCount).toBe(2);
+      expect(await acrossPartitions(topic, group, 'messages')).toBe(2);
     }, RABBITMQCTL_TEST_TIMEOUT_MS);
   });
 });

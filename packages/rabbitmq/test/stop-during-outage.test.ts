@@ -64,12 +64,18 @@ async function ensureBrokerRunning(): Promise<void> {
   });
 }
 
-async function messagesIn(queues: readonly string[]): Promise<number[]> {
+/** Messages in each of `queues`; a group's queues are its partition queues (the default 4), summed. */
+async function messagesIn(queues: ReadonlyArray<string | { readonly topic: string; readonly group: string }>): Promise<number[]> {
   const connection = await amqplib.connect(RABBITMQ_URL);
   try {
     const channel = await connection.createChannel();
     const counts: number[] = [];
-    for (const queue of queues) counts.push((await channel.checkQueue(queue)).messageCount);
+    for (const queue of queues) {
+      const names = typeof queue === 'string' ? [queue] : [0, 1, 2, 3].map((partition) => `${queue.topic}.${queue.group}.p${partition}`);
+      let count = 0;
+      for (const name of names) count += (await channel.checkQueue(name)).messageCount;
+      counts.push(count);
+    }
     await channel.close();
     return counts;
   } finally {
@@ -192,9 +198,9 @@ beforeAll(async () => {
     await ensureBrokerRunning();
   }
   const [publishing, slow, deadLettering, deadLetterQueue] = await messagesIn([
-    `${publishingTopic}.${group}`,
-    `${slowTopic}.${group}`,
-    `${deadLetterTopic}.${group}`,
+    { topic: publishingTopic, group },
+    { topic: slowTopic, group },
+    { topic: deadLetterTopic, group },
     `${deadLetterTopic}.${group}.dlq`,
   ]);
   observed = { ...partial, queueDepths: { publishing: publishing!, slow: slow!, deadLettering: deadLettering!, deadLetterQueue: deadLetterQueue! } };

@@ -54,6 +54,14 @@ export interface ConformanceSuiteOptions {
    */
   createBroker(): MessageBrokerPort | Promise<MessageBrokerPort>;
   /**
+   * Returns a fresh broker that is NOT started, as one more instance of the same application (its
+   * own connections to the same broker): the order-across-instances case runs several, all in one
+   * group. Configure it so that instances of a group can share work, e.g. Kafka topics with
+   * several partitions (`numPartitions`). The suite starts and stops them.
+   * @default createBroker
+   */
+  createInstance?(): MessageBrokerPort | Promise<MessageBrokerPort>;
+  /**
    * Where the adapter dead-letters messages of `topic` failed in `group` (e.g. `<topic>.DLT`).
    * The suite reads dead letters by subscribing to that topic through the port with a group.
    */
@@ -97,6 +105,12 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
 
   const newBroker = async (): Promise<MessageBrokerPort> => {
     const broker = await options.createBroker();
+    opened.push(broker);
+    return broker;
+  };
+
+  const newInstance = async (): Promise<MessageBrokerPort> => {
+    const broker = await (options.createInstance ?? options.createBroker).call(options);
     opened.push(broker);
     return broker;
   };
@@ -507,6 +521,70 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
       );
     });
 
+    describe('order across instances (issue 16)', () => {
+      test(
+        'keeps each key in publish order and one at a time across 4 instances of a group: 1,000 messages over 53 keys, none lost',
+        async () => {
+          const topic = uniqueName('msgport-order-instances');
+          const group = uniqueName('g');
+          // 53 keys over 4 instances: no instance count divides the key count, so a broker that
+          // hands deliveries to competing consumers in rotation cannot hide a key split between them.
+          const keys = 53;
+          const total = 1_000;
+          const lastSeq = new Map<string, number>();
+          const active = new Map<string, number>();
+          const handled = new Set<string>();
+          const violations: string[] = [];
+          let overlaps = 0;
+          const handlerOf =
+            (instance: number): MessageHandler =>
+            async (message) => {
+              const [key, seqText] = message.value.toString().split('|') as [string, string];
+              const running = (active.get(key) ?? 0) + 1;
+              active.set(key, running);
+              if (running > 1) overlaps++;
+              await delay(Math.floor(Math.random() * 6));
+              active.set(key, active.get(key)! - 1);
+              const seq = Number(seqText);
+              const id = `${key}|${seq}`;
+              // A redelivered message may repeat (at-least-once); a new one must come after every earlier one of its key.
+              if (handled.has(id)) return;
+              handled.add(id);
+              if (seq < (lastSeq.get(key) ?? -1)) violations.push(`${key}: ${seq} after ${lastSeq.get(key)} (instance ${instance})`);
+              else lastSeq.set(key, seq);
+            };
+          const instances: MessageBrokerPort[] = [];
+          for (let i = 0; i < 4; i++) {
+            const instance = await newInstance();
+            await instance.subscribe(topic, handlerOf(i), group);
+            await instance.start();
+            instances.push(instance);
+          }
+
+          // In order, up to 100 in flight, from the first instance.
+          const seqs = new Map<string, number>();
+          let window: Promise<void>[] = [];
+          for (let i = 0; i < total; i++) {
+            const key = `key-${i % keys}`;
+            const seq = seqs.get(key) ?? 0;
+            seqs.set(key, seq + 1);
+            window.push(instances[0]!.publish(topic, `${key}|${seq}`, { key }));
+            if (window.length >= 100) {
+              await Promise.all(window);
+              window = [];
+            }
+          }
+          await Promise.all(window);
+
+          await until(() => handled.size >= total, `${total} messages handled across the instances`, Math.max(timeoutMs, 30_000));
+          expect(violations).toEqual([]);
+          expect(overlaps).toBe(0);
+          expect(handled.size).toBe(total);
+        },
+        caps.ordering,
+      );
+    });
+
     describe('retry and dead-letter (C5)', () => {
       test(
         'retries a failing handler and acknowledges the message on the attempt that succeeds',
@@ -785,6 +863,9 @@ function validateOptions(options: ConformanceSuiteOptions): void {
   if (typeof options.name !== 'string' || options.name.length === 0) problems.push('name must be a non-empty string');
   if (typeof options.createBroker !== 'function') problems.push('createBroker must be a function');
   if (typeof options.deadLetterTopic !== 'function') problems.push('deadLetterTopic must be a function');
+  if (options.createInstance !== undefined && typeof options.createInstance !== 'function') {
+    problems.push('createInstance must be a function when given');
+  }
   for (const field of ['timeoutMs', 'testTimeoutMs'] as const) {
     const value = options[field];
     if (value !== undefined && !(typeof value === 'number' && value > 0)) problems.push(`${field} must be a number > 0`);

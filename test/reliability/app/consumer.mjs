@@ -3,11 +3,14 @@
 // does; the process then exits by itself once nothing keeps it alive (no process.exit()).
 //
 // Config (RELIABILITY_APP_CONFIG): { name, broker: 'kafka'|'rabbitmq', options, logLevel?,
-//   topic, group?, handlerDelayMs?, poison?: { every, remainder }, retry?, reportBegin?, reportHeaders? }
+//   topic, group?, handlerDelayMs?, poison?: { every, remainder }, retry?, reportBegin?, reportHeaders?, reportTime? }
 //
-// Events: {e:'ready'} once started; {e:'b',id} when a handler begins (reportBegin);
-//   {e:'h',id,p?,r?,a?,hd?,k?} when a handler succeeds, BEFORE it resolves (so before the ack/commit);
+// Events: {e:'ready'} once started; {e:'b',id,t?} when a handler begins (reportBegin);
+//   {e:'h',id,p?,r?,a?,hd?,k?,t?} when a handler succeeds, BEFORE it resolves (so before the ack/commit);
+//   t (reportTime): when, in ms since the epoch with sub-millisecond precision, to order the events of
+//   several processes;
 //   {e:'x',id,a} when it throws on purpose (poison); {e:'sigterm'}; {e:'stopped',ms}; {e:'crash',...}.
+import { performance } from 'node:perf_hooks';
 import { describeError, emit, loadAdapterClass, readConfig, reportCrashes, sleep, stderrLogger } from './lib.mjs';
 
 reportCrashes();
@@ -15,11 +18,12 @@ const config = readConfig();
 const Adapter = await loadAdapterClass(config.broker);
 const broker = new Adapter({ ...config.options, logger: stderrLogger(config.name, config.logLevel ?? 'info') });
 const poison = config.poison ?? null;
+const now = () => performance.timeOrigin + performance.now();
 
 async function handle(message) {
   const id = Number(message.value.toString('utf8'));
   const attempt = message.metadata.attempt ?? 1;
-  if (config.reportBegin) emit({ e: 'b', id });
+  if (config.reportBegin) emit(config.reportTime ? { e: 'b', id, t: now() } : { e: 'b', id });
   if (config.handlerDelayMs > 0) await sleep(config.handlerDelayMs);
   if (poison !== null && id % poison.every === poison.remainder) {
     emit({ e: 'x', id, a: attempt });
@@ -33,6 +37,7 @@ async function handle(message) {
     event.hd = message.headers;
     event.k = message.key === null ? null : message.key.toString('utf8');
   }
+  if (config.reportTime) event.t = now();
   emit(event);
 }
 

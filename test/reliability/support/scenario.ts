@@ -7,6 +7,14 @@ export type BrokerKind = 'kafka' | 'rabbitmq';
 
 /** Partitions of every Kafka topic the scenarios create, so that two members share the work. */
 export const KAFKA_PARTITIONS = 4;
+/** Partitions of every RabbitMQ topic (the adapter's default): a group consumes <topic>.<group>.p0 … p3. */
+export const RABBITMQ_PARTITIONS = 4;
+
+/** The partition queues of `group` on `topic` (RabbitMQ). */
+export function rabbitPartitionQueues(topic: string, group: string): string[] {
+  return Array.from({ length: RABBITMQ_PARTITIONS }, (_, partition) => `${topic}.${group}.p${partition}`);
+}
+
 /** shutdownTimeoutMs of every application instance. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -77,7 +85,7 @@ export class Scenario {
   }
 
   /** Starts a producer instance; it publishes as soon as it is connected. */
-  producer(name: string, config: { count: number; concurrency: number; ratePerSec?: number }, options: Record<string, unknown> = {}): AppProcess {
+  producer(name: string, config: { count: number; concurrency: number; ratePerSec?: number; keys?: number }, options: Record<string, unknown> = {}): AppProcess {
     const app = new AppProcess('producer', name, {
       broker: this.kind,
       options: adapterOptions(this.kind, this.exchange, options),
@@ -104,7 +112,11 @@ export class Scenario {
     if (this.kind === 'kafka') {
       await deleteKafkaResources([this.topic, `${this.topic}.DLT`, ...extraTopics], [this.group]);
     } else {
-      await deleteRabbitTopology(this.exchange, [`${this.topic}.${this.group}`, `${this.topic}.${this.group}.dlq`, ...extraQueues]);
+      await deleteRabbitTopology(this.exchange, [
+        ...rabbitPartitionQueues(this.topic, this.group),
+        `${this.topic}.${this.group}.dlq`,
+        ...extraQueues,
+      ]);
     }
   }
 }

@@ -130,3 +130,18 @@ function oneLine(text: string): string {
 function messageOf(error: unknown): string {
   return describeFailure(error).message;
 }
+
+/** Reply codes RabbitMQ closes a channel with, by name. */
+export const REPLY_CODES = Object.freeze({ NOT_FOUND: 404, RESOURCE_LOCKED: 405, PRECONDITION_FAILED: 406 } as const);
+
+/**
+ * The AMQP reply code of a channel error the broker raised (404 NOT_FOUND, 405 RESOURCE_LOCKED,
+ * 406 PRECONDITION_FAILED …): amqplib's `code`, else the code in its message; `null` for other errors.
+ */
+export function replyCode(error: unknown): number | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'number' && code >= 300 && code < 600) return code;
+  const match = /\b([3-5]\d\d) \(([A-Z_-]+)\)/.exec(messageOf(error));
+  return match === null ? null : Number(match[1]);
+}

@@ -6,6 +6,13 @@ import { createMessage, InvalidArgumentError, type Message, type MessageMetadata
  */
 export const KEY_HEADER = 'msgport-key';
 
+/**
+ * Reserved AMQP header carrying the partition the publisher chose (a decimal string): the topic's
+ * partition exchange routes by it (queue-layout.ts). A transport fact: it never appears in a
+ * received message's `headers`; the partition a delivery came from is `metadata.partition`.
+ */
+export const PARTITION_HEADER = 'msgport-partition';
+
 /** Longest header name AMQP can encode (a field-table key is a short string). */
 const MAX_HEADER_NAME_BYTES = 255;
 
@@ -34,12 +41,13 @@ export interface AmqpDelivery {
 
 /**
  * Maps a {@link Message} to what amqplib publishes: routing key = topic, persistent, application
- * headers as AMQP long strings plus the key in {@link KEY_HEADER}; no `headers` at all for a
- * message without key or headers (the common case: nothing to copy or check).
+ * headers as AMQP long strings plus the key in {@link KEY_HEADER} and `partition` in
+ * {@link PARTITION_HEADER}; no `headers` at all for a message without key, headers or partition.
  *
- * @throws {InvalidArgumentError} for a header name longer than 255 UTF-8 bytes, `__proto__`, or the reserved {@link KEY_HEADER}.
+ * @throws {InvalidArgumentError} for a header name longer than 255 UTF-8 bytes, `__proto__`, or the reserved
+ *   {@link KEY_HEADER} and {@link PARTITION_HEADER}.
  */
-export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpPublish {
+export function toAmqpPublish(message: Message, partition: number | null = null, now: number = Date.now()): AmqpPublish {
   const timestamp = Math.floor(now / 1000);
   const { key } = message;
   let headers: Record<string, string> | undefined;
@@ -59,17 +67,19 @@ export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpP
           '(amqplib drops it when it receives the message). Use another header name.',
       );
     }
-    // Reserved for the key: an application header of that name could not arrive as published.
-    if (name === KEY_HEADER) {
+    // Reserved for the key and the partition: an application header of either name could not
+    // arrive as published.
+    if (name === KEY_HEADER || name === PARTITION_HEADER) {
       throw new InvalidArgumentError(
-        `Cannot publish to "${message.topic}": the header name "${KEY_HEADER}" is reserved on RabbitMQ, which carries the ` +
-          'message key in it. Pass the key as the key option, or use another header name.',
+        `Cannot publish to "${message.topic}": the header name "${name}" is reserved on RabbitMQ, which carries the ` +
+          `message ${name === KEY_HEADER ? 'key (pass it as the key option)' : 'partition'} in it. Use another header name.`,
       );
     }
     headers ??= {};
     headers[name] = message.headers[name]!;
   }
   if (key !== null) (headers ??= {})[KEY_HEADER] = key.toString('base64');
+  if (partition !== null) (headers ??= {})[PARTITION_HEADER] = String(partition);
   return {
     routingKey: message.topic,
     content: message.value,
@@ -81,8 +91,10 @@ export function toAmqpPublish(message: Message, now: number = Date.now()): AmqpP
  * Maps an amqplib delivery to a {@link Message} of `topic` (the topic the consumer subscribed to).
  * The key comes back from {@link KEY_HEADER} exactly as published (`null` stays `null`); other
  * header values that are not strings (from foreign producers) are decoded as {@link headerValueToString} says.
+ * {@link PARTITION_HEADER} is dropped; `partition` (the partition queue the delivery came from,
+ * when it came from one) becomes `metadata.partition`.
  */
-export function fromAmqpDelivery(delivery: AmqpDelivery, topic: string): Message {
+export function fromAmqpDelivery(delivery: AmqpDelivery, topic: string, partition: number | null = null): Message {
   const raw = delivery.properties.headers ?? {};
   const headers: Record<string, string> = {};
   let key: Buffer | null = null;
@@ -93,12 +105,14 @@ export function fromAmqpDelivery(delivery: AmqpDelivery, topic: string): Message
       key = decodeKey(value);
       continue;
     }
+    if (name === PARTITION_HEADER) continue;
     headers[name] = headerValueToString(value);
   }
   const redelivered = delivery.fields.redelivered;
   const timestamp = delivery.properties.timestamp;
-  const metadata: MessageMetadata =
-    typeof timestamp === 'number' && Number.isFinite(timestamp) ? { redelivered, timestamp: timestamp * 1000 } : { redelivered };
+  const metadata: { -readonly [K in keyof MessageMetadata]: MessageMetadata[K] } = { redelivered };
+  if (typeof timestamp === 'number' && Number.isFinite(timestamp)) metadata.timestamp = timestamp * 1000;
+  if (partition !== null) metadata.partition = partition;
   return createMessage({ topic, value: delivery.content, key, headers, metadata });
 }
 

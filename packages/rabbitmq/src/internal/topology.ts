@@ -3,9 +3,12 @@ import { InvalidArgumentError } from '@msgport/core';
 /** Longest queue name or routing key RabbitMQ accepts, in UTF-8 bytes. */
 export const MAX_AMQP_NAME_BYTES = 255;
 
-/** The durable queue of a group on a topic: `<topic>.<group>`. */
-export function groupQueueName(topic: string, group: string): string {
-  return checked(`${topic}.${group}`, topic);
+/**
+ * The one durable queue a group consumed in msgport's layout before partitioned queues:
+ * `<topic>.<group>`. Only looked for, to migrate from it (see queue-layout.ts).
+ */
+export function legacyGroupQueueName(topic: string, group: string): string {
+  return checkedName(`${topic}.${group}`, topic);
 }
 
 /**
@@ -13,7 +16,7 @@ export function groupQueueName(topic: string, group: string): string {
  * `topic` for `group`: `<topic>.<group>.dlq`, or `<topic>.dlq` for broadcast subscriptions.
  */
 export function deadLetterName(topic: string, group: string | null): string {
-  return checked(group === null ? `${topic}.dlq` : `${topic}.${group}.dlq`, topic);
+  return checkedName(group === null ? `${topic}.dlq` : `${topic}.${group}.dlq`, topic);
 }
 
 /** The fanout dead-letter exchange bound to the main exchange: `<exchangeName>.dlx`. */
@@ -21,7 +24,11 @@ export function deadLetterExchangeName(exchangeName: string): string {
   return `${exchangeName}.dlx`;
 }
 
-function checked(name: string, topic: string): string {
+/**
+ * `name`, derived from `topic`, when RabbitMQ accepts its length.
+ * @throws {InvalidArgumentError} when it is longer than {@link MAX_AMQP_NAME_BYTES}.
+ */
+export function checkedName(name: string, topic: string): string {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_AMQP_NAME_BYTES) {
     throw new InvalidArgumentError(

@@ -44,20 +44,44 @@ export async function rabbitmqApp(command: 'stop_app' | 'start_app'): Promise<vo
   await run('rabbitmqctl', ['-q', command], { timeout: 120_000 });
 }
 
-/** Names of the queues bound to `exchange` (and to its dead-letter exchange). */
+/**
+ * Names of the queues bound to `exchange`, to its dead-letter exchange and to the exchanges named
+ * after it (the partition and fallback exchanges `<exchange>.<topic>.partitions.<n>[.fallback]`),
+ * plus the members queues of the groups whose partition queues are among them.
+ */
 export async function queuesBoundTo(exchange: string): Promise<string[]> {
   const bindings = await rabbitmqctl('list_bindings', 'source_name', 'destination_name', 'destination_kind');
-  const sources = new Set([exchange, `${exchange}.dlx`]);
-  return [...new Set(bindings.filter(([source, , kind]) => sources.has(source ?? '') && kind === 'queue').map(([, name]) => name!))];
+  const ours = (source: string): boolean => source === exchange || source.startsWith(`${exchange}.`);
+  const queues = new Set(bindings.filter(([source, , kind]) => ours(source ?? '') && kind === 'queue').map(([, name]) => name!));
+  for (const queue of [...queues]) {
+    const partition = /^(.*)\.p\d+$/.exec(queue);
+    if (partition !== null) queues.add(`${partition[1]}.members`);
+  }
+  return [...queues];
 }
 
-/** Deletes the exchanges of `exchange` (main and dead-letter), every queue bound to them, and `extraQueues`. */
+/**
+ * Deletes the exchanges of `exchange` (main and dead-letter), every queue bound to them (the
+ * partition and fallback exchanges go away with their last queue: they are auto-delete), and
+ * `extraQueues`. Queues that are already gone are skipped.
+ */
 export async function deleteTopology(exchange: string, extraQueues: readonly string[] = []): Promise<void> {
   const queues = new Set([...(await queuesBoundTo(exchange)), ...extraQueues]);
   const connection = await amqplib.connect(RABBITMQ_URL);
   try {
-    const channel = await connection.createChannel();
-    for (const queue of queues) await channel.deleteQueue(queue);
+    const open = async (): Promise<amqplib.Channel> => {
+      const opened = await connection.createChannel();
+      opened.on('error', () => undefined);
+      return opened;
+    };
+    let channel = await open();
+    for (const queue of queues) {
+      try {
+        await channel.deleteQueue(queue);
+      } catch {
+        channel = await open();
+      }
+    }
     await channel.deleteExchange(`${exchange}.dlx`);
     await channel.deleteExchange(exchange);
     await channel.close();

@@ -626,7 +626,7 @@ describe('KafkaAdapter', () => {
         const all = { topics: [topic], state: 'up', assignment: { [topic]: [0, 1, 2] } };
         expect(consumers.find((consumer) => consumer.group === group)).toMatchObject(all);
         expect(consumers.find((consumer) => consumer.group === null)).toMatchObject(all);
-        expect(report.details['brokers']).toEqual([KAFKA_BROKERS]);
+        expect(report.details['brokers']).toEqual(KAFKA_BROKERS.split(','));
       },
       TEST_TIMEOUT_MS,
     );

@@ -46,6 +46,7 @@ import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord, type OutgoingRecord } from './internal/mapping.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
 import { retryTransient } from './internal/retry-transient.js';
+import { sendEveryRecord } from './internal/send-every-record.js';
 import { SocketRegistry } from './internal/socket-registry.js';
 
 /** SASL credentials. The password never appears in an error, a log line or `health()`. */
@@ -299,7 +300,12 @@ export class KafkaAdapter extends MessageBrokerBase {
     const batcher = new PublishBatcher(
       async (topicMessages) => {
         const ready = await this.#readyProducer(client);
-        await ready.sendBatch({ topicMessages, acks: -1, timeout: this.#options.requestTimeoutMs });
+        // Not sendBatch alone: after a leader change it can resolve for records it never sent.
+        await sendEveryRecord(
+          (pending) => ready.sendBatch({ topicMessages: pending, acks: -1, timeout: this.#options.requestTimeoutMs }),
+          topicMessages,
+          (count) => this.logger.info(`kafkajs left ${count} record(s) of a produce request unsent after a partition leader changed; sending them again.`),
+        );
         for (const { messages } of topicMessages) this.#messagesSent += messages.length;
         this.#lastPublishError = undefined;
       },

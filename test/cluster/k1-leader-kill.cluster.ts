@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureClusterUp, killNode, minInsyncReplicas, partitions, restartNode, waitForFullIsr, type NodeId } from './support/cluster.js';
-import { ClusterScenario, MIN_INSYNC_REPLICAS, PARTITIONS, recordFigures, REPLICATION_FACTOR, SHUTDOWN_TIMEOUT_MS } from './support/cluster-scenario.js';
+import { ensureClusterUp, killNode, partitions, restartNode, waitForFullIsr, type NodeId } from './support/cluster.js';
+import { ClusterScenario, recordFigures, SHUTDOWN_TIMEOUT_MS } from './support/cluster-scenario.js';
 
 // Scenario 1 (issue 11): SIGKILL the leader of the busiest partition in the middle of the
 // publishes, with a group of two consumer processes running; restart it 10 s later. Every publish
@@ -21,12 +21,7 @@ describe('kafka cluster: leader of the busiest partition SIGKILLed mid-stream', 
     const s = new ClusterScenario('leader-kill');
     let passed = false;
     try {
-      const a = await s.consumer('consumer-a');
-      const b = await s.consumer('consumer-b');
-      const layout = await partitions(s.topic);
-      expect(layout).toHaveLength(PARTITIONS);
-      for (const state of layout) expect(state.replicas).toHaveLength(REPLICATION_FACTOR);
-      expect(await minInsyncReplicas(s.topic)).toBe(String(MIN_INSYNC_REPLICAS));
+      const [a, b] = await s.startGroup();
 
       const producer = await s.producer({ count: SENT, concurrency: 50, ratePerSec: RATE });
       await s.untilConfirmed(KILL_AFTER_CONFIRMS);
@@ -83,7 +78,7 @@ describe('kafka cluster: leader of the busiest partition SIGKILLed mid-stream', 
       expect(s.ledger.rejected.size).toBe(0); // a leader change is ridden out within publishTimeoutMs
       expect(inSyncAt).toBeGreaterThan(restartedAt);
       for (const exit of end.exits) expect(exit).toMatchObject({ code: 0 });
-      for (const app of [a, b]) expect(Number(app.find('stopped')?.['ms'])).toBeLessThanOrEqual(SHUTDOWN_TIMEOUT_MS);
+      for (const app of [a!, b!]) expect(Number(app.find('stopped')?.['ms'])).toBeLessThanOrEqual(SHUTDOWN_TIMEOUT_MS);
       passed = true;
     } finally {
       await s.cleanup(passed);

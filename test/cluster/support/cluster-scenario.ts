@@ -6,7 +6,7 @@ import { AppProcess, killAllApps, type AppEvent } from '../../reliability/suppor
 import { unique } from '../../reliability/support/brokers.js';
 import { Ledger, rejectionSummary } from '../../reliability/support/ledger.js';
 import { until } from '../../reliability/support/until.js';
-import { CLUSTER_BROKERS } from './cluster.js';
+import { CLUSTER_BROKERS, minInsyncReplicas, partitions } from './cluster.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = join(here, '..', 'results');
@@ -100,6 +100,25 @@ export class ClusterScenario {
     this.ledger.attach(app);
     await app.waitForEvent('ready', 90_000);
     return app;
+  }
+
+  /**
+   * Starts the group's two consumer instances (which create the topic) and checks the topic's
+   * layout: {@link PARTITIONS} partitions, {@link REPLICATION_FACTOR} replicas each, and
+   * `min.insync.replicas` {@link MIN_INSYNC_REPLICAS} (the adapter's minInsyncReplicas).
+   */
+  async startGroup(): Promise<AppProcess[]> {
+    const members = [await this.consumer('consumer-a'), await this.consumer('consumer-b')];
+    const layout = await partitions(this.topic);
+    const replicas = layout.map((state) => state.replicas.length);
+    const minInsync = await minInsyncReplicas(this.topic);
+    if (layout.length !== PARTITIONS || replicas.some((count) => count !== REPLICATION_FACTOR) || minInsync !== String(MIN_INSYNC_REPLICAS)) {
+      throw new Error(
+        `Topic "${this.topic}" has ${layout.length} partitions with ${replicas.join('/')} replicas and min.insync.replicas ${minInsync}; ` +
+          `expected ${PARTITIONS} partitions, ${REPLICATION_FACTOR} replicas, ${MIN_INSYNC_REPLICAS}.`,
+      );
+    }
+    return members;
   }
 
   /** Starts the producer instance; it publishes once connected, `count` ids or until SIGTERM. */

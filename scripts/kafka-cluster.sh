@@ -42,6 +42,10 @@
 #   KAFKA_HEAP_OPTS                per node, default "-Xms256m -Xmx512m"
 #   KAFKA_JVM_OPTS                 extra JVM options per node, default "-XX:TieredStopAtLevel=1" (C1 only:
 #                                  a node starts faster on a small, busy machine; "" for the JVM default)
+#   KAFKA_CDS=0                    no class data sharing archive. By default the first node stopped with
+#                                  SIGTERM writes one (<cache>/kafka/<v>/cluster-cds-<java>.jsa) and later
+#                                  starts load their classes from it (about a fifth faster here)
+#   MSGPORT_CACHE                  cache root, as for scripts/kafka.sh (default $HOME/.cache/msgport)
 #   KAFKA_EXTRA_PROPS              extra server.properties entries for every node, whitespace-separated
 #                                  key=value (override the defaults)
 #   JAVA_HOME / JAVA               java to use
@@ -57,6 +61,8 @@ START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
 JVM_OPTS=${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}
+CDS=${KAFKA_CDS:-1}
+CACHE_ROOT=${MSGPORT_CACHE:-$HOME/.cache/msgport}/kafka
 EXTRA_PROPS=${KAFKA_EXTRA_PROPS:-}
 if [[ -n ${JAVA:-} ]]; then :; elif [[ -n ${JAVA_HOME:-} ]]; then JAVA=$JAVA_HOME/bin/java; else JAVA=java; fi
 
@@ -139,6 +145,13 @@ log_opts() {
 }
 
 node_dir() { echo "$RUN_DIR/node$1"; }
+# Class data sharing archive of this Kafka version and JVM (the JVM ignores one that does not match).
+cds_archive() {
+  local java_version
+  java_version=$("$JAVA" -version 2>&1 | awk -F'"' '/version/ {print $2; exit}')
+  echo "$CACHE_ROOT/$VERSION/cluster-cds-java${java_version:-unknown}.jsa"
+}
+cds_dump() { echo "$(node_dir "$1")/cds-dump.jsa"; }
 node_port() { echo $((BASE_PORT + $1 - 1)); }
 node_cport() { echo $((BASE_CPORT + $1 - 1)); }
 pid_file() { echo "$(node_dir "$1")/kafka.pid"; }
@@ -317,6 +330,12 @@ launch() { # NODE: starts it in the background, records and prints its PID
   local n=$1 heap extra pid i file logf
   read -r -a heap <<<"$HEAP_OPTS"
   read -r -a extra <<<"$JVM_OPTS"
+  if [[ $CDS == 1 ]]; then
+    local archive
+    archive=$(cds_archive)
+    rm -f "$(cds_dump "$n")"
+    if [[ -f $archive ]]; then extra+=("-XX:SharedArchiveFile=$archive"); else extra+=("-XX:ArchiveClassesAtExit=$(cds_dump "$n")"); fi
+  fi
   file=$(pid_file "$n")
   logf=$(log_file "$n")
   [[ -f $logf ]] && mv -f "$logf" "$logf.prev"
@@ -357,6 +376,16 @@ wait_stopped() { # NODE PID term|kill
   fi
   wait_gone "$pid" 10 || die "node $n (pid $pid) survived SIGKILL"
   rm -f "$(pid_file "$n")"
+  # A node that exited cleanly wrote the class data archive later starts use (see launch).
+  local dump archive
+  dump=$(cds_dump "$n")
+  if [[ $mode == term && -s $dump && -n $VERSION ]]; then
+    archive=$(cds_archive)
+    if [[ ! -f $archive ]] && mkdir -p "$(dirname "$archive")" && mv -f "$dump" "$archive.tmp$$" 2>/dev/null; then
+      mv -f "$archive.tmp$$" "$archive" && log "saved a class data sharing archive for faster starts: $archive"
+    fi
+  fi
+  rm -f "$dump"
   deadline=$((SECONDS + 10))
   for port in "$(node_port "$n")" "$(node_cport "$n")"; do
     while port_open "$port" && (( SECONDS < deadline )); do sleep 0.2; done

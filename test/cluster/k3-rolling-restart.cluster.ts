@@ -7,7 +7,7 @@ import { ClusterScenario, recordFigures, SHUTDOWN_TIMEOUT_MS } from './support/c
 // once every replica is back in sync, as operators do. No publish fails, nothing is lost, no
 // application process restarts.
 
-const RATE = 300;
+const RATE = 150;
 const WARMUP_CONFIRMS = 1_000;
 
 describe('kafka cluster: rolling restart under steady load', () => {

@@ -13,7 +13,7 @@ import { until } from '../reliability/support/until.js';
 // survivor cannot shrink its in-sync replica sets, so its acks=all produce requests wait rather
 // than fail with NOT_ENOUGH_REPLICAS; either way the adapter retries until publishTimeoutMs.
 
-const RATE = 200;
+const RATE = 100;
 const PUBLISH_TIMEOUT_MS = 10_000;
 /** A rejection may come this much later than publishTimeoutMs (timers on a busy machine). */
 const LATE_TOLERANCE_MS = 2_000;

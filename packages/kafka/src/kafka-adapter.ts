@@ -45,7 +45,7 @@ import { ASSIGNMENT_STRATEGIES, createPartitionAssigners, type AssignmentStrateg
 import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord, type OutgoingRecord } from './internal/mapping.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
-import { retryTransient } from './internal/retry-transient.js';
+import { waitUntilServing } from './internal/retry-transient.js';
 import { sendEveryRecord } from './internal/send-every-record.js';
 import { SocketRegistry } from './internal/socket-registry.js';
 
@@ -680,7 +680,7 @@ export class KafkaAdapter extends MessageBrokerBase {
           waitForLeaders: false,
           timeout: requestTimeoutMs,
         });
-        if (isNew) await retryTransient(() => client.offsetsAdmin.fetchTopicOffsets(topic), requestTimeoutMs);
+        if (isNew) await waitUntilServing(client.offsetsAdmin, topic, numPartitions, requestTimeoutMs);
       })();
       this.#topics.set(topic, created);
       // Forget a failure, so that the next publish or subscribe tries again.

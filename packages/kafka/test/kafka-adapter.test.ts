@@ -297,7 +297,7 @@ describe('KafkaAdapter', () => {
         const clientId = uniqueName('broadcast-client');
         const broker = await started({ clientId });
         const topic = uniqueName('kafka-broadcast-cleanup');
-        const kafka = new kafkajs.Kafka({ brokers: [KAFKA_BROKERS], clientId: 'inspector', logLevel: kafkajs.logLevel.NOTHING });
+        const kafka = new kafkajs.Kafka({ brokers: KAFKA_BROKERS.split(','), clientId: 'inspector', logLevel: kafkajs.logLevel.NOTHING });
         const admin = kafka.admin();
         await admin.connect();
         try {
@@ -415,7 +415,7 @@ describe('KafkaAdapter', () => {
         const received = collect();
         await broker.subscribe(topic, received.handler, uniqueName('g'));
 
-        const kafka = new kafkajs.Kafka({ brokers: [KAFKA_BROKERS], clientId: 'foreign-producer', logLevel: kafkajs.logLevel.NOTHING });
+        const kafka = new kafkajs.Kafka({ brokers: KAFKA_BROKERS.split(','), clientId: 'foreign-producer', logLevel: kafkajs.logLevel.NOTHING });
         const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
         await producer.connect();
         try {

@@ -1,3 +1,4 @@
+import type { Admin } from 'kafkajs';
 import { errorChain } from './errors.js';
 
 /**
@@ -39,4 +40,31 @@ export async function retryTransient<T>(operation: () => Promise<T>, timeoutMs: 
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
+}
+
+/** A "not ready yet" answer of our own, retried by {@link retryTransient}. */
+function notReady(topic: string, what: string): Error {
+  return Object.assign(new Error(`Topic "${topic}" is not ready yet: ${what}`), { type: 'LEADER_NOT_AVAILABLE' });
+}
+
+/**
+ * Resolves once every one of the `partitions` partitions of `topic` (just created) has a leader
+ * that answers a ListOffsets request, trying again for at most `timeoutMs` while the cluster is
+ * not there yet. On a cluster, the broker asked may not know the new topic for a moment; and when
+ * kafkajs' cached metadata does not have the topic yet (several topics created at once on one
+ * client), its `fetchTopicOffsets` fails with a TypeError instead of an error it would retry.
+ */
+export async function waitUntilServing(admin: Admin, topic: string, partitions: number, timeoutMs: number): Promise<void> {
+  await retryTransient(async () => {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    const found = topics.find((metadata) => metadata.name === topic)?.partitions ?? [];
+    if (found.length < partitions) throw notReady(topic, `${found.length} of ${partitions} partitions known`);
+    if (found.some((partition) => partition.leader < 0)) throw notReady(topic, 'a partition has no leader');
+    try {
+      await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      if (error instanceof TypeError) throw notReady(topic, error.message);
+      throw error;
+    }
+  }, timeoutMs);
 }

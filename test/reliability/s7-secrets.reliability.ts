@@ -129,7 +129,7 @@ describe('kafka: secrets', () => {
 
   beforeAll(async () => {
     await requireKafka();
-    saslBroker = new PrivateKafka({ basePort: 19092, sasl: { user, password } });
+    saslBroker = new PrivateKafka({ basePort: 19392, sasl: { user, password } });
     await saslBroker.start();
   }, 180_000);
   afterEach(async () => {

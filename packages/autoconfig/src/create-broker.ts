@@ -211,6 +211,7 @@ function adapterOptionsFor(provider: ProviderName, config: MsgportConfig): Recor
           sasl: kafka.sasl === undefined ? undefined : { ...kafka.sasl },
           numPartitions: kafka['num-partitions'],
           replicationFactor: kafka['replication-factor'],
+          minInsyncReplicas: kafka['min-insync-replicas'],
           fromBeginning: kafka['from-beginning'],
           connectionTimeoutMs: kafka['connection-timeout-ms'],
           publishTimeoutMs: kafka['publish-timeout-ms'],

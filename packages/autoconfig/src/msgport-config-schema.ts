@@ -88,6 +88,9 @@ const kafkaSchema = z
     sasl: saslSchema.optional(),
     'num-partitions': positiveInt().optional().describe('Partitions of topics the adapter creates'),
     'replication-factor': positiveInt().optional().describe('Replication factor of topics the adapter creates'),
+    'min-insync-replicas': positiveInt()
+      .optional()
+      .describe('min.insync.replicas of topics the adapter creates: replicas that must have a message before publish() resolves'),
     'from-beginning': z
       .boolean()
       .optional()
@@ -99,6 +102,19 @@ const kafkaSchema = z
       .regex(/^\s*(roundrobin|range)\s*(,\s*(roundrobin|range)\s*)?$/, 'must be "roundrobin", "range", "roundrobin,range" or "range,roundrobin"')
       .optional()
       .describe('How a group shares partitions, in order of preference: roundrobin and/or range (comma-separated)'),
+  })
+  .superRefine((kafka, context) => {
+    const replication = kafka['replication-factor'] ?? 1;
+    const minInsync = kafka['min-insync-replicas'];
+    if (minInsync !== undefined && minInsync > replication) {
+      context.addIssue({
+        code: 'custom',
+        path: ['min-insync-replicas'],
+        message:
+          `must not exceed replication-factor (${replication}${kafka['replication-factor'] === undefined ? ', the default' : ''}): ` +
+          'a topic with fewer replicas than must be in sync refuses every publish. Raise replication-factor (3 with min-insync-replicas 2 is usual)',
+      });
+    }
   })
   .describe('Kafka adapter settings (@msgport/kafka)');
 

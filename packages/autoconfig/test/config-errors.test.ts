@@ -29,7 +29,7 @@ describe('invalid configuration', () => {
     const { error, file } = failWith(messaging('kafka:\n  bootstrap-server: localhost:9092'));
     expect(error.issues).toEqual([
       'msgport.messaging.kafka.bootstrap-server: unknown key, did you mean "bootstrap-servers"? Expected one of: ' +
-        `bootstrap-servers, client-id, ssl, sasl, num-partitions, replication-factor, from-beginning, connection-timeout-ms, publish-timeout-ms, partition-assigners (in ${file})`,
+        `bootstrap-servers, client-id, ssl, sasl, num-partitions, replication-factor, min-insync-replicas, from-beginning, connection-timeout-ms, publish-timeout-ms, partition-assigners (in ${file})`,
     ]);
   });
 
@@ -92,6 +92,16 @@ describe('invalid configuration', () => {
       'msgport.messaging.kafka.bootstrap-servers: expected a comma-separated list of host:port (e.g. localhost:9092 or ' +
         `kafka1:9092,kafka2:9092), got "kafka2", "kafka3:70000" (in ${file})`,
     ]);
+  });
+
+  it('rejects kafka.min-insync-replicas above kafka.replication-factor, saying what to change', () => {
+    const { error, file } = failWith(messaging('kafka:\n  replication-factor: 2\n  min-insync-replicas: 3'));
+    expect(error.issues).toEqual([
+      'msgport.messaging.kafka.min-insync-replicas: must not exceed replication-factor (2): a topic with fewer replicas than must ' +
+        `be in sync refuses every publish. Raise replication-factor (3 with min-insync-replicas 2 is usual) (in ${file})`,
+    ]);
+    const unset = failWith(messaging('kafka:\n  min-insync-replicas: 2'));
+    expect(unset.error.issues[0]).toMatch(/^msgport\.messaging\.kafka\.min-insync-replicas: must not exceed replication-factor \(1, the default\)/);
   });
 
   it('accepts IPv4, IPv6 and host names with ports, with spaces after commas', () => {

@@ -190,6 +190,7 @@ msgport:
       sasl: { mechanism: scram-sha-256, username: app, password: pw }
       num-partitions: 6
       replication-factor: 3
+      min-insync-replicas: 2
       from-beginning: true
       connection-timeout-ms: 3000
       partition-assigners: range, roundrobin
@@ -219,6 +220,7 @@ msgport:
       sasl: { mechanism: 'scram-sha-256', username: 'app', password: 'pw' },
       numPartitions: 6,
       replicationFactor: 3,
+      minInsyncReplicas: 2,
       fromBeginning: true,
       connectionTimeoutMs: 3000,
       partitionAssigners: ['range', 'roundrobin'],

@@ -38,6 +38,7 @@ msgport:
         password: s3cret
       num-partitions: 6
       replication-factor: 3
+      min-insync-replicas: 2
       from-beginning: true
       connection-timeout-ms: 3000
     rabbitmq:
@@ -74,6 +75,7 @@ describe('loadConfig()', () => {
         sasl: { mechanism: 'scram-sha-512', username: 'app', password: 's3cret' },
         'num-partitions': 6,
         'replication-factor': 3,
+        'min-insync-replicas': 2,
         'from-beginning': true,
         'connection-timeout-ms': 3000,
       },

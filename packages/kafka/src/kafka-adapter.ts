@@ -47,7 +47,8 @@ import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord, type OutgoingRecord } from './internal/mapping.js';
 import { keyPartition } from './internal/murmur2.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
-import { retryTransient } from './internal/retry-transient.js';
+import { waitUntilServing } from './internal/retry-transient.js';
+import { sendEveryRecord } from './internal/send-every-record.js';
 import { SocketRegistry } from './internal/socket-registry.js';
 
 /** SASL credentials. The password never appears in an error, a log line or `health()`. */
@@ -69,8 +70,18 @@ export interface KafkaAdapterOptions extends MessageBrokerBaseOptions {
   readonly sasl?: KafkaSaslOptions;
   /** Partitions of the topics the adapter creates (including `<topic>.DLT`). @default 1 */
   readonly numPartitions?: number;
-  /** Replication factor of the topics the adapter creates. @default 1 */
+  /** Replication factor of the topics the adapter creates (including `<topic>.DLT`). @default 1 */
   readonly replicationFactor?: number;
+  /**
+   * Topic config `min.insync.replicas` of the topics the adapter creates (including
+   * `<topic>.DLT`): how many replicas must have a message before `publish()` resolves (it always
+   * asks for `acks: -1`). With fewer in sync, publishes are retried until `publishTimeoutMs` and
+   * then reject with `PUBLISH_TIMEOUT`: nothing resolves that fewer replicas hold. At most
+   * `replicationFactor`; production clusters use replication 3 with 2. Topics that already exist
+   * keep their own config.
+   * @default the broker's `min.insync.replicas` (1 unless configured)
+   */
+  readonly minInsyncReplicas?: number;
   /**
    * Where a group that has no committed offset yet starts: `false` at the end of the topic (only
    * messages published after `subscribe()` resolved), `true` at its beginning. Groups that have
@@ -171,6 +182,7 @@ interface ResolvedOptions {
   readonly sasl: KafkaSaslOptions | undefined;
   readonly numPartitions: number;
   readonly replicationFactor: number;
+  readonly minInsyncReplicas: number | undefined;
   readonly fromBeginning: boolean;
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -229,8 +241,8 @@ const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
  * - At-least-once: an offset is committed only after the handler resolved or the message was
  *   dead-lettered to `<topic>.DLT`. A message that cannot even be dead-lettered is not committed
  *   and is delivered again. Messages of one partition are handled one at a time, in order.
- * - Topics are created through the admin client before first use, with `numPartitions` and
- *   `replicationFactor`.
+ * - Topics are created through the admin client before first use, with `numPartitions`,
+ *   `replicationFactor` and `minInsyncReplicas`.
  */
 export class KafkaAdapter extends MessageBrokerBase {
   readonly #options: ResolvedOptions;
@@ -290,7 +302,12 @@ export class KafkaAdapter extends MessageBrokerBase {
     const batcher = new PublishBatcher(
       async (topicMessages) => {
         const ready = await this.#readyProducer(client);
-        await ready.sendBatch({ topicMessages, acks: -1, timeout: this.#options.requestTimeoutMs });
+        // Not sendBatch alone: after a leader change it can resolve for records it never sent.
+        await sendEveryRecord(
+          (pending) => ready.sendBatch({ topicMessages: pending, acks: -1, timeout: this.#options.requestTimeoutMs }),
+          topicMessages,
+          (count) => this.logger.info(`kafkajs left ${count} record(s) of a produce request unsent after a partition leader changed; sending them again.`),
+        );
         for (const { messages } of topicMessages) this.#messagesSent += messages.length;
         this.#lastPublishError = undefined;
       },
@@ -665,17 +682,20 @@ export class KafkaAdapter extends MessageBrokerBase {
   #ensureTopic(client: Client, topic: string): Promise<void> {
     let created = this.#topics.get(topic);
     if (created === undefined) {
-      const { numPartitions, replicationFactor, requestTimeoutMs } = this.#options;
+      const { numPartitions, replicationFactor, minInsyncReplicas, requestTimeoutMs } = this.#options;
+      const configEntries = minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }];
       created = (async () => {
+        // Not kafkajs' waitForLeaders: on a cluster it asks a broker whose metadata may not have the
+        // new topic yet, and gives up at once on its "This server does not host this
+        // topic-partition". Even on one KRaft broker, partition leaders can refuse requests for a
+        // moment after they exist. Reading the end offsets of every partition, trying again while
+        // the answer is one of those, proves they serve requests before the first produce or subscribe.
         const isNew = await client.admin.createTopics({
-          topics: [{ topic, numPartitions, replicationFactor }],
-          waitForLeaders: true,
+          topics: [{ topic, numPartitions, replicationFactor, configEntries }],
+          waitForLeaders: false,
           timeout: requestTimeoutMs,
         });
-        // On KRaft, partition leaders can still refuse requests for a moment after waitForLeaders
-        // ("This server does not host this topic-partition"). Reading the end offsets of every
-        // partition proves they serve requests before the first produce or subscribe.
-        if (isNew) await retryTransient(() => client.offsetsAdmin.fetchTopicOffsets(topic), requestTimeoutMs);
+        if (isNew) await waitUntilServing(client.offsetsAdmin, topic, numPartitions, requestTimeoutMs);
       })();
       this.#topics.set(topic, created);
       // Forget a failure, so that the next publish or subscribe tries again.
@@ -812,6 +832,7 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
     sasl: options.sasl,
     numPartitions: integer('numPartitions', 1, 1),
     replicationFactor: integer('replicationFactor', 1, 1),
+    minInsyncReplicas: options.minInsyncReplicas === undefined ? undefined : integer('minInsyncReplicas', 1, 1),
     fromBeginning: options.fromBeginning ?? false,
     connectionTimeoutMs: integer('connectionTimeoutMs', 10_000, 1),
     requestTimeoutMs: integer('requestTimeoutMs', 30_000, 1),
@@ -834,6 +855,12 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
     new Set(assigners).size !== assigners.length
   ) {
     problems.push(`partitionAssigners must be a non-empty list of distinct names among ${ASSIGNMENT_STRATEGIES.join(', ')}, got ${JSON.stringify(assigners)}`);
+  }
+  if (resolved.minInsyncReplicas !== undefined && resolved.minInsyncReplicas > resolved.replicationFactor) {
+    problems.push(
+      `minInsyncReplicas (${resolved.minInsyncReplicas}) must not exceed replicationFactor (${resolved.replicationFactor}): ` +
+        'a topic with fewer replicas than must be in sync refuses every publish. Raise replicationFactor (3 with minInsyncReplicas 2 is usual) or lower minInsyncReplicas',
+    );
   }
   if (typeof resolved.clientId !== 'string' || resolved.clientId.length === 0) problems.push('clientId must be a non-empty string');
   if (typeof resolved.fromBeginning !== 'boolean') problems.push('fromBeginning must be a boolean');

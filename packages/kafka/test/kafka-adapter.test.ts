@@ -297,7 +297,7 @@ describe('KafkaAdapter', () => {
         const clientId = uniqueName('broadcast-client');
         const broker = await started({ clientId });
         const topic = uniqueName('kafka-broadcast-cleanup');
-        const kafka = new kafkajs.Kafka({ brokers: [KAFKA_BROKERS], clientId: 'inspector', logLevel: kafkajs.logLevel.NOTHING });
+        const kafka = new kafkajs.Kafka({ brokers: KAFKA_BROKERS.split(','), clientId: 'inspector', logLevel: kafkajs.logLevel.NOTHING });
         const admin = kafka.admin();
         await admin.connect();
         try {
@@ -416,7 +416,7 @@ describe('KafkaAdapter', () => {
         const received = collect();
         await broker.subscribe(topic, received.handler, uniqueName('g'));
 
-        const kafka = new kafkajs.Kafka({ brokers: [KAFKA_BROKERS], clientId: 'foreign-producer', logLevel: kafkajs.logLevel.NOTHING });
+        const kafka = new kafkajs.Kafka({ brokers: KAFKA_BROKERS.split(','), clientId: 'foreign-producer', logLevel: kafkajs.logLevel.NOTHING });
         const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
         await producer.connect();
         try {
@@ -627,7 +627,7 @@ describe('KafkaAdapter', () => {
         const all = { topics: [topic], state: 'up', assignment: { [topic]: [0, 1, 2] } };
         expect(consumers.find((consumer) => consumer.group === group)).toMatchObject(all);
         expect(consumers.find((consumer) => consumer.group === null)).toMatchObject(all);
-        expect(report.details['brokers']).toEqual([KAFKA_BROKERS]);
+        expect(report.details['brokers']).toEqual(KAFKA_BROKERS.split(','));
       },
       TEST_TIMEOUT_MS,
     );

@@ -4,6 +4,27 @@ import { KafkaAdapter, type KafkaAdapterOptions } from '@msgport/kafka';
 /** The broker under test: scripts/kafka.sh starts one on 127.0.0.1:9092. */
 export const KAFKA_BROKERS = process.env['MSGPORT_KAFKA_BROKERS'] ?? '127.0.0.1:9092';
 
+function positiveIntegerFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be an integer >= 1, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Replication of the topics the test adapters create: 1 on the single broker; the cluster leg
+ * (scripts/cluster.sh) sets MSGPORT_KAFKA_REPLICATION_FACTOR=3 and MSGPORT_KAFKA_MIN_INSYNC_REPLICAS=2.
+ */
+export const TOPIC_REPLICATION_OPTIONS: Pick<KafkaAdapterOptions, 'replicationFactor' | 'minInsyncReplicas'> = (() => {
+  const replicationFactor = positiveIntegerFromEnv('MSGPORT_KAFKA_REPLICATION_FACTOR');
+  const minInsyncReplicas = positiveIntegerFromEnv('MSGPORT_KAFKA_MIN_INSYNC_REPLICAS');
+  return {
+    ...(replicationFactor === undefined ? {} : { replicationFactor }),
+    ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
+  };
+})();
+
 /**
  * Settings that keep group joins, rebalances and stops fast on a local single-node broker:
  * 6 s is the broker's smallest session timeout (group.min.session.timeout.ms), and idle
@@ -39,6 +60,7 @@ export function createTestAdapter(options: Partial<KafkaAdapterOptions> = {}): K
     clientId: 'msgport-test',
     logger: recordingLogger(),
     ...FAST_GROUP_OPTIONS,
+    ...TOPIC_REPLICATION_OPTIONS,
     ...options,
   });
 }

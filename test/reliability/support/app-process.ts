@@ -38,9 +38,11 @@ export class AppProcess {
   readonly #counts = new Map<string, number>();
   readonly #listeners = new Set<(event: AppEvent) => void>();
 
-  constructor(script: AppScript, name: string, config: Record<string, unknown>, env: Record<string, string> = {}) {
+  /** `script`: one of the suite's applications, or `{ file }`: another one (the cluster suite's). */
+  constructor(script: AppScript | { readonly file: string }, name: string, config: Record<string, unknown>, env: Record<string, string> = {}) {
     this.name = name;
-    this.child = spawn(process.execPath, [join(APP_DIR, `${script}.mjs`)], {
+    const file = typeof script === 'string' ? join(APP_DIR, `${script}.mjs`) : script.file;
+    this.child = spawn(process.execPath, [file], {
       env: { ...process.env, ...env, NODE_OPTIONS: '', RELIABILITY_APP_CONFIG: JSON.stringify({ name, ...config }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -10,7 +10,7 @@ import kafkajs, {
 } from 'kafkajs';
 import { describeError, isUnknownTopic, type Redact } from './errors.js';
 import { fromKafkaMessage } from './mapping.js';
-import { retryTransient } from './retry-transient.js';
+import { fetchCommittedOffsets, fetchEndOffsets } from './retry-transient.js';
 import { SocketRegistry } from './socket-registry.js';
 
 /** Settings of one {@link GroupConsumer}. */
@@ -385,7 +385,7 @@ export class GroupConsumer {
     // Per topic, the partitions without a committed offset; a topic missing here has none at all.
     const missing = new Map<string, Set<number>>();
     if (this.group !== null) {
-      const committed = await retryTransient(() => admin.fetchOffsets({ groupId, topics: [...topics] }), requestTimeoutMs);
+      const committed = await fetchCommittedOffsets(admin, groupId, topics, requestTimeoutMs);
       for (const entry of committed) {
         missing.set(entry.topic, new Set(entry.partitions.filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition)));
       }
@@ -395,7 +395,7 @@ export class GroupConsumer {
       topics.map(async (topic) => {
         const uncommitted = missing.get(topic);
         if (uncommitted !== undefined && uncommitted.size === 0) return;
-        const ends = await retryTransient(() => admin.fetchTopicOffsets(topic), requestTimeoutMs);
+        const ends = await fetchEndOffsets(admin, topic, requestTimeoutMs);
         const offsets = new Map(
           ends.filter(({ partition }) => uncommitted?.has(partition) ?? true).map(({ partition, high }) => [partition, high] as const),
         );

@@ -14,6 +14,11 @@ export interface OutgoingRecord extends KafkaRecord {
   readonly headers: Readonly<Record<string, Buffer>>;
   /** The partition the record got when first sent (-1 before), kept if its batch is sent again. */
   chosenPartition: number;
+  /**
+   * A broker acknowledged the record (its partition answered), while other records of its batch
+   * may still wait: a batch sent again leaves it out (see send-every-record.ts).
+   */
+  acknowledged: boolean;
 }
 
 /**
@@ -47,7 +52,7 @@ export function toKafkaRecord(message: Message): OutgoingRecord {
     headers ??= {};
     setOwn(headers, name, Buffer.from(message.headers[name]!, 'utf8'));
   }
-  return { key: message.key, value: message.value, headers: headers ?? NO_OUTGOING_HEADERS, chosenPartition: -1 };
+  return { key: message.key, value: message.value, headers: headers ?? NO_OUTGOING_HEADERS, chosenPartition: -1, acknowledged: false };
 }
 
 /**

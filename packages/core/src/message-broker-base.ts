@@ -120,6 +120,8 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   #stopPromise: Promise<void> | null = null;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
+  /** Wakes the retry backoffs in progress: stop() began or a member left (see #backoff). */
+  readonly #backoffWakers = new Set<() => void>();
   readonly #validTopics = new Set<string>();
 
   protected constructor(adapterName: string, options: MessageBrokerBaseOptions = {}) {
@@ -294,6 +296,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
         break;
     }
     this.#state = 'stopping';
+    this.#wakeBackoffs();
     this.#stopPromise = this.#doStop();
     return this.#stopPromise;
   }
@@ -470,6 +473,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   #removeMember(entry: ConsumerEntry, member: Member): boolean {
     const index = entry.members.indexOf(member);
     if (index >= 0) entry.members.splice(index, 1);
+    this.#wakeBackoffs();
     if (entry.members.length > 0) return false;
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
     return true;
@@ -513,22 +517,10 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
         ),
       );
     }
-    let handler = member;
-    if (!entry.members.includes(member)) {
-      // Its subscriber left while the message waited: give it to another member of the group.
-      const remaining = entry.members;
-      if (remaining.length === 0 || this.#entries.get(entry.key) !== entry) {
-        this.#settled();
-        return Promise.reject(
-          new MessagingError(
-            `Not handling a message from "${entry.spec.topic}": its subscription ended. It was not acknowledged and will be redelivered.`,
-            'CONSUMER_CLOSED',
-            { retriable: true },
-          ),
-        );
-      }
-      handler = remaining[entry.next % remaining.length]!;
-      entry.next = (entry.next + 1) % remaining.length;
+    const handler = this.#memberFor(entry, member);
+    if (handler === null) {
+      this.#settled();
+      return Promise.reject(subscriptionEnded(entry));
     }
     let outcome: unknown;
     let pending: boolean;
@@ -548,14 +540,15 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
    * The rest of a delivery whose first attempt did not complete synchronously: waits for it, then
    * retries under the member's policy and dead-letters after the last attempt.
    */
-  async #handle(entry: ConsumerEntry, member: Member, message: Message, firstAttempt: PromiseLike<unknown>): Promise<void> {
-    const policy = member.policy;
+  async #handle(entry: ConsumerEntry, first: Member, message: Message, firstAttempt: PromiseLike<unknown>): Promise<void> {
+    let member = first;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
           await (attempt === 1 ? firstAttempt : member.handler(withMetadata(message, { attempt })));
           return;
         } catch (error) {
+          const policy = member.policy;
           if (attempt >= policy.maxAttempts) {
             await this.#deadLetter(entry, message, error, attempt, policy);
             return;
@@ -564,12 +557,52 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
           this.logger.debug(`Handler for "${message.topic}" failed (attempt ${attempt}); retrying in ${delay} ms.`, {
             error: errorText(error),
           });
-          await sleep(delay);
+          await this.#backoff(delay, () => this.#state === 'stopping' || this.#state === 'stopped' || !entry.members.includes(member));
+          // stop() began, or the member left, during the backoff: the message is not acknowledged
+          // (the transport redelivers it, with its attempts counted afresh) rather than retried by a
+          // member that is gone or dead-lettered early; a remaining member of the group retries it.
+          if (this.#state === 'stopping' || this.#state === 'stopped') throw brokerStopping(entry);
+          const next = this.#memberFor(entry, member);
+          if (next === null) throw subscriptionEnded(entry);
+          member = next;
         }
       }
     } finally {
       this.#settled();
     }
+  }
+
+  /** `member` while it is subscribed, else the group's next member, or null when none is left. */
+  #memberFor(entry: ConsumerEntry, member: Member): Member | null {
+    if (entry.members.includes(member)) return member;
+    const remaining = entry.members;
+    if (remaining.length === 0 || this.#entries.get(entry.key) !== entry) return null;
+    const next = remaining[entry.next % remaining.length]!;
+    entry.next = (entry.next + 1) % remaining.length;
+    return next;
+  }
+
+  /** Waits `ms`, or less once `interrupted()` holds when a waker runs (stop() began, a member left). */
+  async #backoff(ms: number, interrupted: () => boolean): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => {
+      wake = () => {
+        if (interrupted()) resolve();
+      };
+      timer = setTimeout(resolve, ms);
+    });
+    this.#backoffWakers.add(wake);
+    try {
+      await woken;
+    } finally {
+      clearTimeout(timer);
+      this.#backoffWakers.delete(wake);
+    }
+  }
+
+  #wakeBackoffs(): void {
+    for (const wake of [...this.#backoffWakers]) wake();
   }
 
   /** Counts a delivery done; wakes stop() when none is left in flight. */
@@ -689,6 +722,22 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
 
 function keyOf(message: Message): string | null {
   return message.key === null ? null : message.key.toString('latin1');
+}
+
+function brokerStopping(entry: ConsumerEntry): MessagingError {
+  return new MessagingError(
+    `Not retrying a message from "${entry.spec.topic}": the broker is stopping. It was not acknowledged and will be redelivered.`,
+    'CONSUMER_CLOSED',
+    { retriable: true },
+  );
+}
+
+function subscriptionEnded(entry: ConsumerEntry): MessagingError {
+  return new MessagingError(
+    `Not handling a message from "${entry.spec.topic}": its subscription ended. It was not acknowledged and will be redelivered.`,
+    'CONSUMER_CLOSED',
+    { retriable: true },
+  );
 }
 
 function sleep(ms: number): Promise<void> {

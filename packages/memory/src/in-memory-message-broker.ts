@@ -1,4 +1,5 @@
 import {
+  BrokerStateError,
   isMessagingError,
   MessageBrokerBase,
   waitFor,
@@ -147,20 +148,29 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
     // with a handler that waits for the delivery being dead-lettered.
     if (this.#recordPublished) this.#published.push(deadLetter);
     const targets = this.#consumers.get(deadLetter.topic);
-    if (targets === undefined || targets.length === 0) return this.#nobodyListens(deadLetter);
+    if (targets === undefined || targets.length === 0) return this.#nobodyListens(deadLetter, true);
     return this.#dispatchNested(targets, deadLetter);
   }
 
-  #nobodyListens(message: Message): Promise<void> {
-    // While stop() drains, the subscriptions are closed already: a real broker would keep what a
-    // finishing handler publishes for the next start; this one cannot, so it says so.
-    if (!this.isRunning) {
+  #nobodyListens(message: Message, fromDelivery = insideDelivery()): Promise<void> {
+    if (this.isRunning) return Promise.resolve();
+    // While stop() drains, the subscriptions are closed already; a real broker would keep the
+    // message for the next start, this one cannot. A handler finishing its work may still publish
+    // (its publish, or a dead letter, resolves, and the drop is logged: see the README); any other publish rejects
+    // rather than resolve for a message nobody will ever handle.
+    if (fromDelivery) {
       this.logger.warn(
         `Dropped a message published to "${message.topic}" while the broker was stopping: its subscriptions ` +
           'take no more messages, and the in-memory broker keeps none.',
       );
+      return Promise.resolve();
     }
-    return Promise.resolve();
+    return Promise.reject(
+      new BrokerStateError(
+        `Cannot publish to "${message.topic}": the in-memory broker is stopping, its subscriptions take no more ` +
+          'messages, and it keeps none for a next start. Publish before stop(), or use a broker that stores messages.',
+      ),
+    );
   }
 
   #dispatchNested(targets: readonly Deliver[], message: Message): Promise<void> {

@@ -12,6 +12,7 @@ import {
 import { collect, type Collector } from './collect.js';
 import { deferred, delay } from './internal/deferred.js';
 import { describeNestedPublish } from './internal/nested-publish-cases.js';
+import { describeStrictCases, FULL_SIZES, SHORT_SIZES } from './internal/strict-cases.js';
 import { describeThrownValueCases } from './internal/thrown-value-cases.js';
 import { uniqueName } from './unique-name.js';
 
@@ -32,6 +33,18 @@ export interface ConformanceCapabilities {
    * true, the suite also checks that no waiting is needed after `publish()`.
    */
   readonly publishResolvesAfterHandling: boolean;
+  /**
+   * A group's messages wait in the broker while none of its members runs, and a member started
+   * later receives them (durable groups: Kafka, RabbitMQ). False for brokers that keep nothing
+   * once the last member stopped.
+   */
+  readonly durableGroups: boolean;
+  /**
+   * Instances from `createInstance` share one broker: what one publishes, the others' subscriptions
+   * receive, and one group spans them. False for a broker that lives inside one instance (the
+   * in-memory broker); the cases that need several instances are then skipped.
+   */
+  readonly sharedInstances: boolean;
 }
 
 /** Every capability on except {@link ConformanceCapabilities.publishResolvesAfterHandling}. */
@@ -42,6 +55,8 @@ export const DEFAULT_CAPABILITIES: Readonly<ConformanceCapabilities> = Object.fr
   drainOnStop: true,
   restart: true,
   publishResolvesAfterHandling: false,
+  durableGroups: true,
+  sharedInstances: true,
 });
 
 /** Options of {@link runConformanceSuite}. */
@@ -72,6 +87,20 @@ export interface ConformanceSuiteOptions {
   readonly timeoutMs?: number;
   /** Jest timeout of each test. @default 60000 */
   readonly testTimeoutMs?: number;
+  /**
+   * Volumes of the strict cases: `short` (what `npm test` runs) or `full` (Watermill's sizes:
+   * 5,000 messages from 50 publishers, 10,000 across broker restarts …).
+   * @default process.env.MSGPORT_CONFORMANCE_SIZES, else 'short'
+   */
+  readonly sizes?: 'short' | 'full';
+  /**
+   * Restarts the broker under test (stop, then start on the same data) and resolves once it
+   * serves again. When given, the broker-restart case runs: messages keep flowing across two
+   * restarts and every resolved publish must arrive.
+   */
+  restartBroker?(): Promise<void>;
+  /** How long the silence checks watch for deliveries that must not come. @default 1000 */
+  readonly settleMs?: number;
 }
 
 type Test = () => Promise<void>;
@@ -97,6 +126,8 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
   const caps: ConformanceCapabilities = { ...DEFAULT_CAPABILITIES, ...stripUndefined(options.capabilities ?? {}) };
   const timeoutMs = options.timeoutMs ?? 10_000;
   const testTimeoutMs = options.testTimeoutMs ?? 60_000;
+  const sizesName = options.sizes ?? sizesFromEnv();
+  const settleMs = options.settleMs ?? 1_000;
   const opened: MessageBrokerPort[] = [];
 
   const test = (name: string, fn: Test, enabled = true): void => {
@@ -843,6 +874,19 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
     });
 
     describeNestedPublish({ caps, startedBroker, until, test });
+    describeStrictCases({
+      caps,
+      sizes: sizesName === 'full' ? FULL_SIZES : SHORT_SIZES,
+      timeoutMs,
+      settleMs,
+      newInstance,
+      startedBroker,
+      deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),
+      restartBroker: options.restartBroker === undefined ? undefined : () => options.restartBroker!.call(options),
+      until,
+      // Many instances, rebalances and restarts: up to 5 minutes each (full sizes take longer).
+      test: (name, fn, enabled = true) => (enabled ? it : it.skip)(name, fn, Math.max(testTimeoutMs, sizesName === 'full' ? 600_000 : 300_000)),
+    });
     describeThrownValueCases({
       createBroker: () => options.createBroker(),
       deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),
@@ -866,11 +910,24 @@ function validateOptions(options: ConformanceSuiteOptions): void {
   if (options.createInstance !== undefined && typeof options.createInstance !== 'function') {
     problems.push('createInstance must be a function when given');
   }
-  for (const field of ['timeoutMs', 'testTimeoutMs'] as const) {
+  if (options.restartBroker !== undefined && typeof options.restartBroker !== 'function') {
+    problems.push('restartBroker must be a function when given');
+  }
+  if (options.sizes !== undefined && options.sizes !== 'short' && options.sizes !== 'full') {
+    problems.push(`sizes must be 'short' or 'full', got ${JSON.stringify(options.sizes)}`);
+  }
+  for (const field of ['timeoutMs', 'testTimeoutMs', 'settleMs'] as const) {
     const value = options[field];
     if (value !== undefined && !(typeof value === 'number' && value > 0)) problems.push(`${field} must be a number > 0`);
   }
   if (problems.length > 0) throw new InvalidArgumentError(`runConformanceSuite(): ${problems.join('; ')}.`);
+}
+
+function sizesFromEnv(): 'short' | 'full' {
+  const value = process.env['MSGPORT_CONFORMANCE_SIZES'];
+  if (value === undefined || value === '' || value === 'short') return 'short';
+  if (value === 'full') return 'full';
+  throw new InvalidArgumentError(`MSGPORT_CONFORMANCE_SIZES must be 'short' or 'full', got "${value}".`);
 }
 
 function range(n: number): number[] {

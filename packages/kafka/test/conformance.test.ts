@@ -1,5 +1,5 @@
 import { runConformanceSuite } from '@msgport/testkit';
-import { createTestAdapter } from './kafka-test-config.js';
+import { createTestAdapter, kafkaRestartHook } from './kafka-test-config.js';
 
 runConformanceSuite({
   name: 'KafkaAdapter',
@@ -18,4 +18,6 @@ runConformanceSuite({
     restart: true,
     publishResolvesAfterHandling: false,
   },
+  // scripts/kafka.sh restart (or MSGPORT_KAFKA_RESTART_COMMAND for another broker).
+  restartBroker: kafkaRestartHook(),
 });

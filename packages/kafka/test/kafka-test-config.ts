@@ -1,5 +1,10 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Logger } from '@msgport/core';
 import { KafkaAdapter, type KafkaAdapterOptions } from '@msgport/kafka';
+
+const run = promisify(execFile);
 
 /** The broker under test: scripts/kafka.sh starts one on 127.0.0.1:9092. */
 export const KAFKA_BROKERS = process.env['MSGPORT_KAFKA_BROKERS'] ?? '127.0.0.1:9092';
@@ -63,4 +68,25 @@ export function createTestAdapter(options: Partial<KafkaAdapterOptions> = {}): K
     ...TOPIC_REPLICATION_OPTIONS,
     ...options,
   });
+}
+
+/**
+ * The conformance suite's broker-restart hook: `scripts/kafka.sh restart` (data kept) for the
+ * broker of scripts/kafka.sh on 127.0.0.1:9092, or the shell command in
+ * MSGPORT_KAFKA_RESTART_COMMAND (another broker: the Kafka 4 leg, a cluster node). A broker at
+ * another address without that command is an error, not a skipped case.
+ */
+export function kafkaRestartHook(): () => Promise<void> {
+  const command = process.env['MSGPORT_KAFKA_RESTART_COMMAND'];
+  const custom = command !== undefined && command !== '';
+  if (!custom && KAFKA_BROKERS !== '127.0.0.1:9092') {
+    throw new Error(
+      `MSGPORT_KAFKA_BROKERS is ${KAFKA_BROKERS}; set MSGPORT_KAFKA_RESTART_COMMAND to a shell command that restarts that broker ` +
+        '(the conformance suite restarts the broker under test).',
+    );
+  }
+  const script = fileURLToPath(new URL('../../../scripts/kafka.sh', import.meta.url));
+  return async () => {
+    await run('bash', custom ? ['-c', command] : [script, 'restart'], { timeout: 180_000 });
+  };
 }

@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 /**
  * A reader-writer lock across Jest workers (processes) for the shared RabbitMQ: test files that
@@ -32,12 +32,23 @@ export async function lockBrokerShared(timeoutMs = 300_000): Promise<BrokerLock>
 /**
  * Takes the lock exclusively: announces itself (new shared holders wait), then waits until no other
  * test file holds it shared. Returns the holders still there when `timeoutMs` ran out (then the
- * caller goes ahead anyway).
+ * caller goes ahead anyway). Waits first, without a deadline, for exclusive holders that announced
+ * earlier (live processes only).
  */
 export async function lockBrokerExclusive(timeoutMs: number): Promise<BrokerLock & { readonly stillShared: number }> {
   const file = holderFile('exclusive');
   writeFileSync(file, String(process.pid));
   const deadline = Date.now() + timeoutMs;
+  // Restarts queue among themselves, first announced first (two test runs on one machine, e.g. CI
+  // and a developer's run, must not stop the broker under each other), then wait for shared holders.
+  const mine = { name: basename(file), since: statSync(file).mtimeMs };
+  const earlierExclusive = (): boolean =>
+    liveHolders('exclusive').some((name) => {
+      if (name === mine.name) return false;
+      const since = mtimeOf(name);
+      return since !== undefined && (since < mine.since || (since === mine.since && name < mine.name));
+    });
+  while (earlierExclusive()) await pause(200);
   let shared = liveHolders('shared');
   while (shared.length > 0 && Date.now() < deadline) {
     await pause(200);
@@ -65,6 +76,14 @@ function liveHolders(kind: 'shared' | 'exclusive'): string[] {
     rmSync(join(DIRECTORY, name), { force: true });
     return false;
   });
+}
+
+function mtimeOf(name: string): number | undefined {
+  try {
+    return statSync(join(DIRECTORY, name)).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -307,6 +307,86 @@ describe('MessageBrokerBase', () => {
   });
 });
 
+describe('MessageBrokerBase retry backoff (issue 15)', () => {
+  const retry: RetryPolicyOptions = { maxAttempts: 3, initialDelayMs: 30_000, jitter: 0 };
+
+  it('stop() during a backoff ends it at once: the delivery rejects CONSUMER_CLOSED (not acknowledged), no further attempt, no dead letter', async () => {
+    const broker = loopback();
+    let attempts = 0;
+    await broker.subscribe('t', () => {
+      attempts++;
+      throw new Error('fails');
+    }, { group: 'g', retry });
+    await broker.start();
+    const delivery = broker.deliverAll('t', 'v', 'k');
+    delivery.catch(() => undefined);
+    await waitFor(() => attempts >= 1);
+
+    const begin = Date.now();
+    await broker.stop();
+    expect(Date.now() - begin).toBeLessThan(5_000);
+    await expect(delivery).rejects.toMatchObject({ code: 'CONSUMER_CLOSED', retriable: true });
+    expect(attempts).toBe(1);
+    expect(broker.sent.filter((message) => message.topic === 't.g.dead')).toEqual([]);
+  });
+
+  it('a member that unsubscribes during its backoff is not called again: the next attempt goes to a remaining member', async () => {
+    const broker = loopback();
+    const calls: string[] = [];
+    const first = await broker.subscribe('t', () => {
+      calls.push('a');
+      throw new Error('a fails');
+    }, { group: 'g', retry });
+    await broker.subscribe('t', (message) => void calls.push(`b:${message.metadata.attempt ?? 1}`), { group: 'g', retry });
+    await broker.start();
+    const delivery = broker.deliverAll('t', 'v', 'k');
+    await waitFor(() => calls.length >= 1);
+    expect(calls).toEqual(['a']);
+
+    await first.unsubscribe();
+    await delivery;
+    expect(calls).toEqual(['a', 'b:2']);
+  });
+
+  it('the last member unsubscribing during a backoff rejects the delivery CONSUMER_CLOSED instead of retrying or dead-lettering', async () => {
+    const broker = loopback();
+    let attempts = 0;
+    const subscription = await broker.subscribe('t', () => {
+      attempts++;
+      throw new Error('fails');
+    }, { group: 'g', retry });
+    await broker.start();
+    const delivery = broker.deliverAll('t', 'v', 'k');
+    delivery.catch(() => undefined);
+    await waitFor(() => attempts >= 1);
+
+    await subscription.unsubscribe();
+    await expect(delivery).rejects.toMatchObject({ code: 'CONSUMER_CLOSED' });
+    expect(attempts).toBe(1);
+    expect(broker.sent).toEqual([]);
+  });
+
+  it('a backoff that nothing interrupts runs its full delay and retries the same member', async () => {
+    const broker = loopback();
+    const attempts: number[] = [];
+    await broker.subscribe('t', (message) => {
+      attempts.push(message.metadata.attempt ?? 1);
+      if (attempts.length === 1) throw new Error('first fails');
+    }, { group: 'g', retry: { maxAttempts: 2, initialDelayMs: 200, jitter: 0 } });
+    await broker.subscribe('other', () => undefined, 'g2');
+    const other = await broker.subscribe('other', () => undefined, 'g3');
+    await broker.start();
+    const begin = Date.now();
+    const delivery = broker.deliverAll('t', 'v', 'k');
+    // A member of another subscription leaving runs the wakers: this backoff is not interrupted and keeps waiting.
+    await waitFor(() => attempts.length >= 1);
+    await other.unsubscribe();
+    await delivery;
+    expect(attempts).toEqual([1, 2]);
+    expect(Date.now() - begin).toBeGreaterThanOrEqual(190);
+  });
+});
+
 describe('MessageBrokerBase when dead-lettering fails', () => {
   const failing = async (broker: LoopbackBroker): Promise<void> => {
     await broker.start();

@@ -90,7 +90,9 @@ leg_kafka4() {
   log "== kafka4: Kafka conformance and adapter tests against Kafka $KAFKA4_VERSION on 127.0.0.1:$K4_PORT (run dir $K4_DIR)"
   k4_script start || fail "Kafka $KAFKA4_VERSION did not start (scripts/kafka.sh output above)"
   k4_script status >&2
-  MSGPORT_KAFKA_BROKERS="127.0.0.1:$K4_PORT" NODE_OPTIONS="${NODE_OPTIONS:-} --experimental-vm-modules" \
+  # The conformance suite's broker-restart case restarts this leg's broker, not the shared one.
+  MSGPORT_KAFKA_BROKERS="127.0.0.1:$K4_PORT" MSGPORT_KAFKA_RESTART_COMMAND="MSGPORT_KAFKA_RUN_DIR='$K4_DIR/run' scripts/kafka.sh restart" \
+    NODE_OPTIONS="${NODE_OPTIONS:-} --experimental-vm-modules" \
     npx jest --ci packages/kafka/test/conformance.test.ts packages/kafka/test/kafka-adapter.test.ts || {
     log "last 40 lines of the Kafka $KAFKA4_VERSION broker log ($K4_DIR/run/kafka.log):"
     tail -n 40 "$K4_DIR/run/kafka.log" >&2 || true

@@ -80,6 +80,8 @@ describe('runConformanceSuite()', () => {
       drainOnStop: true,
       restart: true,
       publishResolvesAfterHandling: false,
+      durableGroups: true,
+      sharedInstances: true,
     });
     expect(Object.isFrozen(DEFAULT_CAPABILITIES)).toBe(true);
   });
@@ -101,5 +103,17 @@ describe('runConformanceSuite()', () => {
         testTimeoutMs: -1,
       }),
     ).toThrow('runConformanceSuite(): testTimeoutMs must be a number > 0.');
+    expect(() =>
+      runConformanceSuite({
+        name: 'x',
+        createBroker: () => ({}) as MessageBrokerPort,
+        deadLetterTopic: (t) => t,
+        sizes: 'huge' as 'full',
+        restartBroker: 'bash restart.sh' as unknown as () => Promise<void>,
+        settleMs: 0,
+      }),
+    ).toThrow(
+      'runConformanceSuite(): restartBroker must be a function when given; sizes must be \'short\' or \'full\', got "huge"; settleMs must be a number > 0.',
+    );
   });
 });

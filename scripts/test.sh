@@ -34,6 +34,18 @@ if ! command -v kcat >/dev/null 2>&1; then
   fi
 fi
 
+# PyFly's RabbitMQ client, for the PyFly interoperability test (Debian's python3, as PyFly uses it).
+if ! /usr/bin/python3 -c 'import aio_pika' >/dev/null 2>&1 && [ -z "${MSGPORT_PYTHON:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "msgport: installing python3-aio-pika (PyFly's RabbitMQ client, for the PyFly interoperability test) with apt-get" >&2
+    { apt-get install -y -qq python3-aio-pika || { apt-get update -qq && apt-get install -y -qq python3-aio-pika; }; } >/dev/null 2>&1 || true
+  fi
+  if ! /usr/bin/python3 -c 'import aio_pika' >/dev/null 2>&1; then
+    echo "msgport: FAIL: python3-aio-pika is not installed and could not be installed. Install it (apt-get install -y python3-aio-pika) or set MSGPORT_PYTHON, and run the tests again." >&2
+    exit 1
+  fi
+fi
+
 started_kafka=0
 if ! scripts/kafka.sh status >/dev/null 2>&1; then
   scripts/kafka.sh start

@@ -26,6 +26,7 @@ import {
 import type { Measurement, Scenario, VariantSpec } from './lib/types.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { REPO_ROOT, rabbitVersion } from './lib/env.js';
+import { node24Binary } from './lib/node24.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHILD = join(here, 'child.js');
@@ -41,6 +42,7 @@ interface Args {
   verbose: boolean;
   profileDir: string | undefined;
   out: string;
+  node24: boolean;
 }
 
 const USAGE = `Usage: node bench/dist/run.js [options]   (or: npm run bench -- [options])
@@ -51,11 +53,13 @@ const USAGE = `Usage: node bench/dist/run.js [options]   (or: npm run bench -- [
   --verbose           show the children's log lines
   --cpu-prof <dir>    run every child under node --cpu-prof, writing profiles to <dir>
   --out <dir>         where to write latest.{json,md,svg} (default bench/results)
+  --node24            run every variant's child process on Node 24 (tools/node24, installed on first
+                      use), for figures side by side with the default run (use with --out)
   --list              list the scenarios and exit
   --help              this text`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { scenarios: [], runs: undefined, quick: false, verbose: false, profileDir: undefined, out: RESULTS_DIR };
+  const args: Args = { scenarios: [], runs: undefined, quick: false, verbose: false, profileDir: undefined, out: RESULTS_DIR, node24: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -87,6 +91,9 @@ function parseArgs(argv: string[]): Args {
       case '--out':
         args.out = resolve(value());
         break;
+      case '--node24':
+        args.node24 = true;
+        break;
       case '--list':
         for (const s of SCENARIOS) console.log(`${s.name.padEnd(18)} ${s.title}${s.optIn === true ? ' (only when named)' : ''}`);
         process.exit(0);
@@ -111,7 +118,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function machineInfo(): Promise<MachineInfo> {
+async function machineInfo(args: Args): Promise<MachineInfo> {
   let cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   try {
     const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
@@ -131,19 +138,32 @@ async function machineInfo(): Promise<MachineInfo> {
     cpu,
     cores: os.cpus().length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
+    node: args.node24 ? `${await childNodeVersion()} (every child: --node24)` : process.version,
     platform: `${os.type()} ${os.release()}`,
     ...(kafka === undefined ? {} : { kafka }),
     ...(rabbitmq === undefined ? {} : { rabbitmq }),
   };
 }
 
+async function childNodeVersion(): Promise<string> {
+  const { stdout } = await promisify(execFile)(await node24Binary(), ['-v']);
+  return stdout.trim();
+}
+
 /** Runs one variant once in a fresh Node process and returns what it measured. */
 function runChild(args: Args, scenario: Scenario, variant: VariantSpec, context: Record<string, unknown>, run: number): Promise<RunOutcome> {
   const job = Buffer.from(JSON.stringify({ scenario: scenario.name, variant, context, run })).toString('base64');
   const nodeArgs = args.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profileDir}`, `--cpu-prof-name=${scenario.name}.${variant.id}.r${run}.cpuprofile`];
+  const node = args.node24 || variant.node === '24' ? node24Binary() : Promise.resolve(process.execPath);
+  return node.then(
+    (execPath) => spawnChild(args, execPath, [...nodeArgs, CHILD, job]),
+    (error: unknown) => ({ error: `cannot run Node 24: ${error instanceof Error ? error.message : String(error)}` }),
+  );
+}
+
+function spawnChild(args: Args, execPath: string, childArgs: string[]): Promise<RunOutcome> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [...nodeArgs, CHILD, job], {
+    const child = spawn(execPath, childArgs, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' },
     });
@@ -255,7 +275,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   // Unique per invocation: every topic, queue, exchange and group of this run starts with it.
   const prefix = `msgport-bench-${startedAt.getTime().toString(36)}-${process.pid}`;
-  const machine = await machineInfo();
+  const machine = await machineInfo(args);
   console.error(`bench: ${selected.map((s) => s.name).join(', ')}${args.quick ? ' (quick)' : ''}; names start with ${prefix}`);
   const scenarios: ScenarioResult[] = [];
   for (const scenario of selected) scenarios.push(await runScenario(args, scenario, prefix));

@@ -14,6 +14,11 @@ export interface VariantSpec {
   readonly params: Readonly<Record<string, unknown>>;
   /** `duration`: the table shows the time of one run (1 / rate) instead of a rate. @default 'rate' */
   readonly figure?: 'rate' | 'duration';
+  /**
+   * Which Node runs a `child` variant: the one running the bench, or Node 24 (tools/node24, the
+   * binary the test matrix uses; `--node24` runs every child variant on it). @default 'current'
+   */
+  readonly node?: 'current' | '24';
 }
 
 /** What one run of one variant measured. */

@@ -1,4 +1,5 @@
 import type { Scenario } from '../lib/types.js';
+import { kafkaClientsScenario } from './kafka-clients.js';
 import { kafkaConsumeScenario } from './kafka-consume.js';
 import { kafkaGroupTopicsScenario } from './kafka-group-topics.js';
 import { kafkaPublishScenario } from './kafka-publish.js';
@@ -14,6 +15,7 @@ export const SCENARIOS: readonly Scenario[] = [
   kafkaPublishScenario,
   kafkaConsumeScenario,
   kafkaGroupTopicsScenario,
+  kafkaClientsScenario,
   rabbitmqPublishScenario,
   rabbitmqConsumeScenario,
   latencyScenario,

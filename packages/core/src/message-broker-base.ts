@@ -1,4 +1,6 @@
 import { createDeadLetterMessage, createFallbackDeadLetterMessage, type DeadLetterCause } from './dead-letter.js';
+import { settledBefore } from './adapter/deadline.js';
+import { IdleLatch } from './adapter/idle-latch.js';
 import { describeFailure } from './describe-failure.js';
 import { BrokerStateError } from './errors/broker-state-error.js';
 import { ConnectionError } from './errors/connection-error.js';
@@ -118,8 +120,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   #state: State = 'new';
   #startPromise: Promise<void> | null = null;
   #stopPromise: Promise<void> | null = null;
-  #inFlight = 0;
-  #idleWaiters: Array<() => void> = [];
+  readonly #inFlight = new IdleLatch();
   readonly #validTopics = new Set<string>();
 
   protected constructor(adapterName: string, options: MessageBrokerBaseOptions = {}) {
@@ -303,7 +304,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       adapter: this.adapterName,
       state: this.#state,
       consumers: this.#entries.size,
-      inFlight: this.#inFlight,
+      inFlight: this.#inFlight.count,
     };
     if (this.#state !== 'running') {
       const status: HealthStatus = this.#state === 'starting' ? 'starting' : 'stopped';
@@ -407,17 +408,17 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     const deadline = Date.now() + this.shutdownTimeoutMs;
     // What disconnect() may take once the drain is over: a tenth of the timeout, at most 1 s.
     const disconnectReserve = Math.min(1_000, this.shutdownTimeoutMs / 10);
-    const drained = await withDeadline(
+    const drained = await settledBefore(
       (async () => {
         await this.#closeAll();
-        await this.#idle();
+        await this.#inFlight.whenIdle();
       })(),
       deadline - disconnectReserve,
     );
     if (!drained) {
       this.logger.warn(
-        this.#inFlight > 0
-          ? `stop(): ${this.#inFlight} handler(s) still running near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms); ` +
+        this.#inFlight.count > 0
+          ? `stop(): ${this.#inFlight.count} handler(s) still running near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms); ` +
               'closing anyway. Their messages were not acknowledged and will be redelivered.'
           : `stop(): consumers still closing near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms), ` +
               'the broker may be unreachable; closing the connections anyway.',
@@ -486,7 +487,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
     const member = members[entry.next % members.length]!;
     entry.next = (entry.next + 1) % members.length;
-    this.#inFlight++;
+    this.#inFlight.enter();
     // When the consumer is idle, the handler runs within this call (in the executor too); a
     // synchronous handler then completes the delivery before it returns, without a promise.
     if (entry.executor === null) return this.#start(entry, member, message) ?? RESOLVED;
@@ -574,11 +575,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
 
   /** Counts a delivery done; wakes stop() when none is left in flight. */
   #settled(): void {
-    if (--this.#inFlight === 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const wake of waiters) wake();
-    }
+    this.#inFlight.leave();
   }
 
   /**
@@ -681,10 +678,6 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
   }
 
-  #idle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
 }
 
 function keyOf(message: Message): string | null {
@@ -693,19 +686,6 @@ function keyOf(message: Message): string | null {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves true when `promise` settles before `deadline`, false otherwise (never rejects). */
-async function withDeadline(promise: Promise<unknown>, deadline: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -4,22 +4,24 @@ import {
   ConnectionError,
   DeadLetterHeaders,
   InvalidArgumentError,
-  MessageBrokerBase,
   PublishError,
   SubscribeError,
   isMessageBrokerPort,
   isMessagingError,
   waitFor,
+  type Logger,
+  type Message,
+  type MessageMetadata,
+  type RetryPolicyOptions,
+} from '@msgport/core';
+import {
+  MessageBrokerBase,
   type AdapterHealth,
   type ConsumerHandle,
   type ConsumerSpec,
   type Deliver,
-  type Logger,
-  type Message,
   type MessageBrokerBaseOptions,
-  type MessageMetadata,
-  type RetryPolicyOptions,
-} from '@msgport/core';
+} from '@msgport/core/adapter';
 
 /** A minimal adapter on MessageBrokerBase whose transport can be made to fail. */
 class LoopbackBroker extends MessageBrokerBase {

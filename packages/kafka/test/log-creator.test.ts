@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { LogEntry } from 'kafkajs';
-import { createRedactor } from '../src/internal/errors.js';
+import { createRedactor } from '@msgport/core/adapter';
 import { createLogCreator, REPEAT_WINDOW_MS } from '../src/internal/log-creator.js';
 import { SOCKET_CLOSED_BY_MSGPORT } from '../src/internal/socket-registry.js';
 import { recordingLogger } from './kafka-test-config.js';

@@ -1,6 +1,6 @@
 import type { Logger } from '@msgport/core';
 import type { LogEntry, logCreator } from 'kafkajs';
-import type { Redact } from './errors.js';
+import type { Redact } from '@msgport/core/adapter';
 import { SOCKET_CLOSED_BY_MSGPORT } from './socket-registry.js';
 
 /** kafkajs' numeric levels (`logLevel` in kafkajs), repeated here to keep this module pure. */

@@ -1,4 +1,5 @@
 export { MessagingError, isMessagingError, type MessagingErrorOptions } from './errors/messaging-error.js';
+export { MESSAGING_ERROR_CODES, type ErrorCodeInfo, type ErrorCodeOf, type MessagingErrorCode } from './errors/error-codes.js';
 export { PublishError } from './errors/publish-error.js';
 export { BrokerStateError } from './errors/broker-state-error.js';
 export { InvalidArgumentError } from './errors/invalid-argument-error.js';

@@ -9,6 +9,7 @@ it('@msgport/core exports exactly its documented public API', async () => {
     'DeadLetterHeaders',
     'InvalidArgumentError',
     'LOG_LEVELS',
+    'MESSAGING_ERROR_CODES',
     'MessageListener',
     'MessagingError',
     'NAME_PATTERN',

@@ -33,6 +33,7 @@ it('@msgport/core/adapter exports exactly the adapter toolkit', async () => {
     'IdleLatch',
     'KeyedExecutor',
     'MessageBrokerBase',
+    'SASL_MECHANISMS',
     'TimeoutExpiredError',
     'backoffDelay',
     'createDeadLetterMessage',

@@ -16,6 +16,7 @@ import {
   describeValue,
   keyPartition,
   MessageBrokerBase,
+  SASL_MECHANISMS,
   settleWithin,
   TimeoutExpiredError,
   type AdapterHealth,
@@ -25,6 +26,7 @@ import {
   type Deliver,
   type MessageBrokerBaseOptions,
   type Redact,
+  type SaslMechanism,
 } from '@msgport/core/adapter';
 import kafkajs, {
   type Admin,
@@ -59,7 +61,7 @@ import { SocketRegistry } from './internal/socket-registry.js';
 
 /** SASL credentials. The password never appears in an error, a log line or `health()`. */
 export interface KafkaSaslOptions {
-  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly mechanism: SaslMechanism;
   readonly username: string;
   readonly password: string;
 }
@@ -230,8 +232,6 @@ const HEALTH_PROBE_TIMEOUT_MS = 5_000;
 
 // kafkajs is CommonJS and Node cannot see all of its named exports: take them off the default export.
 const { Kafka, logLevel, Partitioners } = kafkajs;
-
-const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 
 /**
  * The msgport port on Apache Kafka, through kafkajs.

@@ -20,3 +20,4 @@ export { tlsFailureReason } from './tls-failure.js';
 export { errorChain, readField } from './error-chain.js';
 export { oneLine } from './one-line.js';
 export { keyPartition, murmur2 } from './murmur2.js';
+export { SASL_MECHANISMS, type SaslMechanism } from './sasl.js';

@@ -138,7 +138,7 @@ export async function createBroker(options: CreateBrokerOptions = {}): Promise<C
     );
   }
   const adapterOptions = { ...adapterOptionsFor(chosen.provider, config), ...(options.logger === undefined ? {} : { logger: options.logger }) };
-  const logger = adapterOptions['logger'] as Logger | undefined;
+  const logger = adapterOptions['logger'];
   const broker: unknown = new (Adapter as new (options: Record<string, unknown>) => unknown)(adapterOptions);
   if (!isMessageBrokerPort(broker)) {
     throw new ConfigurationError(`${chosen.exportName} from ${chosen.name} is not a MessageBrokerPort; install matching msgport versions.`, {

@@ -650,7 +650,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   }
 
   /** Runs `send` up to DEAD_LETTER_TRIES times while it fails for a reason that may pass. */
-  async #tryDeadLetter(send: () => Promise<void>): Promise<typeof DEAD_LETTERED | unknown> {
+  async #tryDeadLetter(send: () => Promise<void>): Promise<unknown /* DEAD_LETTERED, or the last error */> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= DEAD_LETTER_TRIES; attempt++) {
       if (attempt > 1) await sleep(DEAD_LETTER_RETRY_DELAY_MS * 4 ** (attempt - 2));
@@ -702,6 +702,7 @@ function guardedLogger(logger: Logger, adapterName: string): Logger {
     (level: keyof Logger) =>
     (message: string, fields?: Record<string, unknown>): void => {
       try {
+        // eslint-disable-next-line @typescript-eslint/unbound-method -- called with `logger` as `this` right below
         const write = logger[level];
         if (typeof write === 'function') write.call(logger, message, fields);
       } catch {

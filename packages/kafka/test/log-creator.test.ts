@@ -6,7 +6,7 @@ import { SOCKET_CLOSED_BY_MSGPORT } from '../src/internal/socket-registry.js';
 import { recordingLogger } from './kafka-test-config.js';
 
 const entry = (level: number, namespace: string, message: string, extra: Record<string, unknown> = {}): LogEntry =>
-  ({ namespace, level, label: level === 1 ? 'ERROR' : 'WARN', log: { timestamp: '', logger: 'kafkajs', message, ...extra } }) as LogEntry;
+  ({ namespace, level, label: level === 1 ? 'ERROR' : 'WARN', log: { timestamp: '', logger: 'kafkajs', message, ...extra } });
 
 describe('createLogCreator()', () => {
   it('forwards WARN and ERROR entries and drops the rest', () => {

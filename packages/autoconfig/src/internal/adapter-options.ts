@@ -39,7 +39,7 @@ export function applyTable<Section extends object, Options>(
   for (const [key, mapping] of Object.entries(table) as Array<[keyof Section & string, Mapping<unknown, Options>]>) {
     const value = section[key];
     if (value === undefined) continue;
-    options[mapping.option] = mapping.convert === undefined ? value : mapping.convert(value as never, context);
+    options[mapping.option] = mapping.convert === undefined ? value : mapping.convert(value, context);
   }
   return options as Partial<Options>;
 }

@@ -59,7 +59,6 @@ export function settleWithin<T>(promise: PromiseLike<T>, ms: number, options: Se
       },
       (error: unknown) => {
         // A late rejection is ignored: the caller has moved on.
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on the promise's own rejection, whatever it is
         if (finish()) reject(error);
       },
     );

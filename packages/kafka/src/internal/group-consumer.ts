@@ -169,6 +169,7 @@ export class GroupConsumer {
       // offsets after the batch); heartbeats and commits inside a long batch happen when the
       // keep-alive timer says one is due.
       eachBatchAutoResolve: false,
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- kafkajs hands plain closures in the batch payload, which do not use `this`
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         const { topic, partition } = batch;
         const deliver = this.#routes.get(topic) ?? noRoute;

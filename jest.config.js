@@ -5,6 +5,7 @@ import { createDefaultEsmPreset } from 'ts-jest';
 const preset = createDefaultEsmPreset({ tsconfig: '<rootDir>/tsconfig.test.json' });
 
 const moduleNameMapper = {
+  '^@msgport/core/adapter$': '<rootDir>/packages/core/src/adapter/index.ts',
   '^@msgport/(core|memory|kafka|rabbitmq|autoconfig|testkit)$': '<rootDir>/packages/$1/src/index.ts',
   '^(\\.{1,2}/.*)\\.js$': '$1',
 };

@@ -198,7 +198,7 @@ describe('versioning with changesets', () => {
     const order: Bump[] = ['patch', 'minor', 'major'];
     for (const name of readdirSync(join(root, '.changeset')).filter((file) => file.endsWith('.md') && file !== 'README.md')) {
       for (const [pkg, bump] of Object.entries(parseChangeset(readFileSync(join(root, '.changeset', name), 'utf8')))) {
-        if (asked[pkg] === undefined || order.indexOf(bump) > order.indexOf(asked[pkg]!)) asked[pkg] = bump;
+        if (asked[pkg] === undefined || order.indexOf(bump) > order.indexOf(asked[pkg])) asked[pkg] = bump;
       }
     }
     const run = await versionDryRun({ changesets: 'repository' });

@@ -23,7 +23,7 @@ const RABBITMQ_URL = process.env.MSGPORT_RABBITMQ_URL ?? 'amqp://guest:guest@127
 const KAFKA_BROKERS = process.env.MSGPORT_KAFKA_BROKERS ?? '127.0.0.1:9092';
 const PNPM = join(root, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
 const TSC = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-const TYPES_NODE = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies['@types/node'] as string;
+const TYPES_NODE = readJson(join(root, 'package.json')).devDependencies['@types/node']!;
 const INSTALL_FLAGS = ['--no-audit', '--no-fund', '--prefer-offline'];
 // --no-frozen-lockfile: under CI=true pnpm would refuse to update the lockfile when a step adds a package.
 const PNPM_INSTALL = ['install', '--no-frozen-lockfile', '--prefer-offline', '--reporter=append-only'];
@@ -119,8 +119,15 @@ function pins(): Record<string, string> {
   return Object.fromEntries(packed.map((pkg) => [pkg.name, tarball(pkg.name)]));
 }
 
-function readJson(file: string): Record<string, any> {
-  return JSON.parse(readFileSync(file, 'utf8'));
+/** A package.json (or another JSON object) as far as these tests read and write it. */
+interface Manifest {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  [field: string]: unknown;
+}
+
+function readJson(file: string): Manifest {
+  return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
 }
 
 function writeJson(file: string, value: unknown): void {

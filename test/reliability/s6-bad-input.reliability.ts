@@ -82,8 +82,10 @@ describe.each<BrokerKind>(['kafka', 'rabbitmq'])('%s: bad input', (kind) => {
       const name = String(result['case']);
       const expectation = expectationFor(kind, name, topic);
       const error = result['error'] as { messaging: boolean; name: string; code: string; retriable: boolean; message: string } | undefined;
-      const where = `${name}: ${result['outcome']} in ${result['ms']} ms${error === undefined ? '' : ` — ${error.name} ${error.code}: ${error.message}`}`;
-      if ((result['ms'] as number) > (result['bound'] as number)) problems.push(`${where} (over its bound of ${result['bound']} ms)`);
+      const ms = Number(result['ms']);
+      const bound = Number(result['bound']);
+      const where = `${name}: ${String(result['outcome'])} in ${ms} ms${error === undefined ? '' : ` — ${error.name} ${error.code}: ${error.message}`}`;
+      if (ms > bound) problems.push(`${where} (over its bound of ${bound} ms)`);
       if (expectation === 'resolves') {
         if (result['outcome'] !== 'resolved') problems.push(`${where} (expected it to resolve)`);
         continue;
@@ -119,7 +121,9 @@ describe.each<BrokerKind>(['kafka', 'rabbitmq'])('%s: bad input', (kind) => {
         `${cases.length} cases, ${problems.length} problem(s); recover = slowest failing start() (unreachable, TLS, credentials; ` +
         `connectionTimeoutMs 2000, bound 5000 ms); process exited by itself (code ${exit.code})`,
     });
-    console.log(cases.map((event) => `${event['case']}: ${event['outcome']} ${event['ms']} ms ${JSON.stringify(event['error'] ?? '')}`).join('\n'));
+    console.log(
+      cases.map((event) => `${String(event['case'])}: ${String(event['outcome'])} ${Number(event['ms'])} ms ${JSON.stringify(event['error'] ?? '')}`).join('\n'),
+    );
 
     expect(app.events.filter((event: AppEvent) => event.e === 'crash')).toEqual([]);
     expect(problems).toEqual([]);

@@ -55,7 +55,7 @@ export class DispatchLoop {
       await consumers[0]!.deliver(message);
       return;
     }
-    const pending: Promise<void>[] = new Array(consumers.length);
+    const pending = new Array<Promise<void>>(consumers.length);
     for (let i = 0; i < consumers.length; i++) pending[i] = consumers[i]!.deliver(message);
     await Promise.all(pending);
   }

@@ -15,7 +15,7 @@ export function publishConfirmed(channel: ConfirmChannel, gate: DrainGate, excha
   const send = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const writable = channel.publish(exchange, routingKey, content, { persistent: true }, (error: unknown) =>
-        error === null || error === undefined ? resolve() : reject(error instanceof Error ? error : new Error(String(error))),
+        error === null || error === undefined ? resolve() : reject(error instanceof Error ? error : new Error('RabbitMQ nacked the message', { cause: error })),
       );
       if (!writable) gate.block(channel);
     });

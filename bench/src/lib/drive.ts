@@ -24,7 +24,7 @@ export async function drive(total: number, mode: Mode, call: (i: number) => Prom
       for (; next < total && (next & 15 || now() < deadline); next++) await call(next);
       return next;
     case 'batches': {
-      const pending: Promise<unknown>[] = new Array(mode.size);
+      const pending = new Array<Promise<unknown>>(mode.size);
       while (next < total && now() < deadline) {
         const count = Math.min(mode.size, total - next);
         pending.length = count;

@@ -68,7 +68,7 @@ export const kafkaGroupTopicsScenario: Scenario = {
     const seen = new Set<string>();
     for (const topic of topics) await broker.subscribe(topic, async (message) => void seen.add(message.topic), groupId);
     const began = now();
-    let started = 0;
+    let started: number;
     try {
       await broker.start();
       started = now();

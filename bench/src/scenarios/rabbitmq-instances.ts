@@ -79,7 +79,7 @@ export const rabbitmqInstancesScenario: Scenario = {
       return processes ? new InstanceProcess(config) : new InProcessInstance(config);
     });
     let publisher: InstanceProcess | null = null;
-    let balancedMs = 0;
+    let balancedMs: number;
     try {
       // One after the other, as a deployment scales out: the first takes every partition, and
       // gives up its share beyond one per instance at its next review.

@@ -1,11 +1,5 @@
-import {
-  ConfigurationError,
-  createConsoleLogger,
-  isMessageBrokerPort,
-  type Logger,
-  type MessageBrokerPort,
-  type RetryPolicyOptions,
-} from '@msgport/core';
+import { ConfigurationError, isMessageBrokerPort, type Logger, type MessageBrokerPort } from '@msgport/core';
+import { adapterOptionsFor } from './internal/adapter-options.js';
 import { loadedFrom } from './internal/loaded-configs.js';
 import { loadConfig } from './load-config.js';
 import type { MsgportConfig, MsgportConfigInput, ProviderName } from './msgport-config-schema.js';
@@ -143,9 +137,8 @@ export async function createBroker(options: CreateBrokerOptions = {}): Promise<C
       { code: 'PROVIDER_LOAD_FAILED' },
     );
   }
-  const logger =
-    options.logger ?? (config['log-level'] === undefined ? undefined : createConsoleLogger(config['log-level'], `msgport:${chosen.provider}`));
-  const adapterOptions = { ...adapterOptionsFor(chosen.provider, config), ...(logger === undefined ? {} : { logger }) };
+  const adapterOptions = { ...adapterOptionsFor(chosen.provider, config), ...(options.logger === undefined ? {} : { logger: options.logger }) };
+  const logger = adapterOptions['logger'];
   const broker: unknown = new (Adapter as new (options: Record<string, unknown>) => unknown)(adapterOptions);
   if (!isMessageBrokerPort(broker)) {
     throw new ConfigurationError(`${chosen.exportName} from ${chosen.name} is not a MessageBrokerPort; install matching msgport versions.`, {
@@ -181,67 +174,4 @@ function isModuleNotFound(error: unknown, name: string): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
   return typeof message === 'string' && (message.includes(`'${name}'`) || message.includes(`"${name}"`));
-}
-
-function adapterOptionsFor(provider: ProviderName, config: MsgportConfig): Record<string, unknown> {
-  const retry = config.retry;
-  const common = compact({
-    retry:
-      retry === undefined
-        ? undefined
-        : (compact({
-            maxAttempts: retry['max-attempts'],
-            initialDelayMs: retry['initial-delay-ms'],
-            multiplier: retry.multiplier,
-            maxDelayMs: retry['max-delay-ms'],
-            jitter: retry.jitter,
-            deadLetter: retry['dead-letter'],
-          }) satisfies RetryPolicyOptions),
-    shutdownTimeoutMs: config['shutdown-timeout-ms'],
-    concurrency: config.concurrency,
-  });
-  switch (provider) {
-    case 'kafka': {
-      const kafka = config.kafka;
-      return {
-        ...compact({
-          bootstrapServers: kafka['bootstrap-servers'],
-          clientId: kafka['client-id'],
-          ssl: kafka.ssl,
-          sasl: kafka.sasl === undefined ? undefined : { ...kafka.sasl },
-          numPartitions: kafka['num-partitions'],
-          replicationFactor: kafka['replication-factor'],
-          minInsyncReplicas: kafka['min-insync-replicas'],
-          fromBeginning: kafka['from-beginning'],
-          connectionTimeoutMs: kafka['connection-timeout-ms'],
-          publishTimeoutMs: kafka['publish-timeout-ms'],
-          partitionAssigners: kafka['partition-assigners']?.split(',').map((name) => name.trim() as 'roundrobin' | 'range'),
-        }),
-        ...common,
-      };
-    }
-    case 'rabbitmq': {
-      const rabbitmq = config.rabbitmq;
-      return {
-        ...compact({
-          url: rabbitmq.url,
-          exchangeName: rabbitmq['exchange-name'],
-          prefetch: rabbitmq.prefetch,
-          partitions: rabbitmq.partitions,
-          connectionTimeoutMs: rabbitmq['connection-timeout-ms'],
-          publishTimeoutMs: rabbitmq['publish-timeout-ms'],
-        }),
-        ...common,
-      };
-    }
-    case 'memory':
-      return common;
-  }
-}
-
-/** Drops undefined properties (adapters see unset options as absent: exactOptionalPropertyTypes). */
-function compact<T extends Record<string, unknown>>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, child]) => child !== undefined)) as {
-    [K in keyof T]?: Exclude<T[K], undefined>;
-  };
 }

@@ -1,11 +1,12 @@
 import { LOG_LEVELS } from '@msgport/core';
+import { SASL_MECHANISMS } from '@msgport/core/adapter';
 import { z } from 'zod';
 
 /** Values of `msgport.messaging.provider`. `auto` picks the first installed adapter. */
 export const PROVIDERS = ['auto', 'memory', 'kafka', 'rabbitmq'] as const;
 
-/** SASL mechanisms accepted by `msgport.messaging.kafka.sasl.mechanism`. */
-export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+/** SASL mechanisms accepted by `msgport.messaging.kafka.sasl.mechanism` (stated once, in core). */
+export { SASL_MECHANISMS };
 
 // One host:port entry: a host name, an IPv4 address or a bracketed IPv6 address, and a port.
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?):(\d{1,5})$/;
@@ -102,6 +103,14 @@ const kafkaSchema = z
       .regex(/^\s*(roundrobin|range)\s*(,\s*(roundrobin|range)\s*)?$/, 'must be "roundrobin", "range", "roundrobin,range" or "range,roundrobin"')
       .optional()
       .describe('How a group shares partitions, in order of preference: roundrobin and/or range (comma-separated)'),
+    'request-timeout-ms': positiveInt().optional().describe('Bound of one request to a broker (a produce request waits this long for all in-sync replicas)'),
+    'session-timeout-ms': positiveInt().optional().describe('A consumer that sends no heartbeat for this long leaves its group'),
+    'heartbeat-interval-ms': positiveInt().optional().describe('Heartbeat period of consumers; lower than session-timeout-ms (a third is usual)'),
+    'rebalance-timeout-ms': positiveInt().optional().describe('How long the group waits for members to rejoin during a rebalance'),
+    'fetch-max-wait-ms': nonNegativeInt().optional().describe('Longest wait of a fetch with no new message (also how quickly an idle consumer notices a rebalance)'),
+    'max-batch-size': positiveInt().optional().describe('Most messages per produce request'),
+    'max-batch-bytes': positiveInt().optional().describe('Most bytes of records per produce request (a single larger message is still sent, alone)'),
+    'linger-ms': nonNegativeInt().optional().describe('How long an idle producer waits for more messages before sending; 0 sends after one event-loop turn'),
   })
   .superRefine((kafka, context) => {
     const replication = kafka['replication-factor'] ?? 1;
@@ -128,6 +137,14 @@ const rabbitmqSchema = z
       .describe('Partitions of every topic (one queue each per group; the same for every publisher and instance)'),
     'connection-timeout-ms': positiveInt().optional().describe('How long to wait for the connection'),
     'publish-timeout-ms': positiveInt().optional().describe('How long publish() waits for the publisher confirm'),
+    'max-message-bytes': positiveInt().optional().describe('Largest value publish() sends; larger ones reject with MESSAGE_TOO_LARGE before anything is sent'),
+    reconnect: z
+      .strictObject({
+        'initial-delay-ms': positiveInt().optional().describe('Delay before the first reconnection attempt after the connection dropped'),
+        'max-delay-ms': positiveInt().optional().describe('Upper bound of the delay between two reconnection attempts'),
+      })
+      .optional()
+      .describe('Backoff between reconnection attempts (exponential, factor 2, ±20 % jitter)'),
   })
   .describe('RabbitMQ adapter settings (@msgport/rabbitmq)');
 

@@ -1,5 +1,5 @@
 import { dump } from 'js-yaml';
-import { redactUrl } from './internal/redact-url.js';
+import { redactUrl } from '@msgport/core/adapter';
 import type { MsgportConfigInput } from './msgport-config-schema.js';
 
 /** What replaces a credential in {@link redactConfig} and {@link formatConfig}. */

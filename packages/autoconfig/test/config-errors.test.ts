@@ -29,7 +29,7 @@ describe('invalid configuration', () => {
     const { error, file } = failWith(messaging('kafka:\n  bootstrap-server: localhost:9092'));
     expect(error.issues).toEqual([
       'msgport.messaging.kafka.bootstrap-server: unknown key, did you mean "bootstrap-servers"? Expected one of: ' +
-        `bootstrap-servers, client-id, ssl, sasl, num-partitions, replication-factor, min-insync-replicas, from-beginning, connection-timeout-ms, publish-timeout-ms, partition-assigners (in ${file})`,
+        `bootstrap-servers, client-id, ssl, sasl, num-partitions, replication-factor, min-insync-replicas, from-beginning, connection-timeout-ms, publish-timeout-ms, partition-assigners, request-timeout-ms, session-timeout-ms, heartbeat-interval-ms, rebalance-timeout-ms, fetch-max-wait-ms, max-batch-size, max-batch-bytes, linger-ms (in ${file})`,
     ]);
   });
 

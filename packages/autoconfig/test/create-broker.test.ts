@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { ConfigurationError, isMessagingError, type MessageBrokerPort } from '@msgport/core';
-import { InMemoryMessageBroker, type InMemoryMessageBrokerOptions } from '@msgport/memory';
+import { InMemoryMessageBroker } from '@msgport/memory';
 import { createBroker, loadConfig, type AdapterImporter, type AdapterModuleName } from '@msgport/autoconfig';
 import { tempDir } from './temp-dir.js';
 
@@ -13,10 +13,10 @@ function fakeAdapter(name: string): new (options: Record<string, unknown>) => Me
     static readonly adapter = name;
     readonly options: Record<string, unknown>;
     constructor(options: Record<string, unknown>) {
-      super(options as InMemoryMessageBrokerOptions);
+      super(options);
       this.options = options;
     }
-  } as never;
+  };
 }
 
 const FAKE_MODULES: Record<AdapterModuleName, Record<string, unknown>> = {

@@ -91,6 +91,7 @@ function messageOf(error: unknown, maxLength: number): string {
   if (typeof message === 'string') return message;
   if (message === THREW && isErrorLike(object)) return 'an error whose message cannot be read (reading it threw)';
   // An object with its own toString (or an Error without a string message).
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- deliberate: it calls the object's own toString; the default `[object …]` is detected below
   const text = attempt(() => String(object));
   if (typeof text === 'string' && !/^\[object \w*\]$/.test(text)) return text;
   const json = attempt(() => boundedJson(object, maxLength));

@@ -1,4 +1,5 @@
 export { MessagingError, isMessagingError, type MessagingErrorOptions } from './errors/messaging-error.js';
+export { MESSAGING_ERROR_CODES, type ErrorCodeInfo, type ErrorCodeOf, type MessagingErrorCode } from './errors/error-codes.js';
 export { PublishError } from './errors/publish-error.js';
 export { BrokerStateError } from './errors/broker-state-error.js';
 export { InvalidArgumentError } from './errors/invalid-argument-error.js';
@@ -7,8 +8,6 @@ export { ConfigurationError } from './errors/configuration-error.js';
 export { SubscribeError } from './errors/subscribe-error.js';
 export {
   createMessage,
-  describeValue,
-  withMetadata,
   type Message,
   type MessageInit,
   type MessageMetadata,
@@ -24,25 +23,10 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from './message-broker-port.js';
-export {
-  MessageBrokerBase,
-  type AdapterHealth,
-  type ConsumerHandle,
-  type ConsumerSpec,
-  type Deliver,
-  type MessageBrokerBaseOptions,
-} from './message-broker-base.js';
-export {
-  DEFAULT_RETRY_POLICY,
-  backoffDelay,
-  resolveRetryPolicy,
-  type RetryPolicy,
-  type RetryPolicyOptions,
-} from './retry-policy.js';
-export { DeadLetterHeaders, createDeadLetterMessage, type DeadLetterCause } from './dead-letter.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
+export { DeadLetterHeaders } from './dead-letter.js';
 export { describeFailure, type FailureDescription } from './describe-failure.js';
 export { NAME_PATTERN } from './topic.js';
-export { KeyedExecutor } from './keyed-executor.js';
 export { createConsoleLogger, silentLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export {

@@ -1,4 +1,6 @@
 import { createDeadLetterMessage, createFallbackDeadLetterMessage, type DeadLetterCause } from './dead-letter.js';
+import { settledBefore } from './adapter/deadline.js';
+import { IdleLatch } from './adapter/idle-latch.js';
 import { describeFailure } from './describe-failure.js';
 import { BrokerStateError } from './errors/broker-state-error.js';
 import { ConnectionError } from './errors/connection-error.js';
@@ -118,8 +120,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   #state: State = 'new';
   #startPromise: Promise<void> | null = null;
   #stopPromise: Promise<void> | null = null;
-  #inFlight = 0;
-  #idleWaiters: Array<() => void> = [];
+  readonly #inFlight = new IdleLatch();
   /** Wakes the retry backoffs in progress: stop() began or a member left (see #backoff). */
   readonly #backoffWakers = new Set<() => void>();
   readonly #validTopics = new Set<string>();
@@ -306,7 +307,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       adapter: this.adapterName,
       state: this.#state,
       consumers: this.#entries.size,
-      inFlight: this.#inFlight,
+      inFlight: this.#inFlight.count,
     };
     if (this.#state !== 'running') {
       const status: HealthStatus = this.#state === 'starting' ? 'starting' : 'stopped';
@@ -410,17 +411,17 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     const deadline = Date.now() + this.shutdownTimeoutMs;
     // What disconnect() may take once the drain is over: a tenth of the timeout, at most 1 s.
     const disconnectReserve = Math.min(1_000, this.shutdownTimeoutMs / 10);
-    const drained = await withDeadline(
+    const drained = await settledBefore(
       (async () => {
         await this.#closeAll();
-        await this.#idle();
+        await this.#inFlight.whenIdle();
       })(),
       deadline - disconnectReserve,
     );
     if (!drained) {
       this.logger.warn(
-        this.#inFlight > 0
-          ? `stop(): ${this.#inFlight} handler(s) still running near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms); ` +
+        this.#inFlight.count > 0
+          ? `stop(): ${this.#inFlight.count} handler(s) still running near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms); ` +
               'closing anyway. Their messages were not acknowledged and will be redelivered.'
           : `stop(): consumers still closing near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms), ` +
               'the broker may be unreachable; closing the connections anyway.',
@@ -490,7 +491,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
     const member = members[entry.next % members.length]!;
     entry.next = (entry.next + 1) % members.length;
-    this.#inFlight++;
+    this.#inFlight.enter();
     // When the consumer is idle, the handler runs within this call (in the executor too); a
     // synchronous handler then completes the delivery before it returns, without a promise.
     if (entry.executor === null) return this.#start(entry, member, message) ?? RESOLVED;
@@ -607,11 +608,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
 
   /** Counts a delivery done; wakes stop() when none is left in flight. */
   #settled(): void {
-    if (--this.#inFlight === 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const wake of waiters) wake();
-    }
+    this.#inFlight.leave();
   }
 
   /**
@@ -686,7 +683,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   }
 
   /** Runs `send` up to DEAD_LETTER_TRIES times while it fails for a reason that may pass. */
-  async #tryDeadLetter(send: () => Promise<void>): Promise<typeof DEAD_LETTERED | unknown> {
+  async #tryDeadLetter(send: () => Promise<void>): Promise<unknown /* DEAD_LETTERED, or the last error */> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= DEAD_LETTER_TRIES; attempt++) {
       if (attempt > 1) await sleep(DEAD_LETTER_RETRY_DELAY_MS * 4 ** (attempt - 2));
@@ -714,10 +711,6 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
   }
 
-  #idle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
 }
 
 function keyOf(message: Message): string | null {
@@ -744,19 +737,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Resolves true when `promise` settles before `deadline`, false otherwise (never rejects). */
-async function withDeadline(promise: Promise<unknown>, deadline: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * `logger` with every method guarded: a logger that throws (or is missing a method) must not turn
  * a log line into a failure of the delivery being logged.
@@ -771,6 +751,7 @@ function guardedLogger(logger: Logger, adapterName: string): Logger {
     (level: keyof Logger) =>
     (message: string, fields?: Record<string, unknown>): void => {
       try {
+        // eslint-disable-next-line @typescript-eslint/unbound-method -- called with `logger` as `this` right below
         const write = logger[level];
         if (typeof write === 'function') write.call(logger, message, fields);
       } catch {

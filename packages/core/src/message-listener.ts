@@ -46,12 +46,12 @@ export function MessageListener(options: ListenerOptions): ListenerDecorator {
   const recorded = validateListenerOptions(options);
   return function decorate(value: unknown, context: unknown, descriptor?: PropertyDescriptor): void {
     // Standard decorators pass (method, context); experimental ones (prototype, name, descriptor).
-    const method = descriptor === undefined && isMethodContext(context) ? value : descriptor?.value;
+    const method: unknown = descriptor === undefined && isMethodContext(context) ? value : descriptor?.value;
     if (typeof method !== 'function') {
       throw new InvalidArgumentError(`@MessageListener({ topic: "${recorded.topic}" }) can only decorate methods.`);
     }
     mark(method as Marked, recorded);
-  } as ListenerDecorator;
+  };
 }
 
 /**
@@ -118,7 +118,7 @@ function collect(bean: unknown): Array<{ options: ListenerOptions; handler: Mess
   if (typeof bean !== 'object' || bean === null) return [];
   const found: Array<{ options: ListenerOptions; handler: MessageHandler }> = [];
   const seen = new Set<PropertyKey>();
-  for (let proto: object | null = bean; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (let proto: object | null = bean; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     for (const name of Reflect.ownKeys(proto)) {
       if (name === 'constructor' || seen.has(name)) continue;
       seen.add(name);

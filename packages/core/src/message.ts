@@ -148,7 +148,6 @@ export function describe(value: unknown): string {
  */
 export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return String(value);
-  const kind = typeof value;
-  if (kind === 'number' || kind === 'boolean' || kind === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   return describe(value);
 }

@@ -1,10 +1,11 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { describeValue } from './message.js';
 
-/** How a failing handler is retried, and what happens after the last attempt. */
-export interface RetryPolicy {
-  /** Total attempts including the first; 1 means no retry. */
-  readonly maxAttempts: number;
+/**
+ * An exponential backoff: the delays {@link backoffDelay} computes. Adapters use it for their own
+ * retries too (reconnecting, restarting a consumer), with `jitter: 0` where a fixed schedule is wanted.
+ */
+export interface Backoff {
   /** Delay before the second attempt. */
   readonly initialDelayMs: number;
   /** Each further delay is the previous one times this factor. */
@@ -13,6 +14,12 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
   /** Random spread of each delay, as a fraction: 0.2 means ±20 %. */
   readonly jitter: number;
+}
+
+/** How a failing handler is retried, and what happens after the last attempt. */
+export interface RetryPolicy extends Backoff {
+  /** Total attempts including the first; 1 means no retry. */
+  readonly maxAttempts: number;
   /**
    * After the last attempt, send the message to the dead-letter destination (`true`) or drop it
    * (`false`, an explicit choice; the drop is logged).
@@ -62,7 +69,7 @@ export function resolveRetryPolicy(options: RetryPolicyOptions | undefined, base
  * The delay before attempt `attempt + 1`, after `attempt` failed attempts (1-based):
  * `initialDelayMs * multiplier^(attempt-1)`, capped at `maxDelayMs`, spread by ±`jitter`.
  */
-export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(policy: Backoff, attempt: number, random: () => number = Math.random): number {
   const exponential = policy.initialDelayMs * policy.multiplier ** Math.max(0, attempt - 1);
   const capped = Math.min(policy.maxDelayMs, exponential);
   const spread = 1 + policy.jitter * (2 * random() - 1);

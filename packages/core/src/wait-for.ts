@@ -25,7 +25,7 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const result = await predicate();
-    if (result) return result as NonNullable<T>;
+    if (result) return result;
     if (Date.now() >= deadline) {
       throw new MessagingError(
         `Timed out after ${timeoutMs} ms waiting for ${options.description ?? 'a condition'}.`,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { DeadLetterHeaders, createDeadLetterMessage, createMessage } from '@msgport/core';
+import { DeadLetterHeaders, createMessage } from '@msgport/core';
+import { createDeadLetterMessage } from '@msgport/core/adapter';
 
 describe('createDeadLetterMessage()', () => {
   const original = createMessage({

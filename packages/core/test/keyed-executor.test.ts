@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { KeyedExecutor } from '@msgport/core';
+import { KeyedExecutor } from '@msgport/core/adapter';
 
 /** A task that records its start and end and finishes when released. */
 function gatedTasks() {

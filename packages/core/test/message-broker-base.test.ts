@@ -4,22 +4,24 @@ import {
   ConnectionError,
   DeadLetterHeaders,
   InvalidArgumentError,
-  MessageBrokerBase,
   PublishError,
   SubscribeError,
   isMessageBrokerPort,
   isMessagingError,
   waitFor,
+  type Logger,
+  type Message,
+  type MessageMetadata,
+  type RetryPolicyOptions,
+} from '@msgport/core';
+import {
+  MessageBrokerBase,
   type AdapterHealth,
   type ConsumerHandle,
   type ConsumerSpec,
   type Deliver,
-  type Logger,
-  type Message,
   type MessageBrokerBaseOptions,
-  type MessageMetadata,
-  type RetryPolicyOptions,
-} from '@msgport/core';
+} from '@msgport/core/adapter';
 
 /** A minimal adapter on MessageBrokerBase whose transport can be made to fail. */
 class LoopbackBroker extends MessageBrokerBase {
@@ -43,6 +45,7 @@ class LoopbackBroker extends MessageBrokerBase {
 
   protected override async connect(): Promise<void> {
     this.connects++;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- this test broker throws whatever a test sets, Errors or not
     if (this.connectError !== null) throw this.connectError;
   }
 
@@ -51,14 +54,17 @@ class LoopbackBroker extends MessageBrokerBase {
   }
 
   protected override async send(message: Message): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- this test broker throws whatever a test sets, Errors or not
     if (this.sendError !== null) throw this.sendError;
     this.sent.push(message);
   }
 
   protected override async sendDeadLetter(deadLetter: Message): Promise<void> {
     this.deadLetterTries++;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- this test broker throws whatever a test sets, Errors or not
     if (this.deadLetterError !== null) throw this.deadLetterError;
     const failure = this.deadLetterFailure?.(deadLetter) ?? null;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- this test broker throws whatever a test sets, Errors or not
     if (failure !== null) throw failure;
     this.sent.push(deadLetter);
   }
@@ -72,6 +78,7 @@ class LoopbackBroker extends MessageBrokerBase {
   }
 
   protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- this test broker throws whatever a test sets, Errors or not
     if (this.openError !== null) throw this.openError;
     this.consumers.set(spec.id, { spec, deliver });
     return { close: async () => void this.consumers.delete(spec.id) };

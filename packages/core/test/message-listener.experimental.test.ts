@@ -20,7 +20,9 @@ describe('@MessageListener under experimentalDecorators', () => {
     expect(calls[0]).toHaveLength(3);
     expect(calls[0]![0]).toBe(Service.prototype);
     expect(calls[0]![1]).toBe('onOrder');
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the method is compared by identity and read for its metadata, never called
     expect(calls[0]![2]).toMatchObject({ value: Service.prototype.onOrder, writable: true });
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the method is compared by identity and read for its metadata, never called
     expect(getListenerMetadata(Service.prototype.onOrder)).toEqual([{ topic: 'orders' }]);
   });
 

@@ -27,6 +27,7 @@ describe('@MessageListener under standard decorators', () => {
     }
     expect(calls).toHaveLength(1);
     expect(calls[0]).toHaveLength(2);
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the method is compared by identity and read for its metadata, never called
     expect(calls[0]![0]).toBe(Service.prototype.onOrder);
     expect(calls[0]![1]).toMatchObject({ kind: 'method', name: 'onOrder', static: false, private: false });
   });
@@ -36,9 +37,11 @@ describe('@MessageListener under standard decorators', () => {
       @MessageListener({ topic: 'orders', group: 'billing', retry: { maxAttempts: 5 } })
       onOrder(_message: Message): void {}
     }
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the method is compared by identity and read for its metadata, never called
     expect(getListenerMetadata(Service.prototype.onOrder)).toEqual([
       { topic: 'orders', group: 'billing', retry: { maxAttempts: 5 } },
     ]);
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the method is compared by identity and read for its metadata, never called
     expect(Object.isFrozen(getListenerMetadata(Service.prototype.onOrder)[0])).toBe(true);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { InvalidArgumentError, createMessage, withMetadata, type Payload } from '@msgport/core';
+import { InvalidArgumentError, createMessage, type Payload } from '@msgport/core';
+import { withMetadata } from '@msgport/core/adapter';
 
 describe('createMessage()', () => {
   it('returns a frozen message whose headers and metadata are frozen too', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { DEFAULT_RETRY_POLICY, InvalidArgumentError, backoffDelay, resolveRetryPolicy } from '@msgport/core';
+import { DEFAULT_RETRY_POLICY, InvalidArgumentError } from '@msgport/core';
+import { backoffDelay, resolveRetryPolicy } from '@msgport/core/adapter';
 
 describe('DEFAULT_RETRY_POLICY', () => {
   it('is 3 attempts, 100 ms doubling up to 10 s, ±20 % jitter, dead-letter on, and frozen', () => {

@@ -5,18 +5,29 @@ import type { ConnectionOptions } from 'node:tls';
 import {
   BrokerStateError,
   ConnectionError,
-  describeValue,
   InvalidArgumentError,
-  MessageBrokerBase,
   PublishError,
   type MessagingError,
+  type Message,
+} from '@msgport/core';
+import {
+  backoffDelay,
+  createRedactor,
+  describeValue,
+  keyPartition,
+  MessageBrokerBase,
+  SASL_MECHANISMS,
+  settleWithin,
+  TimeoutExpiredError,
   type AdapterHealth,
+  type Backoff,
   type ConsumerHandle,
   type ConsumerSpec,
   type Deliver,
-  type Message,
   type MessageBrokerBaseOptions,
-} from '@msgport/core';
+  type Redact,
+  type SaslMechanism,
+} from '@msgport/core/adapter';
 import kafkajs, {
   type Admin,
   type ICustomPartitioner,
@@ -29,7 +40,6 @@ import kafkajs, {
   type SASLOptions,
 } from 'kafkajs';
 import {
-  createRedactor,
   describeError,
   isAuthenticationFailure,
   isMessageTooLarge,
@@ -39,13 +49,11 @@ import {
   toConnectionError,
   toPublishError,
   toSubscribeError,
-  type Redact,
 } from './internal/errors.js';
 import { GroupConsumer } from './internal/group-consumer.js';
 import { ASSIGNMENT_STRATEGIES, createPartitionAssigners, type AssignmentStrategy } from './internal/partition-assigners.js';
 import { createLogCreator } from './internal/log-creator.js';
 import { parseBootstrapServers, toKafkaRecord, type OutgoingRecord } from './internal/mapping.js';
-import { keyPartition } from './internal/murmur2.js';
 import { PublishBatcher, UnansweredError } from './internal/publish-batcher.js';
 import { waitUntilServing } from './internal/retry-transient.js';
 import { sendEveryRecord } from './internal/send-every-record.js';
@@ -53,7 +61,7 @@ import { SocketRegistry } from './internal/socket-registry.js';
 
 /** SASL credentials. The password never appears in an error, a log line or `health()`. */
 export interface KafkaSaslOptions {
-  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly mechanism: SaslMechanism;
   readonly username: string;
   readonly password: string;
 }
@@ -213,8 +221,10 @@ const CLIENT_RETRY: RetryOptions = { initialRetryTime: 300, retries: 5, maxRetry
  * `publish()`.
  */
 const PRODUCER_RETRY: RetryOptions = { initialRetryTime: 100, retries: 3, maxRetryTime: 1_000, factor: 0.2, multiplier: 2 };
+/** Pauses before sending a batch (or creating a topic) again, and between attempts to reach the brokers. */
+const RETRY_BACKOFF: Backoff = { initialDelayMs: 100, multiplier: 2, maxDelayMs: 1_000, jitter: 0 };
 /** Pause before sending a batch (or creating a topic) again after its `attempt`-th failure. */
-const publishRetryDelayMs = (attempt: number): number => Math.min(1_000, 100 * 2 ** (attempt - 1));
+const publishRetryDelayMs = (attempt: number): number => backoffDelay(RETRY_BACKOFF, attempt);
 /** Longest single socket connect attempt (kafkajs `connectionTimeout`); `start()` retries until its bound. */
 const MAX_SOCKET_CONNECT_MS = 5_000;
 /** Bound of the broker round trip `health()` makes. */
@@ -222,8 +232,6 @@ const HEALTH_PROBE_TIMEOUT_MS = 5_000;
 
 // kafkajs is CommonJS and Node cannot see all of its named exports: take them off the default export.
 const { Kafka, logLevel, Partitioners } = kafkajs;
-
-const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 
 /**
  * The msgport port on Apache Kafka, through kafkajs.
@@ -288,11 +296,11 @@ export class KafkaAdapter extends MessageBrokerBase {
     const offsetsAdmin = kafka.admin();
     const producer = this.#createProducer(fastKafka);
     try {
-      await withTimeout(Promise.all([admin.connect(), offsetsAdmin.connect(), producer.connect()]), deadline - Date.now());
+      await settleWithin(Promise.all([admin.connect(), offsetsAdmin.connect(), producer.connect()]), deadline - Date.now());
     } catch (error) {
       await Promise.allSettled([admin.disconnect(), offsetsAdmin.disconnect(), producer.disconnect()]);
       sockets.close();
-      throw error === TIMEOUT
+      throw error instanceof TimeoutExpiredError
         ? new ConnectionError(
             `Cannot connect to Kafka at ${this.#options.brokers.join(',')} within ${this.#options.connectionTimeoutMs} ms. ` +
               'Check bootstrapServers and that the broker is running.',
@@ -566,11 +574,11 @@ export class KafkaAdapter extends MessageBrokerBase {
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new UnansweredError('closed', false, lastError);
       try {
-        await settleWithin(this.#ensureTopic(client, topic), deadline - Date.now(), signal);
+        await settleWithin(this.#ensureTopic(client, topic), deadline - Date.now(), { signal });
         return;
       } catch (error) {
-        if (error === TIMEOUT) throw new UnansweredError('deadline', false, lastError);
-        if (error === ABORTED) throw new UnansweredError('closed', false, lastError);
+        if (error instanceof TimeoutExpiredError) throw new UnansweredError('deadline', false, lastError);
+        if (signal.aborted) throw new UnansweredError('closed', false, lastError);
         if (!isRetriableSendError(error)) throw new TopicCreationError(error);
         lastError = error;
       }
@@ -647,20 +655,21 @@ export class KafkaAdapter extends MessageBrokerBase {
       const admin = probe.admin();
       const connecting = admin.connect();
       try {
-        await withTimeout(connecting, deadline - Date.now());
+        await settleWithin(connecting, deadline - Date.now());
         await admin.disconnect();
         return;
       } catch (error) {
         // A timed-out attempt is still connecting: close it once it settles.
         void connecting.catch(() => undefined).finally(() => admin.disconnect().catch(() => undefined));
-        if (error !== TIMEOUT) lastError = error;
+        const timedOut = error instanceof TimeoutExpiredError;
+        if (!timedOut) lastError = error;
         // Wrong credentials or TLS settings: retrying won't help.
-        if (error !== TIMEOUT && (isAuthenticationFailure(error) || isTlsFailure(error))) {
+        if (!timedOut && (isAuthenticationFailure(error) || isTlsFailure(error))) {
           throw toConnectionError(error, this.#options.brokers, this.#redact);
         }
       }
       // Keep trying until the deadline: the broker may be starting.
-      const pause = Math.min(1_000, 100 * 2 ** attempt, deadline - Date.now());
+      const pause = Math.min(backoffDelay(RETRY_BACKOFF, attempt + 1), deadline - Date.now());
       if (pause <= 0) break;
       await new Promise((resolve) => setTimeout(resolve, pause));
       if (Date.now() >= deadline) break;
@@ -716,10 +725,10 @@ export class KafkaAdapter extends MessageBrokerBase {
     const client = this.#client;
     if (client === null) return Promise.resolve('not connected');
     if (this.#healthProbe === null) {
-      const probe = withTimeout(client.admin.describeCluster(), HEALTH_PROBE_TIMEOUT_MS).then(
+      const probe = settleWithin(client.admin.describeCluster(), HEALTH_PROBE_TIMEOUT_MS).then(
         () => null,
         (error: unknown) =>
-          error === TIMEOUT ? `no answer from the brokers within ${HEALTH_PROBE_TIMEOUT_MS} ms` : describeError(error, this.#redact),
+          error instanceof TimeoutExpiredError ? `no answer from the brokers within ${HEALTH_PROBE_TIMEOUT_MS} ms` : describeError(error, this.#redact),
       );
       this.#healthProbe = probe;
       void probe.finally(() => {
@@ -730,34 +739,10 @@ export class KafkaAdapter extends MessageBrokerBase {
   }
 }
 
-const TIMEOUT = Symbol('timeout');
-const ABORTED = Symbol('aborted');
-
 /** A non-retriable failure to create a topic before publishing to it. */
 class TopicCreationError extends Error {
   constructor(cause: unknown) {
     super('the topic could not be created', { cause });
-  }
-}
-
-/**
- * Settles like `promise`, or rejects with {@link TIMEOUT} after `ms`, or with {@link ABORTED} when
- * `signal` aborts (the promise itself goes on; its outcome is ignored).
- */
-async function settleWithin<T>(promise: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const stop = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(TIMEOUT), Math.max(0, ms));
-    onAbort = () => reject(ABORTED);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([promise, stop]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -780,19 +765,6 @@ const stickyPartitioner: ICustomPartitioner = () => {
     return next;
   };
 };
-
-/** Settles like `promise`, or rejects with {@link TIMEOUT} after `ms`. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(TIMEOUT), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function toKafkajsSasl(sasl: KafkaSaslOptions): SASLOptions {
   const { username, password } = sasl;

@@ -36,13 +36,13 @@ function foreignConsumer(command: string, args: string[]): { readonly values: st
   const values: string[] = [];
   let pending = '';
   let log = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     pending += chunk;
     const lines = pending.split('\n');
     pending = lines.pop()!;
     values.push(...lines.filter((line) => line.startsWith('v')));
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     log = (log + chunk).slice(-4_000);
   });
   child.on('error', (error) => {

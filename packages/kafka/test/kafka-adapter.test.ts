@@ -57,7 +57,7 @@ async function rejection(promise: Promise<unknown>): Promise<MessagingError> {
     await promise;
   } catch (error) {
     if (isMessagingError(error)) return error;
-    throw new Error(`Expected a MessagingError, got ${inspect(error)}`);
+    throw new Error(`Expected a MessagingError, got ${inspect(error)}`, { cause: error });
   }
   throw new Error('Expected a rejection, but the promise resolved.');
 }

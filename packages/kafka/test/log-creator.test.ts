@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import type { LogEntry } from 'kafkajs';
-import { createRedactor } from '../src/internal/errors.js';
+import { createRedactor } from '@msgport/core/adapter';
 import { createLogCreator, REPEAT_WINDOW_MS } from '../src/internal/log-creator.js';
 import { SOCKET_CLOSED_BY_MSGPORT } from '../src/internal/socket-registry.js';
 import { recordingLogger } from './kafka-test-config.js';
 
 const entry = (level: number, namespace: string, message: string, extra: Record<string, unknown> = {}): LogEntry =>
-  ({ namespace, level, label: level === 1 ? 'ERROR' : 'WARN', log: { timestamp: '', logger: 'kafkajs', message, ...extra } }) as LogEntry;
+  ({ namespace, level, label: level === 1 ? 'ERROR' : 'WARN', log: { timestamp: '', logger: 'kafkajs', message, ...extra } });
 
 describe('createLogCreator()', () => {
   it('forwards WARN and ERROR entries and drops the rest', () => {

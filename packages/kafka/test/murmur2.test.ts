@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from '@jest/globals';
-import { keyPartition, murmur2 } from '../src/internal/murmur2.js';
+import { keyPartition, murmur2 } from '@msgport/core/adapter';
 
 // kafkajs' own implementation, the reference (what its default partitioner computes).
 const require = createRequire(import.meta.url);

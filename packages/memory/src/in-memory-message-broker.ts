@@ -1,18 +1,20 @@
 import {
   BrokerStateError,
   isMessagingError,
-  MessageBrokerBase,
   waitFor,
-  type ConsumerHandle,
-  type ConsumerSpec,
-  type Deliver,
   type Message,
-  type MessageBrokerBaseOptions,
   type MessageHandler,
   type SubscribeOptions,
   type Subscription,
   type WaitForOptions,
 } from '@msgport/core';
+import {
+  MessageBrokerBase,
+  type ConsumerHandle,
+  type ConsumerSpec,
+  type Deliver,
+  type MessageBrokerBaseOptions,
+} from '@msgport/core/adapter';
 import { dispatchNested, insideDelivery, trackHandler } from './internal/delivery-context.js';
 
 /** Options of {@link InMemoryMessageBroker}. */

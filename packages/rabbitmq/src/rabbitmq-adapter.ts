@@ -3,24 +3,26 @@ import type { ConnectionOptions } from 'node:tls';
 import amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import {
-  backoffDelay,
   BrokerStateError,
   ConfigurationError,
   ConnectionError,
-  describeValue,
   InvalidArgumentError,
   isMessagingError,
-  MessageBrokerBase,
   PublishError,
   SubscribeError,
+  type Message,
+  type RetryPolicy,
+} from '@msgport/core';
+import {
+  backoffDelay,
+  describeValue,
+  MessageBrokerBase,
   type AdapterHealth,
   type ConsumerHandle,
   type ConsumerSpec,
   type Deliver,
-  type Message,
   type MessageBrokerBaseOptions,
-  type RetryPolicy,
-} from '@msgport/core';
+} from '@msgport/core/adapter';
 import { isAccessRefused, safeText, tlsFailure, tooLargeReport } from './internal/amqp-errors.js';
 import {
   countMembers,

@@ -12,7 +12,7 @@ import {
   type MessageHandler,
 } from '@msgport/core';
 import type * as FastCheck from 'fast-check';
-import { HOSTILE_VALUES, rejectingThenable, type HostileValue } from './internal/hostile-values.js';
+import { HOSTILE_VALUES, rejectingThenable } from './internal/hostile-values.js';
 import { uniqueName } from './unique-name.js';
 
 /** The properties {@link runFuzzSuite} checks, by name. */
@@ -206,7 +206,7 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
           try {
             outcome = broker.publish(t as string, v as string, o as never);
           } catch (error) {
-            throw new Error(`publish() threw synchronously instead of rejecting: ${describeFailure(error).message}`);
+            throw new Error(`publish() threw synchronously instead of rejecting: ${describeFailure(error).message}`, { cause: error });
           }
           const error = await settle(outcome, timeoutMs, 'publish()');
           if (error === undefined) return;
@@ -261,7 +261,7 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
         const how = fc.constantFrom('throws', 'rejects', 'returns a rejecting thenable', 'returns it');
         await check('thrownValues', fc.tuple(thrown, how), async ([value, mode]) => {
           const id = caseId();
-          const made = (value as HostileValue).make();
+          const made = value.make();
           outcomes.set(id, outcomeOf(mode, made, (message) => record(handledThrown, message)));
           // Every case on one key: a message that stalled would hold back all the later ones.
           await expectResolved(broker.publish(thrownTopic, `case-${id}`, { key: 'fuzz', headers: { [CASE_HEADER]: id } }), timeoutMs);
@@ -320,7 +320,7 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
             try {
               outcome = idle.subscribe(t as string, h as MessageHandler, g as string);
             } catch (error) {
-              throw new Error(`subscribe() threw synchronously instead of rejecting: ${describeFailure(error).message}`);
+              throw new Error(`subscribe() threw synchronously instead of rejecting: ${describeFailure(error).message}`, { cause: error });
             }
             let subscription: unknown;
             const error = await settle(
@@ -346,7 +346,7 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
       it(
         'the adapter is constructed from arbitrary options, or its constructor throws a MessagingError without echoing secrets',
         async () => {
-          const t = target!;
+          const t = target;
           const secret = secretArbitrary(fc);
           const fuzzed = fc.dictionary(fc.constantFrom(...t.keys), fc.anything(ANYTHING), { maxKeys: 4 });
           type Built = { readonly options: unknown; readonly secret: string | null };
@@ -382,7 +382,7 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
       it(
         'start() with credentials that fail rejects with a MessagingError; no error, log line or health() shows the secret',
         async () => {
-          const t = target!;
+          const t = target;
           await check('startWithSecrets', secretArbitrary(fc), async (s) => {
             const lines: string[] = [];
             const known = [...secrets, s, encodeURIComponent(s)];
@@ -507,7 +507,7 @@ function recordingLogger(lines: string[]): Logger {
   const write =
     (level: string) =>
     (message: string, fields?: Record<string, unknown>): void => {
-      let text = '';
+      let text: string;
       try {
         text = fields === undefined ? '' : ` ${JSON.stringify(fields)}`;
       } catch {

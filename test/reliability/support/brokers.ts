@@ -70,6 +70,7 @@ export async function requireKafka(): Promise<void> {
     throw new Error(
       `Kafka is not reachable at ${KAFKA_BROKERS} (${(error as Error).message}). Start it with scripts/kafka.sh start ` +
         'or set MSGPORT_KAFKA_BROKERS.',
+      { cause: error },
     );
   } finally {
     await admin.disconnect().catch(() => undefined);

@@ -104,8 +104,14 @@ export class Ledger {
 export function rejectionSummary(ledger: Ledger): string {
   const codes = new Map<string, number>();
   for (const event of ledger.rejected.values()) {
-    const code = String(event['code'] ?? event['name'] ?? 'unknown');
+    const code = describeCode(event['code'] ?? event['name']);
     codes.set(code, (codes.get(code) ?? 0) + 1);
   }
   return [...codes.entries()].map(([code, count]) => `${code}×${count}`).join(', ');
+}
+
+/** An error code or name from the ledger as text (a code that is not a string is shown as JSON). */
+function describeCode(code: unknown): string {
+  if (code === undefined || code === null) return 'unknown';
+  return typeof code === 'string' ? code : JSON.stringify(code);
 }

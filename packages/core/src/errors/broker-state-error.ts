@@ -1,3 +1,4 @@
+import type { ErrorCodeOf } from './error-codes.js';
 import { MessagingError, type MessagingErrorOptions } from './messaging-error.js';
 
 /**
@@ -5,6 +6,8 @@ import { MessagingError, type MessagingErrorOptions } from './messaging-error.js
  * `stop()`. Code `BROKER_NOT_RUNNING`, not retriable (call `start()` first).
  */
 export class BrokerStateError extends MessagingError {
+  declare readonly code: ErrorCodeOf<'BrokerStateError'>;
+
   constructor(message: string, options: MessagingErrorOptions = {}) {
     super(message, 'BROKER_NOT_RUNNING', { retriable: false, ...options });
     this.name = 'BrokerStateError';

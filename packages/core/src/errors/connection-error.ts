@@ -1,3 +1,4 @@
+import type { ErrorCodeOf } from './error-codes.js';
 import { MessagingError, type MessagingErrorOptions } from './messaging-error.js';
 
 /**
@@ -7,7 +8,9 @@ import { MessagingError, type MessagingErrorOptions } from './messaging-error.js
  * the listener does not speak TLS or its certificate is not trusted; fix the TLS settings).
  */
 export class ConnectionError extends MessagingError {
-  constructor(message: string, options: MessagingErrorOptions & { readonly code?: string } = {}) {
+  declare readonly code: ErrorCodeOf<'ConnectionError'>;
+
+  constructor(message: string, options: MessagingErrorOptions & { readonly code?: ErrorCodeOf<'ConnectionError'> } = {}) {
     super(message, options.code ?? 'CONNECTION_FAILED', { retriable: true, ...options });
     this.name = 'ConnectionError';
   }

@@ -1,3 +1,4 @@
+import type { ErrorCodeOf } from './error-codes.js';
 import { MessagingError, type MessagingErrorOptions } from './messaging-error.js';
 
 /**
@@ -6,6 +7,8 @@ import { MessagingError, type MessagingErrorOptions } from './messaging-error.js
  * function. Code `INVALID_ARGUMENT`, never retriable: fix the call.
  */
 export class InvalidArgumentError extends MessagingError {
+  declare readonly code: ErrorCodeOf<'InvalidArgumentError'>;
+
   constructor(message: string, options: MessagingErrorOptions = {}) {
     super(message, 'INVALID_ARGUMENT', { retriable: false, ...options });
     this.name = 'InvalidArgumentError';

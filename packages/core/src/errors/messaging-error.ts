@@ -1,3 +1,5 @@
+import type { MessagingErrorCode } from './error-codes.js';
+
 const BRAND = Symbol.for('msgport.MessagingError');
 
 /** Options accepted by every {@link MessagingError} constructor. */
@@ -13,14 +15,21 @@ export interface MessagingErrorOptions {
  * (kafkajs, amqplib) in one of its subclasses; a raw client error never crosses the port.
  *
  * Messages say what happened, to what, and what to do. They never contain credentials.
+ *
+ * Its own codes: `MESSAGING_ERROR` (no more specific code given), `WAIT_TIMEOUT`, and
+ * `CONSUMER_CLOSED` / `NO_SUBSCRIBER` (a delivery core did not hand to a handler; adapters only).
+ * Every code, with its class and meaning: `MESSAGING_ERROR_CODES`.
  */
 export class MessagingError extends Error {
-  /** A stable, documented identifier of the failure, e.g. `PUBLISH_FAILED`. */
-  readonly code: string;
+  /**
+   * A stable, documented identifier of the failure, e.g. `PUBLISH_FAILED` (every code, with its
+   * meaning: `MESSAGING_ERROR_CODES`). Each subclass narrows it to its own codes.
+   */
+  readonly code: MessagingErrorCode;
   /** Whether retrying the same operation later may succeed. */
   readonly retriable: boolean;
 
-  constructor(message: string, code = 'MESSAGING_ERROR', options: MessagingErrorOptions = {}) {
+  constructor(message: string, code: MessagingErrorCode = 'MESSAGING_ERROR', options: MessagingErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MessagingError';
     this.code = code;

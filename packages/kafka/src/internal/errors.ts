@@ -1,20 +1,5 @@
 import { ConnectionError, describeFailure, isMessagingError, PublishError, SubscribeError, type MessagingError } from '@msgport/core';
-
-/** Replaces every secret (SASL password, TLS passphrase) in a text by `***`. */
-export type Redact = (text: string) => string;
-
-/** Builds a {@link Redact} for these secrets; empty and missing ones are ignored. */
-export function createRedactor(secrets: ReadonlyArray<string | undefined>): Redact {
-  const list = secrets.filter((secret): secret is string => typeof secret === 'string' && secret.length > 0);
-  // Longest first, so a secret that contains another one is replaced whole.
-  list.sort((a, b) => b.length - a.length);
-  if (list.length === 0) return (text) => text;
-  return (text) => {
-    let result = text;
-    for (const secret of list) result = result.split(secret).join('***');
-    return result;
-  };
-}
+import { errorChain as causeChain, oneLine, readField, tlsFailureReason, type Redact } from '@msgport/core/adapter';
 
 /** The fields of one error of a chain that the checks below read, copied off the error. */
 interface ErrorLike {
@@ -28,35 +13,18 @@ interface ErrorLike {
 const ERROR_FIELDS = ['name', 'message', 'code', 'type', 'retriable'] as const;
 
 /**
- * The error, its `cause` / `originalError` chain and aggregated `errors`, breadth first, bounded.
- * Each entry is a copy of the fields read, taken defensively: an error may be anything a handler
- * threw (a Proxy, a getter that throws), and describing it must not throw.
+ * The error, its `cause` / `originalError` chain and aggregated `errors` (core's `errorChain`),
+ * each entry a copy of the fields the checks below read, taken defensively: an error may be
+ * anything a handler threw (a Proxy, a getter that throws), and describing it must not throw.
  */
 export function errorChain(error: unknown): ErrorLike[] {
-  const chain: ErrorLike[] = [];
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [error];
-  while (queue.length > 0 && chain.length < 20) {
-    const current = queue.shift();
-    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
-    seen.add(current);
+  return causeChain(error).map((current) => {
     const like: Record<string, unknown> = {};
-    for (const field of ERROR_FIELDS) like[field] = read(current, field);
-    chain.push(like);
-    queue.push(read(current, 'cause'), read(current, 'originalError'));
-    const errors = read(current, 'errors');
-    if (Array.isArray(errors)) queue.push(...(errors as unknown[]).slice(0, 20));
-  }
-  return chain;
+    for (const field of ERROR_FIELDS) like[field] = readField(current, field);
+    return like;
+  });
 }
 
-function read(object: object, key: string): unknown {
-  try {
-    return (object as Record<string, unknown>)[key];
-  } catch {
-    return undefined;
-  }
-}
 
 /** True when kafkajs (or the broker) rejected a record or batch for its size. */
 export function isMessageTooLarge(error: unknown): boolean {
@@ -85,23 +53,8 @@ export function isAuthenticationFailure(error: unknown): boolean {
  * does not trust (or one for another host). Retrying won't help: the configuration is wrong.
  */
 export function isTlsFailure(error: unknown): boolean {
-  return errorChain(error).some(
-    (e) =>
-      (typeof e.code === 'string' && TLS_ERROR_CODES.test(e.code)) ||
-      (typeof e.message === 'string' && TLS_ERROR_MESSAGES.test(e.message)),
-  );
+  return tlsFailureReason(error) !== null;
 }
-
-/** Node's codes of TLS failures: protocol errors (EPROTO, ERR_SSL_…) and certificate checks. */
-const TLS_ERROR_CODES =
-  /^(EPROTO|ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|HOSTNAME_MISMATCH)/;
-/**
- * The same by message, for the failures Node reports with a generic code: a plaintext listener
- * closes the connection at the TLS ClientHello ("Client network socket disconnected before secure
- * TLS connection was established", code ECONNRESET).
- */
-const TLS_ERROR_MESSAGES =
-  /before secure TLS connection was established|wrong version number|SSL routines|tlsv1 alert|handshake failure|self[- ]signed certificate|unable to verify the first certificate|certificate has expired|Hostname\/IP does not match certificate/i;
 
 /** kafkajs errors that mean "the broker could not be reached or did not answer in time". */
 const CONNECTION_ERROR_NAMES = new Set([
@@ -148,7 +101,7 @@ export function describeError(error: unknown, redact: Redact): string {
     .filter((message) => message.length > 0);
   const innermost = messages[messages.length - 1] ?? describeFailure(error).message;
   // One line: error messages end up in logs and health details.
-  return redact(innermost).replace(/\s*[\r\n]+\s*/g, ' ');
+  return oneLine(redact(innermost));
 }
 
 /** Wraps a publish failure: `MESSAGE_TOO_LARGE` (not retriable), `PUBLISH_TIMEOUT` or `PUBLISH_FAILED`. */

@@ -1,4 +1,5 @@
-import { MessagingError, SubscribeError, isMessagingError, type Deliver, type Logger } from '@msgport/core';
+import { MessagingError, SubscribeError, isMessagingError, type Logger } from '@msgport/core';
+import { backoffDelay, type Backoff, type Deliver, type Redact } from '@msgport/core/adapter';
 import kafkajs, {
   type Admin,
   type Consumer,
@@ -8,7 +9,7 @@ import kafkajs, {
   type PartitionAssigner,
   type RetryOptions,
 } from 'kafkajs';
-import { describeError, isUnknownTopic, type Redact } from './errors.js';
+import { describeError, isUnknownTopic } from './errors.js';
 import { fromKafkaMessage } from './mapping.js';
 import { fetchCommittedOffsets, fetchEndOffsets } from './retry-transient.js';
 import { SocketRegistry } from './socket-registry.js';
@@ -82,8 +83,7 @@ interface Session {
 const { KafkaJSError } = kafkajs;
 
 /** Backoff of restarts the adapter does itself (kafkajs restarts retriable crashes on its own). */
-const RESTART_INITIAL_DELAY_MS = 1_000;
-const RESTART_MAX_DELAY_MS = 30_000;
+const RESTART_BACKOFF: Backoff = { initialDelayMs: 1_000, multiplier: 2, maxDelayMs: 30_000, jitter: 0 };
 /** A consumer that ran this long without crashing restarts quickly again next time. */
 const BACKOFF_RESET_MS = 60_000;
 /** Java's `auto.commit.interval.ms`: progress inside a long batch is committed at least this often. */
@@ -169,6 +169,7 @@ export class GroupConsumer {
       // offsets after the batch); heartbeats and commits inside a long batch happen when the
       // keep-alive timer says one is due.
       eachBatchAutoResolve: false,
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- kafkajs hands plain closures in the batch payload, which do not use `this`
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         const { topic, partition } = batch;
         const deliver = this.#routes.get(topic) ?? noRoute;
@@ -448,8 +449,7 @@ export class GroupConsumer {
 
   #scheduleRestart(): void {
     if (this.#closing !== null || this.#restartTimer !== null) return;
-    const exponent = Math.min(Math.max(this.#consecutiveCrashes - 1, 0), 10);
-    const delay = Math.min(RESTART_MAX_DELAY_MS, RESTART_INITIAL_DELAY_MS * 2 ** exponent);
+    const delay = backoffDelay(RESTART_BACKOFF, this.#consecutiveCrashes);
     this.#options.logger.warn(
       `The Kafka consumer of ${this.#describe()} (group id "${this.groupId}") crashed: ${this.#lastError}. Restarting it in ${delay} ms.`,
     );

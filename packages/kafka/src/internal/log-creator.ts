@@ -1,11 +1,11 @@
 import type { Logger } from '@msgport/core';
-import type { LogEntry, logCreator } from 'kafkajs';
-import type { Redact } from './errors.js';
+import type { LogEntry, logCreator, logLevel } from 'kafkajs';
+import type { Redact } from '@msgport/core/adapter';
 import { SOCKET_CLOSED_BY_MSGPORT } from './socket-registry.js';
 
 /** kafkajs' numeric levels (`logLevel` in kafkajs), repeated here to keep this module pure. */
-const KAFKAJS_ERROR = 1;
-const KAFKAJS_WARN = 2;
+const KAFKAJS_ERROR = 1 as logLevel.ERROR;
+const KAFKAJS_WARN = 2 as logLevel.WARN;
 
 /** Log fields worth forwarding; stacks and payload dumps are dropped. */
 const FORWARDED_FIELDS = ['groupId', 'memberId', 'topic', 'partition', 'offset', 'error', 'retryCount', 'retryTime', 'broker', 'clientId'];

@@ -1,4 +1,5 @@
 import type { Admin } from 'kafkajs';
+import { backoffDelay, type Backoff } from '@msgport/core/adapter';
 import { errorChain } from './errors.js';
 
 /**
@@ -20,6 +21,9 @@ const TRANSIENT_TYPES = new Set([
   'GROUP_LOAD_IN_PROGRESS',
 ]);
 
+/** Pauses between tries of {@link retryTransient}. */
+const TRANSIENT_BACKOFF: Backoff = { initialDelayMs: 25, multiplier: 2, maxDelayMs: 500, jitter: 0 };
+
 /** True when `error` is a broker answer that goes away by itself within moments. */
 export function isTransient(error: unknown): boolean {
   return errorChain(error).some((e) => typeof e.type === 'string' && TRANSIENT_TYPES.has(e.type));
@@ -35,7 +39,7 @@ export async function retryTransient<T>(operation: () => Promise<T>, timeoutMs: 
     try {
       return await operation();
     } catch (error) {
-      const pause = Math.min(500, 25 * 2 ** attempt);
+      const pause = backoffDelay(TRANSIENT_BACKOFF, attempt + 1);
       if (!isTransient(error) || Date.now() + pause > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, pause));
     }

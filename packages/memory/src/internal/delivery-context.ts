@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 // From node:timers, not the global: a test that fakes timers must not stop the broker's follow-ups.
 import { setImmediate } from 'node:timers';
-import type { Deliver, Message, MessageHandler } from '@msgport/core';
+import type { Message, MessageHandler } from '@msgport/core';
+import type { Deliver } from '@msgport/core/adapter';
 
 // Whether code runs inside a delivery of an in-memory broker (issue 18): a publish made there must
 // not wait for a message queued behind a busy consumer, because the delivery keeping that consumer

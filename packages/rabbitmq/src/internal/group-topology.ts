@@ -229,7 +229,7 @@ async function inspectQueue(
 export async function tryOwnPartition(probe: ProbeChannel, layout: GroupLayout, partition: number): Promise<boolean> {
   try {
     await probe.run((channel) =>
-      channel.assertQueue(layout.ownerQueues[partition]!, { exclusive: true, durable: false, arguments: { 'x-queue-type': 'classic' } }),
+      channel.assertQueue(layout.ownerQueues[partition], { exclusive: true, durable: false, arguments: { 'x-queue-type': 'classic' } }),
     );
     return true;
   } catch (error) {

@@ -150,10 +150,9 @@ function bytesToString(bytes: Uint8Array): string {
 /** amqplib's `{ '!': 'timestamp' | 'decimal', value }` wrappers. */
 function typedScalar(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || !('!' in value) || !('value' in value)) return undefined;
-  const typed = value as { '!': unknown; value: unknown };
-  if (typed['!'] === 'timestamp' && typeof typed.value === 'number') return String(typed.value);
-  if (typed['!'] === 'decimal' && typeof typed.value === 'object' && typed.value !== null) {
-    const { places, digits } = typed.value as { places?: unknown; digits?: unknown };
+  if (value['!'] === 'timestamp' && typeof value.value === 'number') return String(value.value);
+  if (value['!'] === 'decimal' && typeof value.value === 'object' && value.value !== null) {
+    const { places, digits } = value.value as { places?: unknown; digits?: unknown };
     if (typeof places === 'number' && typeof digits === 'number') {
       if (places === 0) return String(digits);
       const padded = String(digits).padStart(places + 1, '0');

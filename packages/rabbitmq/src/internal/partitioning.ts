@@ -2,6 +2,7 @@
  * Which partition of a topic a message goes to: the publisher decides, as Kafka producers do, and
  * stamps the decision on the message (the `msgport-partition` header) for the broker to route by.
  */
+import { keyPartition, murmur2 } from '@msgport/core/adapter';
 
 /** Smallest and largest partition count the adapter accepts. */
 export const MIN_PARTITIONS = 1;
@@ -11,45 +12,12 @@ export const MAX_PARTITIONS = 1_000;
 export const DEFAULT_PARTITIONS = 4;
 
 /**
- * Kafka's murmur2 (the hash of its Java client's default partitioner and of kafkajs'), 32-bit,
- * seed `0x9747b28c`, as a signed integer. Same input, same value as `Utils.murmur2` in Kafka.
+ * The partition of `key` among `partitions`: what Kafka's default partitioner computes (core's
+ * `keyPartition`, positive murmur2 modulo the count), so a key lands on the same partition number
+ * on both brokers for the same partition count.
  */
-export function murmur2(data: Uint8Array): number {
-  const m = 0x5bd1e995;
-  const length = data.length;
-  let h = (0x9747b28c ^ length) | 0;
-  const words = length >>> 2;
-  for (let i = 0; i < words; i++) {
-    const at = i * 4;
-    let k = data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16) | (data[at + 3]! << 24);
-    k = Math.imul(k, m);
-    k ^= k >>> 24;
-    k = Math.imul(k, m);
-    h = Math.imul(h, m);
-    h ^= k;
-  }
-  const tail = length & ~3;
-  const rest = length & 3;
-  if (rest === 3) h ^= data[tail + 2]! << 16;
-  if (rest >= 2) h ^= data[tail + 1]! << 8;
-  if (rest >= 1) {
-    h ^= data[tail]!;
-    h = Math.imul(h, m);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, m);
-  h ^= h >>> 15;
-  return h | 0;
-}
-
-/**
- * The partition of `key` among `partitions`: `(murmur2(key) & 0x7fffffff) % partitions`, exactly
- * what Kafka's default partitioner computes, so a key lands on the same partition number on both
- * brokers for the same partition count.
- */
-export function partitionOfKey(key: Uint8Array, partitions: number): number {
-  return (murmur2(key) & 0x7fffffff) % partitions;
-}
+export const partitionOfKey = keyPartition;
+export { murmur2 };
 
 /** Picks the partition of each published message. */
 export type Partitioner = (key: Uint8Array | null) => number;

@@ -25,6 +25,7 @@ export async function requireBroker(): Promise<void> {
     throw new Error(
       `RabbitMQ is not reachable at ${RABBITMQ_URL.replace(/:[^:@/]*@/, ':***@')} (${(error as Error).message}). ` +
         'Start it (rabbitmq-server -detached, or rabbitmqctl start_app) or set MSGPORT_RABBITMQ_URL.',
+      { cause: error },
     );
   }
   await connection.close();

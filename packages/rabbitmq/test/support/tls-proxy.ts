@@ -30,7 +30,7 @@ export async function selfSignedCertificate(): Promise<TestCertificate> {
         { timeout: 30_000 },
       );
     } catch (error) {
-      throw new Error(`The TLS tests need the openssl command on the PATH to make a test certificate: ${(error as Error).message}`);
+      throw new Error(`The TLS tests need the openssl command on the PATH to make a test certificate: ${(error as Error).message}`, { cause: error });
     }
     return { cert: await readFile(cert), key: await readFile(key) };
   } finally {

@@ -61,7 +61,9 @@ export function rejectingThenable(reason: unknown): PromiseLike<never> {
   return {
     then(_onFulfilled, onRejected) {
       // A thenable settles asynchronously, like a Promise; and it may ignore the callbacks' result.
-      queueMicrotask(() => onRejected?.(reason));
+      queueMicrotask(() => {
+        void onRejected?.(reason);
+      });
       return undefined as unknown as PromiseLike<never>;
     },
   };

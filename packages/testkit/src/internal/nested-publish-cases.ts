@@ -6,9 +6,9 @@ import { uniqueName } from '../unique-name.js';
 /** What the nested-publish cases take from the suite. */
 export interface NestedPublishContext {
   readonly caps: ConformanceCapabilities;
-  startedBroker(): Promise<MessageBrokerPort>;
-  until<T>(predicate: () => T, description: string): Promise<NonNullable<T>>;
-  test(name: string, fn: () => Promise<void>, enabled?: boolean): void;
+  readonly startedBroker: () => Promise<MessageBrokerPort>;
+  readonly until: <T>(predicate: () => T, description: string) => Promise<NonNullable<T>>;
+  readonly test: (name: string, fn: () => Promise<void>, enabled?: boolean) => void;
 }
 
 interface Shape {

@@ -36,6 +36,7 @@ const ROWS: readonly Row[] = [
   {
     name: "throws Symbol('s')",
     fail: () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point of the case: a handler that throws something other than an Error
       throw Symbol('s');
     },
     type: 'symbol',
@@ -44,6 +45,7 @@ const ROWS: readonly Row[] = [
   {
     name: 'throws 10n',
     fail: () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point of the case: a handler that throws something other than an Error
       throw 10n;
     },
     type: 'bigint',
@@ -74,6 +76,7 @@ const ROWS: readonly Row[] = [
   {
     name: 'throws an object whose toString throws',
     fail: () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point of the case: a handler that throws something other than an Error
       throw objectWithThrowingToString();
     },
     type: 'object',
@@ -90,6 +93,7 @@ const ROWS: readonly Row[] = [
   {
     name: 'throws a Proxy that throws on every property read',
     fail: () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point of the case: a handler that throws something other than an Error
       throw throwingProxy();
     },
     type: 'object',

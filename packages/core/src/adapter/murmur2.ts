@@ -33,7 +33,11 @@ export function murmur2(data: Uint8Array): number {
   return h | 0;
 }
 
-/** The partition of a keyed record among `partitions`: Java's `toPositive(murmur2(key)) % partitions`. */
+/**
+ * The partition of a key among `partitions`: Java's `toPositive(murmur2(key)) % partitions`,
+ * exactly what Kafka's default partitioner computes, so a key lands on the same partition number
+ * on every adapter that partitions by key, for the same partition count.
+ */
 export function keyPartition(key: Uint8Array, partitions: number): number {
   return (murmur2(key) & 0x7fffffff) % partitions;
 }

@@ -35,6 +35,7 @@ beforeAll(async () => {
     throw new Error(
       `${PYTHON} cannot import aio_pika (PyFly's RabbitMQ client): install it (apt-get install -y python3-aio-pika) ` +
         `or point MSGPORT_PYTHON at a python that has it. ${(error as Error).message}`,
+      { cause: error },
     );
   }
 }, 60_000);

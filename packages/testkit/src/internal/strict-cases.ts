@@ -51,13 +51,13 @@ export interface StrictContext {
   readonly timeoutMs: number;
   /** How long to watch for deliveries that must not come. */
   readonly settleMs: number;
-  newInstance(): Promise<MessageBrokerPort>;
-  startedBroker(): Promise<MessageBrokerPort>;
-  deadLetterTopic(topic: string, group: string | null): string;
-  restartBroker: (() => Promise<void>) | undefined;
-  until<T>(predicate: () => T, description: string, deadlineMs?: number): Promise<NonNullable<T>>;
+  readonly newInstance: () => Promise<MessageBrokerPort>;
+  readonly startedBroker: () => Promise<MessageBrokerPort>;
+  readonly deadLetterTopic: (topic: string, group: string | null) => string;
+  readonly restartBroker: (() => Promise<void>) | undefined;
+  readonly until: <T>(predicate: () => T, description: string, deadlineMs?: number) => Promise<NonNullable<T>>;
   /** Registers a case with the suite's long timeout (these cases run many instances). */
-  test(name: string, fn: () => Promise<void>, enabled?: boolean): void;
+  readonly test: (name: string, fn: () => Promise<void>, enabled?: boolean) => void;
 }
 
 const text = (message: Message): string => message.value.toString('utf8');

@@ -5,6 +5,8 @@ export { InvalidArgumentError } from './errors/invalid-argument-error.js';
 export { ConnectionError } from './errors/connection-error.js';
 export { ConfigurationError } from './errors/configuration-error.js';
 export { SubscribeError } from './errors/subscribe-error.js';
+export { NonRetriableError } from './errors/non-retriable-error.js';
+export { InvalidMessageError } from './errors/invalid-message-error.js';
 export {
   createMessage,
   describeValue,
@@ -16,6 +18,7 @@ export {
 } from './message.js';
 export {
   isMessageBrokerPort,
+  type HandlerContext,
   type HealthReport,
   type HealthStatus,
   type MessageBrokerPort,
@@ -42,6 +45,17 @@ export {
 export { DeadLetterHeaders, createDeadLetterMessage, type DeadLetterCause } from './dead-letter.js';
 export { describeFailure, type FailureDescription } from './describe-failure.js';
 export { NAME_PATTERN } from './topic.js';
+export {
+  defineTopic,
+  isTypedTopic,
+  jsonCodec,
+  type Codec,
+  type TopicOptions,
+  type TypedMessageHandler,
+  type TypedTopic,
+} from './typed-topic.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export { createMessageId, MESSAGE_ID_HEADER } from './message-id.js';
 export { KeyedExecutor } from './keyed-executor.js';
 export { createConsoleLogger, silentLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
@@ -52,4 +66,6 @@ export {
   registerListeners,
   type ListenerDecorator,
   type ListenerOptions,
+  type TypedListenerDecorator,
+  type TypedListenerOptions,
 } from './message-listener.js';

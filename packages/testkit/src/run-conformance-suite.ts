@@ -3,6 +3,7 @@ import {
   DeadLetterHeaders,
   InvalidArgumentError,
   isMessagingError,
+  MESSAGE_ID_HEADER,
   waitFor,
   type Message,
   type MessageBrokerPort,
@@ -12,7 +13,9 @@ import {
 import { collect, type Collector } from './collect.js';
 import { deferred, delay } from './internal/deferred.js';
 import { describeNestedPublish } from './internal/nested-publish-cases.js';
+import { describeIssue12Cases } from './internal/issue-12-cases.js';
 import { describeThrownValueCases } from './internal/thrown-value-cases.js';
+import { UUID_V7 } from './internal/uuid-v7.js';
 import { uniqueName } from './unique-name.js';
 
 /** What an adapter supports; a `false` flag skips (never deletes) the cases that need it. */
@@ -165,7 +168,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
         expect(message!.value.equals(value)).toBe(true);
         expect(Buffer.isBuffer(message!.key)).toBe(true);
         expect(message!.key!.equals(key)).toBe(true);
-        expect({ ...message!.headers }).toEqual(headers);
+        expect({ ...message!.headers }).toEqual({ ...headers, [MESSAGE_ID_HEADER]: expect.stringMatching(UUID_V7) });
       });
 
       test('delivers a message published without a key with key null', async () => {
@@ -179,7 +182,11 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
 
         const messages = await received.waitForCount(2);
         expect(messages.map((message) => message.key)).toEqual([null, null]);
-        expect(messages.map((message) => ({ ...message.headers }))).toEqual([{}, {}]);
+        // Nothing but the message id publish() adds (C11).
+        expect(messages.map((message) => ({ ...message.headers }))).toEqual([
+          { [MESSAGE_ID_HEADER]: messages[0]!.id },
+          { [MESSAGE_ID_HEADER]: messages[1]!.id },
+        ]);
       });
 
       test('encodes string values and keys as UTF-8 and delivers them as Buffers', async () => {
@@ -243,7 +250,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
         expect(Object.isFrozen(message!.headers)).toBe(true);
         expect(Object.isFrozen(message!.metadata)).toBe(true);
         // Transport facts (attempt, partition, offset …) belong in metadata, never in headers.
-        expect({ ...message!.headers }).toEqual({ a: 'b' });
+        expect({ ...message!.headers }).toEqual({ a: 'b', [MESSAGE_ID_HEADER]: message!.id });
       });
 
       test('publish() to a topic nobody subscribes to resolves', async () => {
@@ -843,6 +850,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
     });
 
     describeNestedPublish({ caps, startedBroker, until, test });
+    describeIssue12Cases({ caps, startedBroker, newBroker, recorder, until, deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group), test });
     describeThrownValueCases({
       createBroker: () => options.createBroker(),
       deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),

@@ -6,8 +6,15 @@ import { MessagingError, type MessagingErrorOptions } from './messaging-error.js
  * function. Code `INVALID_ARGUMENT`, never retriable: fix the call.
  */
 export class InvalidArgumentError extends MessagingError {
-  constructor(message: string, options: MessagingErrorOptions = {}) {
+  /**
+   * Every problem found, one line each, prefixed by its path: set when a typed topic rejects a
+   * value (`defineTopic`), empty otherwise.
+   */
+  readonly issues: readonly string[];
+
+  constructor(message: string, options: MessagingErrorOptions & { readonly issues?: readonly string[] } = {}) {
     super(message, 'INVALID_ARGUMENT', { retriable: false, ...options });
     this.name = 'InvalidArgumentError';
+    this.issues = Object.freeze([...(options.issues ?? [])]);
   }
 }

@@ -32,18 +32,17 @@ export class RecordingBroker implements MessageBrokerPort {
     const options: SubscribeOptions = typeof group === 'string' ? { group } : (group ?? {});
     const record: RecordedSubscription = { topic, handler, options, active: true };
     this.subscriptions.push(record);
-    return {
-      topic,
-      group: options.group ?? null,
-      unsubscribe: async () => {
-        record.active = false;
-      },
+    const unsubscribe = async (): Promise<void> => {
+      record.active = false;
     };
+    return { topic, group: options.group ?? null, unsubscribe, [Symbol.asyncDispose]: unsubscribe };
   }
 
   async start(): Promise<void> {}
 
   async stop(): Promise<void> {}
+
+  async [Symbol.asyncDispose](): Promise<void> {}
 
   async health(): Promise<HealthReport> {
     return { status: 'up', details: {} };
@@ -52,7 +51,7 @@ export class RecordingBroker implements MessageBrokerPort {
   /** Calls every active handler subscribed to `topic` with a message of `value`. */
   async deliver(topic: string, value: string): Promise<void> {
     for (const record of this.subscriptions) {
-      if (record.active && record.topic === topic) await record.handler(createMessage({ topic, value }));
+      if (record.active && record.topic === topic) await record.handler(createMessage({ topic, value }), { signal: new AbortController().signal });
     }
   }
 }

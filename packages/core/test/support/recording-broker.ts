@@ -4,6 +4,8 @@ import {
   type HealthReport,
   type MessageBrokerPort,
   type MessageHandler,
+  type Payload,
+  type PublishOptions,
   type SubscribeOptions,
   type Subscription,
 } from '@msgport/core';
@@ -21,10 +23,14 @@ export interface RecordedSubscription {
  */
 export class RecordingBroker implements MessageBrokerPort {
   readonly subscriptions: RecordedSubscription[] = [];
+  /** Every publish, as called. */
+  readonly published: Array<{ topic: string; value: Payload; options: PublishOptions | undefined }> = [];
   failOnSubscribe: number | null = null;
   #calls = 0;
 
-  async publish(): Promise<void> {}
+  async publish(topic: string, value: Payload, options?: PublishOptions): Promise<void> {
+    this.published.push({ topic, value, options });
+  }
 
   async subscribe(topic: string, handler: MessageHandler, group?: string | SubscribeOptions): Promise<Subscription> {
     this.#calls++;

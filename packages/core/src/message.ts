@@ -94,7 +94,8 @@ export function createOutgoingMessage(
 ): Message {
   let withId: Record<string, string>;
   if (headers === undefined) {
-    withId = { [MESSAGE_ID_HEADER]: createMessageId() };
+    // A literal key, not a computed one: the object keeps fast properties.
+    withId = { 'msgport-message-id': createMessageId() };
   } else {
     withId = { ...validateHeaders(topic, headers) };
     const given = withId[MESSAGE_ID_HEADER];

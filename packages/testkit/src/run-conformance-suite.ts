@@ -80,7 +80,7 @@ export interface ConformanceSuiteOptions {
 type Test = () => Promise<void>;
 
 /**
- * Registers the msgport conformance suite (contract C1–C10) with Jest: call it at the top level of
+ * Registers the msgport conformance suite (contract C1–C12) with Jest: call it at the top level of
  * a test file. Every test uses fresh topic and group names from {@link uniqueName}, waits with a
  * deadline instead of sleeping, and stops every broker it created.
  *

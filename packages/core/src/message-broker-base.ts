@@ -805,16 +805,7 @@ function abortable(topic: string, published: Promise<void>, signal: AbortSignal)
   return new Promise<void>((resolve, reject) => {
     const onAbort = (): void => reject(aborted(topic, signal, true));
     signal.addEventListener('abort', onAbort, { once: true });
-    published.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
+    published.finally(() => signal.removeEventListener('abort', onAbort)).then(resolve, reject);
   });
 }
 

@@ -130,7 +130,7 @@ export function defineTopic<Schema extends StandardSchemaV1>(
     throw new InvalidArgumentError(`defineTopic("${name}"): the codec must have encode() and decode() methods, got ${describe(codec)}.`);
   }
   const validate = (value: unknown): StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>> =>
-    standard.validate(value) as StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>>;
+    standard.validate(value);
 
   const send = (broker: MessageBrokerPort, value: Input, result: StandardSchemaV1.Result<Output>, options?: PublishOptions): Promise<void> => {
     if (result.issues !== undefined) {
@@ -180,7 +180,7 @@ export function defineTopic<Schema extends StandardSchemaV1>(
 
   const topic: TypedTopic<Input, Output> = {
     name,
-    schema: schema as StandardSchemaV1<Input, Output>,
+    schema,
     codec,
     publish(broker, value, publishOptions) {
       let result: StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>>;

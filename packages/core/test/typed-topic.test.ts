@@ -29,7 +29,7 @@ function pointSchema(async = false): StandardSchemaV1<Point> {
       .map((name) => ({ message: 'Expected a number', path: [name] }));
     return issues.length > 0 ? { issues } : { value: { x: record['x'] as number, y: record['y'] as number } };
   };
-  return { '~standard': { version: 1, vendor: 'test', validate: async ? async (value) => validate(value) : validate } };
+  return { '~standard': { version: 1, vendor: 'test', validate: async ? (value) => Promise.resolve(validate(value)) : validate } };
 }
 
 const context = { signal: new AbortController().signal };

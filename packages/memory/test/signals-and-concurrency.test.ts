@@ -37,7 +37,7 @@ describe('handler context signal', () => {
         attempts++;
         seen.push(context);
         return new Promise<void>((_, reject) => {
-          context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true });
+          context.signal.addEventListener('abort', () => reject(context.signal.reason as Error), { once: true });
         });
       },
       { group: 'g', retry: { maxAttempts: 3, initialDelayMs: 1 } },
@@ -227,6 +227,7 @@ describe('retry.shouldRetry', () => {
       't',
       () => {
         attempts++;
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point: a thrown value that is no Error
         throw hostile;
       },
       { retry: { maxAttempts: 2, initialDelayMs: 1 } },

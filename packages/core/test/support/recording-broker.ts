@@ -28,8 +28,9 @@ export class RecordingBroker implements MessageBrokerPort {
   failOnSubscribe: number | null = null;
   #calls = 0;
 
-  async publish(topic: string, value: Payload, options?: PublishOptions): Promise<void> {
+  publish(topic: string, value: Payload, options?: PublishOptions): Promise<void> {
     this.published.push({ topic, value, options });
+    return Promise.resolve();
   }
 
   async subscribe(topic: string, handler: MessageHandler, group?: string | SubscribeOptions): Promise<Subscription> {
@@ -38,8 +39,9 @@ export class RecordingBroker implements MessageBrokerPort {
     const options: SubscribeOptions = typeof group === 'string' ? { group } : (group ?? {});
     const record: RecordedSubscription = { topic, handler, options, active: true };
     this.subscriptions.push(record);
-    const unsubscribe = async (): Promise<void> => {
+    const unsubscribe = (): Promise<void> => {
       record.active = false;
+      return Promise.resolve();
     };
     return { topic, group: options.group ?? null, unsubscribe, [Symbol.asyncDispose]: unsubscribe };
   }
@@ -48,7 +50,9 @@ export class RecordingBroker implements MessageBrokerPort {
 
   async stop(): Promise<void> {}
 
-  async [Symbol.asyncDispose](): Promise<void> {}
+  [Symbol.asyncDispose](): Promise<void> {
+    return Promise.resolve();
+  }
 
   async health(): Promise<HealthReport> {
     return { status: 'up', details: {} };

@@ -19,12 +19,12 @@ import { UUID_V7 } from './uuid-v7.js';
 /** What the cases of issue 12 take from the suite. */
 export interface Issue12Context {
   readonly caps: ConformanceCapabilities;
-  startedBroker(): Promise<MessageBrokerPort>;
-  newBroker(): Promise<MessageBrokerPort>;
-  recorder(onMessage?: (message: Message) => void | Promise<void>): Collector;
-  until<T>(predicate: () => T, description: string): Promise<NonNullable<T>>;
-  deadLetterTopic(topic: string, group: string | null): string;
-  test(name: string, fn: () => Promise<void>, enabled?: boolean): void;
+  readonly startedBroker: () => Promise<MessageBrokerPort>;
+  readonly newBroker: () => Promise<MessageBrokerPort>;
+  readonly recorder: (onMessage?: (message: Message) => void | Promise<void>) => Collector;
+  readonly until: <T>(predicate: () => T, description: string) => Promise<NonNullable<T>>;
+  readonly deadLetterTopic: (topic: string, group: string | null) => string;
+  readonly test: (name: string, fn: () => Promise<void>, enabled?: boolean) => void;
 }
 
 interface Order {

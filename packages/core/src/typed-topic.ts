@@ -66,7 +66,11 @@ export interface TypedTopic<Input, Output = Input> {
    *
    * @param group a group name, or the options of `broker.subscribe()`.
    */
-  subscribe(broker: MessageBrokerPort, handler: TypedMessageHandler<Output>, group?: string | SubscribeOptions): Promise<Subscription>;
+  subscribe(
+    broker: MessageBrokerPort,
+    handler: TypedMessageHandler<Output>,
+    group?: string | SubscribeOptions,
+  ): Promise<Subscription>;
 
   /**
    * Decodes and validates a received message (a dead letter being inspected, a message read by
@@ -127,18 +131,28 @@ export function defineTopic<Schema extends StandardSchemaV1>(
   }
   const codec = options.codec ?? jsonCodec;
   if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
-    throw new InvalidArgumentError(`defineTopic("${name}"): the codec must have encode() and decode() methods, got ${describe(codec)}.`);
+    throw new InvalidArgumentError(
+      `defineTopic("${name}"): the codec must have encode() and decode() methods, got ${describe(codec)}.`,
+    );
   }
   const validate = (value: unknown): StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>> =>
     standard.validate(value);
 
-  const send = (broker: MessageBrokerPort, value: Input, result: StandardSchemaV1.Result<Output>, options?: PublishOptions): Promise<void> => {
+  const send = (
+    broker: MessageBrokerPort,
+    value: Input,
+    result: StandardSchemaV1.Result<Output>,
+    options?: PublishOptions,
+  ): Promise<void> => {
     if (result.issues !== undefined) {
       const issues = result.issues.map(formatIssue);
       return Promise.reject(
-        new InvalidArgumentError(`Cannot publish to "${name}": the value does not match the topic's schema. ${listIssues(issues)}`, {
-          issues,
-        }),
+        new InvalidArgumentError(
+          `Cannot publish to "${name}": the value does not match the topic's schema. ${listIssues(issues)}`,
+          {
+            issues,
+          },
+        ),
       );
     }
     let payload: Payload;

@@ -31,9 +31,13 @@ describe('defineTopic() with a zod schema', () => {
 
   it("lists zod's issues by path, on publish and on receipt", async () => {
     const orders = defineTopic('orders', OrderPlaced);
-    const error = await orders.publish(new RecordingBroker(), { id: '', total: -1, placedAt: 'yesterday' }).catch((e: unknown) => e);
+    const error = await orders
+      .publish(new RecordingBroker(), { id: '', total: -1, placedAt: 'yesterday' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).issues.map((issue) => issue.split(':')[0])).toEqual(['id', 'total', 'placedAt']);
-    await expect(orders.parse(createMessage({ topic: 'orders', value: '{"id":"x"}' }))).rejects.toBeInstanceOf(InvalidMessageError);
+    await expect(orders.parse(createMessage({ topic: 'orders', value: '{"id":"x"}' }))).rejects.toBeInstanceOf(
+      InvalidMessageError,
+    );
   });
 });

@@ -29,7 +29,9 @@ function pointSchema(async = false): StandardSchemaV1<Point> {
       .map((name) => ({ message: 'Expected a number', path: [name] }));
     return issues.length > 0 ? { issues } : { value: { x: record['x'] as number, y: record['y'] as number } };
   };
-  return { '~standard': { version: 1, vendor: 'test', validate: async ? (value) => Promise.resolve(validate(value)) : validate } };
+  return {
+    '~standard': { version: 1, vendor: 'test', validate: async ? (value) => Promise.resolve(validate(value)) : validate },
+  };
 }
 
 const context = { signal: new AbortController().signal };
@@ -106,7 +108,9 @@ describe('defineTopic()', () => {
     const undecodable = await failureOf(() => handler(createMessage({ topic: 'points', value: '{' }), context));
     expect(undecodable).toBeInstanceOf(InvalidMessageError);
     expect((undecodable as InvalidMessageError).retriable).toBe(false);
-    expect((undecodable as Error).message).toMatch(/^A message from "points" cannot be decoded \(.*JSON.*\); its handler was not called\.$/);
+    expect((undecodable as Error).message).toMatch(
+      /^A message from "points" cannot be decoded \(.*JSON.*\); its handler was not called\.$/,
+    );
 
     const invalid = await failureOf(() => handler(createMessage({ topic: 'points', value: '{"x":1}' }), context));
     expect(invalid).toBeInstanceOf(InvalidMessageError);
@@ -119,8 +123,12 @@ describe('defineTopic()', () => {
 
   it('rejects what is not a Standard Schema, a bad codec or an illegal topic name when the topic is defined', () => {
     expect(() => defineTopic('points', {} as StandardSchemaV1)).toThrow(InvalidArgumentError);
-    expect(() => defineTopic('points', { '~standard': { version: 2 } } as unknown as StandardSchemaV1)).toThrow(/Standard Schema v1/);
-    expect(() => defineTopic('points', pointSchema(), { codec: { encode: () => '' } as unknown as Codec })).toThrow(/encode\(\) and decode\(\)/);
+    expect(() => defineTopic('points', { '~standard': { version: 2 } } as unknown as StandardSchemaV1)).toThrow(
+      /Standard Schema v1/,
+    );
+    expect(() => defineTopic('points', pointSchema(), { codec: { encode: () => '' } as unknown as Codec })).toThrow(
+      /encode\(\) and decode\(\)/,
+    );
     expect(() => defineTopic('bad name', pointSchema())).toThrow(InvalidArgumentError);
   });
 
@@ -129,10 +137,14 @@ describe('defineTopic()', () => {
       '~standard': {
         version: 1,
         vendor: 'test',
-        validate: () => ({ issues: [{ message: 'Too small', path: ['items', 0, { key: 'quantity' }] }, { message: 'Unknown shape' }] }),
+        validate: () => ({
+          issues: [{ message: 'Too small', path: ['items', 0, { key: 'quantity' }] }, { message: 'Unknown shape' }],
+        }),
       },
     };
-    const error = await defineTopic('t', schema).publish(new RecordingBroker(), {}).catch((failure: unknown) => failure);
+    const error = await defineTopic('t', schema)
+      .publish(new RecordingBroker(), {})
+      .catch((failure: unknown) => failure);
     expect((error as InvalidArgumentError).issues).toEqual(['items.0.quantity: Too small', '(root): Unknown shape']);
   });
 });

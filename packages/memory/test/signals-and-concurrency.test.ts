@@ -155,9 +155,7 @@ describe('per-subscription concurrency', () => {
       sequential.push(`end ${text(message)}`);
     });
 
-    await Promise.all(
-      Array.from({ length: 24 }, (_, i) => broker.publish('work', `m${i}`, { key: `k${i % 4}` })),
-    );
+    await Promise.all(Array.from({ length: 24 }, (_, i) => broker.publish('work', `m${i}`, { key: `k${i % 4}` })));
     await Promise.all([broker.publish('other', 'a'), broker.publish('other', 'b')]);
 
     expect(peak).toBe(3);
@@ -170,7 +168,9 @@ describe('per-subscription concurrency', () => {
   it('rejects a subscription whose concurrency differs from that of another subscription of its group and topic', async () => {
     const broker = await started();
     await broker.subscribe('t', () => undefined, { group: 'g', concurrency: 2 });
-    await expect(broker.subscribe('t', () => undefined, { group: 'g', concurrency: 3 })).rejects.toThrow(/Give both the same concurrency/);
+    await expect(broker.subscribe('t', () => undefined, { group: 'g', concurrency: 3 })).rejects.toThrow(
+      /Give both the same concurrency/,
+    );
     await expect(broker.subscribe('t', () => undefined, { group: 'g', concurrency: 2 })).resolves.toBeDefined();
     await expect(broker.subscribe('t', () => undefined, { concurrency: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
   });

@@ -42,7 +42,8 @@ function orderSchema(async = false): StandardSchemaV1<Order> {
     if (typeof value !== 'object' || value === null) return { issues: [{ message: 'Expected an object' }] };
     const record = value as Record<string, unknown>;
     const issues: StandardSchemaV1.Issue[] = [];
-    if (typeof record['id'] !== 'string' || record['id'] === '') issues.push({ message: 'Expected a non-empty string', path: ['id'] });
+    if (typeof record['id'] !== 'string' || record['id'] === '')
+      issues.push({ message: 'Expected a non-empty string', path: ['id'] });
     if (!Number.isInteger(record['quantity']) || (record['quantity'] as number) < 1) {
       issues.push({ message: 'Expected a positive integer', path: [{ key: 'quantity' }] });
     }
@@ -72,9 +73,13 @@ export function describeIssue12Cases(context: Issue12Context): void {
         const broker = await startedBroker();
         const orders = defineTopic(uniqueName('msgport-typed'), orderSchema(async));
         const received: Array<{ order: Order; message: Message; signal: AbortSignal }> = [];
-        await orders.subscribe(broker, (order, message, handlerContext: HandlerContext) => {
-          received.push({ order, message, signal: handlerContext.signal });
-        }, uniqueName('g'));
+        await orders.subscribe(
+          broker,
+          (order, message, handlerContext: HandlerContext) => {
+            received.push({ order, message, signal: handlerContext.signal });
+          },
+          uniqueName('g'),
+        );
 
         await orders.publish(broker, { id: 'o-1', quantity: 3 }, { key: 'o-1', headers: { 'x-origin': 'test' } });
 
@@ -100,7 +105,10 @@ export function describeIssue12Cases(context: Issue12Context): void {
         (failure: unknown) => failure,
       );
       expect(error).toBeInstanceOf(InvalidArgumentError);
-      expect((error as InvalidArgumentError).issues).toEqual(['id: Expected a non-empty string', 'quantity: Expected a positive integer']);
+      expect((error as InvalidArgumentError).issues).toEqual([
+        'id: Expected a non-empty string',
+        'quantity: Expected a positive integer',
+      ]);
       expect((error as Error).message).toContain('id: Expected a non-empty string');
       expect((error as Error).message).toContain('quantity: Expected a positive integer');
 
@@ -116,7 +124,10 @@ export function describeIssue12Cases(context: Issue12Context): void {
         const orders = defineTopic(uniqueName('msgport-typed-dlt'), orderSchema());
         const group = uniqueName('g');
         const handled: Order[] = [];
-        await orders.subscribe(broker, (order) => void handled.push(order), { group, retry: { maxAttempts: 5, initialDelayMs: 10 } });
+        await orders.subscribe(broker, (order) => void handled.push(order), {
+          group,
+          retry: { maxAttempts: 5, initialDelayMs: 10 },
+        });
         const deadLetters = recorder();
         await broker.subscribe(deadLetterTopic(orders.name, group), deadLetters.handler, uniqueName('dlt-reader'));
 
@@ -180,8 +191,16 @@ export function describeIssue12Cases(context: Issue12Context): void {
         for (const name of Object.keys(errors)) await broker.publish(topic, name, { key: name });
 
         const dead = await deadLetters.waitForCount(3);
-        await until(() => ((attempts.get('flaky') ?? 0) >= 2 ? true : undefined), 'the flaky message to succeed on its second attempt');
-        expect(Object.fromEntries(attempts)).toEqual({ 'non-retriable': 1, 'retriable-false': 1, 'should-not-retry': 1, flaky: 2 });
+        await until(
+          () => ((attempts.get('flaky') ?? 0) >= 2 ? true : undefined),
+          'the flaky message to succeed on its second attempt',
+        );
+        expect(Object.fromEntries(attempts)).toEqual({
+          'non-retriable': 1,
+          'retriable-false': 1,
+          'should-not-retry': 1,
+          flaky: 2,
+        });
         const headers = new Map(dead.map((message) => [text(message), message.headers]));
         expect([...headers.keys()].sort()).toEqual(['non-retriable', 'retriable-false', 'should-not-retry']);
         expect(headers.get('non-retriable')![DeadLetterHeaders.errorType]).toBe('NonRetriableError');

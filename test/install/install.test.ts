@@ -203,9 +203,11 @@ function expectDelivered(result: RoundTrip, provider: string): void {
   expect({ provider: result.provider, detected: result.detected }).toEqual({ provider, detected: true });
   expect(result.received).toHaveLength(1);
   const [message] = result.received;
+  // The headers as sent, plus the message id (a UUID v7) that publish() adds.
   expect({ topic: message!.topic, key: message!.key, value: message!.value, headers: message!.headers }).toEqual({
     topic: result.topic,
     ...result.sent,
+    headers: { ...result.sent.headers, 'msgport-message-id': expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/) },
   });
   expect([result.healthWhileRunning, result.healthAfterStop]).toEqual(['up', 'stopped']);
 }

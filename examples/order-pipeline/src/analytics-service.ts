@@ -1,5 +1,5 @@
-import { MessageListener, type Message } from '@msgport/core';
-import { ORDERS_TOPIC, parseOrderEvent, type OrderEvent } from './order-events.js';
+import { MessageListener } from '@msgport/core';
+import { orderEvents, type OrderEvent } from './order-events.js';
 
 /** What the analytics service computed over a set of events. */
 export interface AnalyticsSummary {
@@ -20,9 +20,9 @@ export class AnalyticsService {
     return this.#events;
   }
 
-  @MessageListener({ topic: ORDERS_TOPIC, group: 'analytics' })
-  async onOrderEvent(message: Message): Promise<void> {
-    this.#events.push(parseOrderEvent(message));
+  @MessageListener({ topic: orderEvents, group: 'analytics' })
+  async onOrderEvent(event: OrderEvent): Promise<void> {
+    this.#events.push(event);
   }
 
   /** Totals over the events it handled (those matching `include`, when given). */

@@ -1,5 +1,5 @@
-import { MessageListener, type Message } from '@msgport/core';
-import { euros, ORDERS_TOPIC, parseOrderEvent } from './order-events.js';
+import { MessageListener } from '@msgport/core';
+import { euros, orderEvents, type OrderEvent } from './order-events.js';
 
 /** One thing a service did about one event. */
 export interface Action {
@@ -16,9 +16,8 @@ export class NotificationService {
     return this.#actions;
   }
 
-  @MessageListener({ topic: ORDERS_TOPIC, group: 'notifications' })
-  async onOrderEvent(message: Message): Promise<void> {
-    const event = parseOrderEvent(message);
+  @MessageListener({ topic: orderEvents, group: 'notifications' })
+  async onOrderEvent(event: OrderEvent): Promise<void> {
     switch (event.type) {
       case 'order.created':
         this.#actions.push({

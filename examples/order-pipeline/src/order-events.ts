@@ -1,55 +1,49 @@
-import type { Message } from '@msgport/core';
-
-/** The topic every order event goes to; the customer id is the key, so a customer's events stay in order. */
-export const ORDERS_TOPIC = 'orders';
+import { defineTopic } from '@msgport/core';
+import { z } from 'zod';
 
 /** The header naming the event type (the JSON body's `type` field says the same). */
 export const EVENT_TYPE_HEADER = 'event-type';
 
-export interface OrderItem {
-  readonly sku: string;
-  readonly quantity: number;
+const OrderItem = z.object({
+  sku: z.string().min(1),
+  quantity: z.number().int().positive(),
   /** Unit price in cents. */
-  readonly priceCents: number;
-}
+  priceCents: z.number().int().nonnegative(),
+});
 
-export interface OrderCreated {
-  readonly type: 'order.created';
+const OrderCreated = z.object({
+  type: z.literal('order.created'),
   /** Unique per event: how the demo knows every service has seen everything it published. */
-  readonly eventId: string;
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly items: readonly OrderItem[];
-  readonly totalCents: number;
-}
+  eventId: z.string(),
+  orderId: z.string(),
+  customerId: z.string(),
+  items: z.array(OrderItem).min(1).readonly(),
+  totalCents: z.number().int().nonnegative(),
+});
 
-export interface OrderCancelled {
-  readonly type: 'order.cancelled';
-  readonly eventId: string;
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly reason: string;
-}
+const OrderCancelled = z.object({
+  type: z.literal('order.cancelled'),
+  eventId: z.string(),
+  orderId: z.string(),
+  customerId: z.string(),
+  reason: z.string(),
+});
 
-export type OrderEvent = OrderCreated | OrderCancelled;
+/** Every event on the orders topic, told apart by `type`. */
+export const OrderEvent = z.discriminatedUnion('type', [OrderCreated, OrderCancelled]);
+
+export type OrderItem = z.infer<typeof OrderItem>;
+export type OrderCreated = z.infer<typeof OrderCreated>;
+export type OrderCancelled = z.infer<typeof OrderCancelled>;
+export type OrderEvent = z.infer<typeof OrderEvent>;
 
 /**
- * Reads an order event from a message: the `event-type` header when present, else the JSON body's
- * `type` field.
- *
- * @throws {Error} for a message that is not an order event (the broker retries, then dead-letters it).
+ * The typed topic every order event goes to (JSON, checked by the zod schema on both sides); the
+ * customer id is the key, so a customer's events stay in order. An event that does not match the
+ * schema is refused by `publish()`; one that arrives malformed (from another producer) never reaches
+ * a listener and goes straight to the dead-letter destination.
  */
-export function parseOrderEvent(message: Message): OrderEvent {
-  const body = JSON.parse(message.value.toString('utf8')) as Partial<OrderEvent> & Record<string, unknown>;
-  const type = message.headers[EVENT_TYPE_HEADER] ?? body.type;
-  if (type !== 'order.created' && type !== 'order.cancelled') {
-    throw new Error(`Not an order event: type ${JSON.stringify(type)}.`);
-  }
-  if (typeof body.eventId !== 'string' || typeof body.orderId !== 'string' || typeof body.customerId !== 'string') {
-    throw new Error(`Malformed ${type} event: eventId, orderId and customerId are required.`);
-  }
-  return { ...body, type } as OrderEvent;
-}
+export const orderEvents = defineTopic('orders', OrderEvent);
 
 /** `5990` → `59.90 EUR`. */
 export function euros(cents: number): string {

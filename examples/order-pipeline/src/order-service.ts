@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageBrokerPort } from '@msgport/core';
-import { EVENT_TYPE_HEADER, ORDERS_TOPIC, type OrderCancelled, type OrderCreated, type OrderEvent, type OrderItem } from './order-events.js';
+import { EVENT_TYPE_HEADER, orderEvents, type OrderCancelled, type OrderCreated, type OrderEvent, type OrderItem } from './order-events.js';
 
 /** Takes orders and publishes what happened to them; it knows nothing about who listens. */
 export class OrderService {
@@ -45,8 +45,9 @@ export class OrderService {
   }
 
   async #publish(event: OrderEvent): Promise<void> {
-    // Resolves once the broker has durably accepted the event (Kafka acks, RabbitMQ confirm).
-    await this.#broker.publish(ORDERS_TOPIC, JSON.stringify(event), {
+    // Validated against the schema, encoded as JSON, and resolved once the broker has durably
+    // accepted the event (Kafka acks, RabbitMQ confirm).
+    await orderEvents.publish(this.#broker, event, {
       key: event.customerId,
       headers: { [EVENT_TYPE_HEADER]: event.type },
     });

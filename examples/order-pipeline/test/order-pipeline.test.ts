@@ -1,9 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { loadConfig } from '@msgport/autoconfig';
+import { registerListeners } from '@msgport/core';
 import { InMemoryMessageBroker } from '@msgport/memory';
 import { EXAMPLE_DIR, runApp } from '../src/app.js';
-import { formatReport, runPipeline } from '../src/pipeline.js';
+import { orderEvents, type OrderEvent } from '../src/order-events.js';
+import { createServices, formatReport, runPipeline } from '../src/pipeline.js';
 
 describe('the order pipeline on the in-memory broker', () => {
   it('delivers every order event to both services, which report what they did', async () => {
@@ -45,6 +47,27 @@ describe('the order pipeline on the in-memory broker', () => {
       expect(message.key?.toString()).toBe(body.customerId);
     }
     expect(broker.publishedTo('orders.DLT')).toEqual([]);
+  });
+
+  it('refuses an event that does not match the schema, and dead-letters a malformed one from another producer without calling the services', async () => {
+    const broker = new InMemoryMessageBroker();
+    const services = createServices();
+    await registerListeners(broker, services.notifications, services.analytics);
+    await broker.start();
+    try {
+      const refused = orderEvents.publish(broker, { type: 'order.cancelled', eventId: 'e', orderId: 'o', customerId: 'c' } as unknown as OrderEvent);
+      await expect(refused).rejects.toThrow('reason: Invalid input');
+      await broker.publish('orders', JSON.stringify({ type: 'order.created', orderId: 'ord-9' }), { key: 'customer-x' });
+      const dead = broker.publishedTo('orders.DLT');
+      expect(dead.map((message) => [message.headers['msgport-group'], message.headers['msgport-error-type'], message.headers['msgport-attempts']]).sort()).toEqual([
+        ['analytics', 'InvalidMessageError', '1'],
+        ['notifications', 'InvalidMessageError', '1'],
+      ]);
+      expect(services.notifications.actions).toEqual([]);
+      expect(services.analytics.events).toEqual([]);
+    } finally {
+      await broker.stop();
+    }
   });
 
   it('formats the report the demo prints', async () => {

@@ -1,5 +1,6 @@
 import { describeFailure } from './describe-failure.js';
 import type { Message, MessageMetadata } from './message.js';
+import { MESSAGE_ID_HEADER } from './message-id.js';
 
 /** Headers msgport adds to a dead-lettered message. */
 export const DeadLetterHeaders = Object.freeze({
@@ -20,9 +21,6 @@ const MAX_ERROR_MESSAGE_LENGTH = 4_096;
 
 /** Longest error message in a fallback dead letter, whose headers are kept small on purpose. */
 const MAX_FALLBACK_MESSAGE_LENGTH = 512;
-
-/** The one header of the failed message a fallback dead letter keeps (its identity, C11). */
-const MESSAGE_ID_HEADER = 'msgport-message-id';
 
 const FIRST_ATTEMPT: Readonly<MessageMetadata> = Object.freeze({ attempt: 1 });
 
@@ -77,13 +75,9 @@ export function createFallbackDeadLetterMessage(
 
 /** Built directly: every part comes from a valid Message, and building must not be able to fail. */
 function deadLetter(message: Message, destination: string, headers: Record<string, string>): Message {
-  return Object.freeze({
-    topic: destination,
-    value: message.value,
-    key: message.key,
-    headers: Object.freeze(headers),
-    metadata: FIRST_ATTEMPT,
-  });
+  const id = headers[MESSAGE_ID_HEADER];
+  const base = { topic: destination, value: message.value, key: message.key, headers: Object.freeze(headers), metadata: FIRST_ATTEMPT };
+  return Object.freeze(typeof id === 'string' ? { ...base, id } : base);
 }
 
 function attemptsText(attempts: number): string {

@@ -6,6 +6,8 @@ export { InvalidArgumentError } from './errors/invalid-argument-error.js';
 export { ConnectionError } from './errors/connection-error.js';
 export { ConfigurationError } from './errors/configuration-error.js';
 export { SubscribeError } from './errors/subscribe-error.js';
+export { NonRetriableError } from './errors/non-retriable-error.js';
+export { InvalidMessageError } from './errors/invalid-message-error.js';
 export {
   createMessage,
   type Message,
@@ -15,6 +17,7 @@ export {
 } from './message.js';
 export {
   isMessageBrokerPort,
+  type HandlerContext,
   type HealthReport,
   type HealthStatus,
   type MessageBrokerPort,
@@ -27,6 +30,17 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryPolicyOptions } from 
 export { DeadLetterHeaders } from './dead-letter.js';
 export { describeFailure, type FailureDescription } from './describe-failure.js';
 export { NAME_PATTERN } from './topic.js';
+export {
+  defineTopic,
+  isTypedTopic,
+  jsonCodec,
+  type Codec,
+  type TopicOptions,
+  type TypedMessageHandler,
+  type TypedTopic,
+} from './typed-topic.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export { createMessageId, MESSAGE_ID_HEADER } from './message-id.js';
 export { createConsoleLogger, silentLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export {
@@ -36,4 +50,6 @@ export {
   registerListeners,
   type ListenerDecorator,
   type ListenerOptions,
+  type TypedListenerDecorator,
+  type TypedListenerOptions,
 } from './message-listener.js';

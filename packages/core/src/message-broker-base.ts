@@ -11,8 +11,9 @@ import { SubscribeError } from './errors/subscribe-error.js';
 import { isPromiseLike, RESOLVED } from './internal/promises.js';
 import { KeyedExecutor } from './keyed-executor.js';
 import { createConsoleLogger, type Logger } from './logger.js';
-import { createMessage, describe, describeValue, withMetadata, type Message, type Payload } from './message.js';
+import { createOutgoingMessage, describe, describeValue, withMetadata, type Message, type Payload } from './message.js';
 import type {
+  HandlerContext,
   HealthReport,
   HealthStatus,
   MessageBrokerPort,
@@ -47,6 +48,12 @@ export interface ConsumerSpec {
   readonly group: string | null;
   /** Unique per consumer in this process; for broadcast consumers, unique per subscription. */
   readonly id: string;
+  /**
+   * Messages of this consumer handled at once (the subscription's `concurrency`, else the
+   * broker's). Core enforces it itself unless {@link MessageBrokerBase.transportOrdersDeliveries};
+   * an adapter that orders deliveries itself should hand over at most this many at once.
+   */
+  readonly concurrency: number;
 }
 
 /**
@@ -76,6 +83,16 @@ type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 interface Member {
   readonly handler: MessageHandler;
   readonly policy: RetryPolicy;
+}
+
+/** Reason of the handlers' signal when stop() runs out of time (see HandlerContext.signal). */
+function shutdownTimeout(adapterName: string, timeoutMs: number): MessagingError {
+  return new MessagingError(
+    `The ${adapterName} broker is stopping and its shutdownTimeoutMs (${timeoutMs} ms) is running out: ` +
+      'give up handling this message; it is not acknowledged and will be redelivered.',
+    'SHUTDOWN_TIMEOUT',
+    { retriable: true },
+  );
 }
 
 interface ConsumerEntry {
@@ -123,6 +140,9 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   readonly #inFlight = new IdleLatch();
   /** Wakes the retry backoffs in progress: stop() began or a member left (see #backoff). */
   readonly #backoffWakers = new Set<() => void>();
+  // Replaced at every start(): the signal of one run is aborted when its stop() runs out of time.
+  #abort = new AbortController();
+  #context: HandlerContext = Object.freeze({ signal: this.#abort.signal });
   readonly #validTopics = new Set<string>();
 
   protected constructor(adapterName: string, options: MessageBrokerBaseOptions = {}) {
@@ -200,13 +220,26 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     // Not `async`: while running, a publish is validated, built and handed to send() without a
     // promise of its own, and a send() that completed synchronously is returned as is. Every
     // failure still surfaces as a rejected promise, never as a synchronous throw.
+    let signal: AbortSignal | undefined;
     try {
       this.#assertPublishArguments(topic, options);
+      signal = options?.signal;
+      if (signal !== undefined) {
+        assertSignal(topic, signal);
+        if (signal.aborted) return Promise.reject(aborted(topic, signal, false));
+      }
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(
+        isMessagingError(error)
+          ? error
+          : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, { cause: error }),
+      );
     }
-    if (this.#state === 'running' || this.#state === 'stopping') return this.#publishNow(topic, value, options);
-    return this.#publishWhenStarted(topic, value, options);
+    const published =
+      this.#state === 'running' || this.#state === 'stopping'
+        ? this.#publishNow(topic, value, options)
+        : this.#publishWhenStarted(topic, value, options);
+    return signal === undefined ? published : abortable(topic, published, signal);
   }
 
   async subscribe(topic: string, handler: MessageHandler, group?: string | SubscribeOptions): Promise<Subscription> {
@@ -225,18 +258,31 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
     const groupName = options.group ?? null;
     if (groupName !== null) assertGroup(groupName, topic);
+    const concurrency = options.concurrency ?? this.#concurrency;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new InvalidArgumentError(
+        `Cannot subscribe to "${topic}": concurrency must be an integer >= 1, got ${describeValue(options.concurrency)}.`,
+      );
+    }
     const member: Member = { handler, policy: resolveRetryPolicy(options.retry, this.retryPolicy) };
     if (member.policy.deadLetter) this.#assertDeadLetterTopic(topic, groupName);
 
     const id = `${this.adapterName}-${process.pid}-${++nextSubscriptionId}`;
     const key = groupName === null ? `s\u0000${id}` : `g\u0000${topic}\u0000${groupName}`;
     let entry = this.#entries.get(key);
+    if (entry !== undefined && entry.spec.concurrency !== concurrency) {
+      throw new InvalidArgumentError(
+        `Cannot subscribe to "${topic}" in group "${groupName}" with concurrency ${concurrency}: this broker already ` +
+          `has a subscription of that group to that topic with concurrency ${entry.spec.concurrency}, and they share ` +
+          'one consumer. Give both the same concurrency.',
+      );
+    }
     if (entry === undefined) {
       entry = {
         key,
-        spec: Object.freeze({ topic, group: groupName, id: groupName === null ? id : `${topic}.${groupName}` }),
+        spec: Object.freeze({ topic, group: groupName, id: groupName === null ? id : `${topic}.${groupName}`, concurrency }),
         members: [],
-        executor: this.transportOrdersDeliveries ? null : new KeyedExecutor(this.#concurrency),
+        executor: this.transportOrdersDeliveries ? null : new KeyedExecutor(concurrency),
         next: 0,
         handle: null,
         opening: null,
@@ -256,16 +302,13 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
 
     let active = true;
-    return Object.freeze({
-      topic,
-      group: groupName,
-      unsubscribe: async (): Promise<void> => {
-        if (!active) return;
-        active = false;
-        const current = entry;
-        if (this.#removeMember(current, member)) await this.#close(current);
-      },
-    });
+    const unsubscribe = async (): Promise<void> => {
+      if (!active) return;
+      active = false;
+      const current = entry;
+      if (this.#removeMember(current, member)) await this.#close(current);
+    };
+    return Object.freeze({ topic, group: groupName, unsubscribe, [Symbol.asyncDispose]: unsubscribe });
   }
 
   start(): Promise<void> {
@@ -280,6 +323,10 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
         break;
     }
     this.#state = 'starting';
+    if (this.#abort.signal.aborted) {
+      this.#abort = new AbortController();
+      this.#context = Object.freeze({ signal: this.#abort.signal });
+    }
     this.#startPromise = this.#doStart();
     return this.#startPromise;
   }
@@ -300,6 +347,11 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     this.#wakeBackoffs();
     this.#stopPromise = this.#doStop();
     return this.#stopPromise;
+  }
+
+  /** Stops the broker (see {@link stop}): `await using broker = new …` stops it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
   }
 
   async health(): Promise<HealthReport> {
@@ -347,6 +399,8 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   /** A publish made before start() finished, before start() or after stop(). */
   async #publishWhenStarted(topic: string, value: Payload, options: PublishOptions | undefined): Promise<void> {
     if (this.#state === 'starting') await this.#startPromise?.catch(() => undefined);
+    // Aborted while start() ran: nothing was sent yet, so nothing is sent.
+    if (options?.signal?.aborted === true) throw aborted(topic, options.signal, false);
     if (this.#state !== 'running' && this.#state !== 'stopping') {
       throw new BrokerStateError(
         this.#state === 'stopped'
@@ -360,7 +414,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   #publishNow(topic: string, value: Payload, options: PublishOptions | undefined): Promise<void> {
     let message: Message;
     try {
-      message = createMessage({ topic, value, key: options?.key, headers: options?.headers });
+      message = createOutgoingMessage(topic, value, options?.key, options?.headers);
     } catch (error) {
       // Reading the options may throw too (a getter): that is still a bad argument.
       return Promise.reject(
@@ -419,6 +473,10 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       deadline - disconnectReserve,
     );
     if (!drained) {
+      // Handlers that listen to their signal give up now; what they throw leaves their message
+      // unacknowledged (see #handle). They get half of the reserve to settle.
+      this.#abort.abort(shutdownTimeout(this.adapterName, this.shutdownTimeoutMs));
+      await settledBefore(this.#inFlight.whenIdle(), deadline - disconnectReserve / 2);
       this.logger.warn(
         this.#inFlight.count > 0
           ? `stop(): ${this.#inFlight.count} handler(s) still running near the end of shutdownTimeoutMs (${this.shutdownTimeoutMs} ms); ` +
@@ -523,16 +581,17 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       this.#settled();
       return Promise.reject(subscriptionEnded(entry));
     }
+    const context = this.#context;
     let outcome: unknown;
     let pending: boolean;
     try {
-      outcome = handler.handler(message);
+      outcome = handler.handler(message, context);
       // Reading `then` can throw too (a Proxy, a getter): awaiting the outcome would reject alike.
       pending = isPromiseLike(outcome);
     } catch (error) {
-      return this.#handle(entry, handler, message, Promise.reject(error));
+      return this.#handle(entry, handler, message, context, Promise.reject(error));
     }
-    if (pending) return this.#handle(entry, handler, message, outcome as PromiseLike<unknown>);
+    if (pending) return this.#handle(entry, handler, message, context, outcome as PromiseLike<unknown>);
     this.#settled();
     return undefined;
   }
@@ -541,16 +600,31 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
    * The rest of a delivery whose first attempt did not complete synchronously: waits for it, then
    * retries under the member's policy and dead-letters after the last attempt.
    */
-  async #handle(entry: ConsumerEntry, first: Member, message: Message, firstAttempt: PromiseLike<unknown>): Promise<void> {
+  async #handle(
+    entry: ConsumerEntry,
+    first: Member,
+    message: Message,
+    context: HandlerContext,
+    firstAttempt: PromiseLike<unknown>,
+  ): Promise<void> {
     let member = first;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          await (attempt === 1 ? firstAttempt : member.handler(withMetadata(message, { attempt })));
+          await (attempt === 1 ? firstAttempt : member.handler(withMetadata(message, { attempt }), context));
           return;
         } catch (error) {
           const policy = member.policy;
-          if (attempt >= policy.maxAttempts) {
+          if (context.signal.aborted) {
+            // stop() ran out of time and the handler gave up: neither retried nor dead-lettered.
+            throw new MessagingError(
+              `Gave up handling a message from "${entry.spec.topic}": the broker stopped (shutdownTimeoutMs). ` +
+                'It was not acknowledged and will be redelivered.',
+              'CONSUMER_CLOSED',
+              { retriable: true, cause: error },
+            );
+          }
+          if (attempt >= policy.maxAttempts || !this.#shouldRetry(policy, error, message)) {
             await this.#deadLetter(entry, message, error, attempt, policy);
             return;
           }
@@ -604,6 +678,27 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
 
   #wakeBackoffs(): void {
     for (const wake of [...this.#backoffWakers]) wake();
+  }
+
+  /**
+   * Whether a failure may be retried: not a `NonRetriableError` nor any error whose `retriable` is
+   * `false`, and the policy's `shouldRetry` (if any) says yes. Never throws (hostile thrown values).
+   */
+  #shouldRetry(policy: RetryPolicy, error: unknown, message: Message): boolean {
+    try {
+      if (typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === false) return false;
+    } catch {
+      // A thrown value every read of which throws: retried like any other failure.
+    }
+    if (policy.shouldRetry === undefined) return true;
+    try {
+      return policy.shouldRetry(error, message) !== false;
+    } catch (failure) {
+      this.logger.warn(`retry.shouldRetry threw for a message from "${message.topic}"; retrying it.`, {
+        error: errorText(failure),
+      });
+      return true;
+    }
   }
 
   /** Counts a delivery done; wakes stop() when none is left in flight. */
@@ -711,6 +806,33 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
   }
 
+}
+
+/** @throws {InvalidArgumentError} when `signal` is not an AbortSignal. */
+function assertSignal(topic: string, signal: unknown): void {
+  if (!(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`Cannot publish to "${topic}": options.signal must be an AbortSignal, got ${describe(signal)}.`);
+  }
+}
+
+/** The error of a publish given up because its signal was aborted. */
+function aborted(topic: string, signal: AbortSignal, mayHaveBeenSent: boolean): MessagingError {
+  return new MessagingError(
+    mayHaveBeenSent
+      ? `Stopped waiting for the publish to "${topic}": its signal was aborted. The message may still have been accepted by the broker.`
+      : `Did not publish to "${topic}": its signal was aborted before the message was sent.`,
+    'ABORTED',
+    { retriable: false, cause: signal.reason },
+  );
+}
+
+/** `published`, or a rejection with code ABORTED as soon as `signal` aborts, whichever comes first. */
+function abortable(topic: string, published: Promise<void>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(aborted(topic, signal, true));
+    signal.addEventListener('abort', onAbort, { once: true });
+    published.finally(() => signal.removeEventListener('abort', onAbort)).then(resolve, reject);
+  });
 }
 
 function keyOf(message: Message): string | null {

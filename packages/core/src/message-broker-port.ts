@@ -2,11 +2,28 @@ import type { Message, Payload } from './message.js';
 import type { RetryPolicyOptions } from './retry-policy.js';
 
 /**
- * Handles one message. Resolve to acknowledge it; throw (or reject) to have it retried under the
- * subscription's retry policy and, after the last attempt, dead-lettered. Never acknowledged
- * before it resolves (at-least-once): make handlers idempotent.
+ * What a handler gets besides the message (second argument of {@link MessageHandler}). The same
+ * object for every delivery of one broker run: keep no per-message state on it.
  */
-export type MessageHandler = (message: Message) => void | Promise<void>;
+export interface HandlerContext {
+  /**
+   * Aborted when `stop()` reaches its shutdown timeout (`shutdownTimeoutMs`, less a short reserve
+   * for closing connections) while this handler still runs; its `reason` is a `MessagingError` of
+   * code `SHUTDOWN_TIMEOUT`. A long handler can pass it on (`fetch(url, { signal })`) or check it,
+   * and give up cleanly: whatever it throws then, the message is neither retried nor dead-lettered
+   * but left unacknowledged, and real brokers redeliver it later. A handler that ignores it is not
+   * interrupted (C7); `stop()` closes the connections anyway.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Handles one message. Resolve to acknowledge it; throw (or reject) to have it retried under the
+ * subscription's retry policy and, after the last attempt, dead-lettered. A `NonRetriableError`
+ * (or any error whose `retriable` is `false`) is dead-lettered after this one attempt. Never
+ * acknowledged before it resolves (at-least-once): make handlers idempotent, `message.id` helps.
+ */
+export type MessageHandler = (message: Message, context: HandlerContext) => void | Promise<void>;
 
 /** Options of {@link MessageBrokerPort.publish}. */
 export interface PublishOptions {
@@ -16,8 +33,20 @@ export interface PublishOptions {
    * @default null
    */
   readonly key?: Payload | null;
-  /** Application headers: string values, any Unicode. Names starting with `msgport-` are reserved. */
+  /**
+   * Application headers: string values, any Unicode. Names starting with `msgport-` are reserved,
+   * except `msgport-message-id`: set it to give the message your own id (C11), else a UUID v7 is
+   * generated.
+   */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Gives up waiting: when the signal is aborted (before or during the publish), `publish()`
+   * rejects with a `MessagingError` of code `ABORTED` whose `cause` is the signal's `reason`. An
+   * abort before the message was handed to the broker means it was not sent. An abort after that
+   * only stops the wait: the message may still be (or already have been) accepted, and nothing is
+   * undone; a publish that already resolved is not affected at all.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Options of {@link MessageBrokerPort.subscribe}, for when a group name alone is not enough. */
@@ -32,6 +61,15 @@ export interface SubscribeOptions {
    * @default { maxAttempts: 3, initialDelayMs: 100, multiplier: 2, maxDelayMs: 10000, jitter: 0.2, deadLetter: true }
    */
   readonly retry?: RetryPolicyOptions;
+  /**
+   * Messages of this subscription handled at once. Messages with the same key never run at the
+   * same time and keep their publish order, whatever this is; on Kafka, where a key maps to a
+   * partition, this is how many partitions are handled at once. Subscriptions of one group to one
+   * topic in one process share a consumer: they must agree on it (and on Kafka, every topic of a
+   * group shares the one consumer of the group, opened with the value of its first subscription).
+   * @default the broker's `concurrency` option (1)
+   */
+  readonly concurrency?: number;
 }
 
 /** The handle returned by {@link MessageBrokerPort.subscribe}. */
@@ -46,6 +84,8 @@ export interface Subscription {
    * Idempotent.
    */
   unsubscribe(): Promise<void>;
+  /** Unsubscribes, so that `await using subscription = await broker.subscribe(…)` works. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Overall state reported by {@link MessageBrokerPort.health}. */
@@ -81,6 +121,7 @@ export interface MessageBrokerPort {
    * @throws {InvalidArgumentError} for an illegal topic, a value or key that is neither a string nor
    *   bytes, or a header value that is not a string.
    * @throws {BrokerStateError} before `start()` or after `stop()`.
+   * @throws {MessagingError} code `ABORTED` when `options.signal` was aborted (see {@link PublishOptions.signal}).
    * @throws {PublishError} when the broker did not confirm (`MESSAGE_TOO_LARGE`, `PUBLISH_TIMEOUT`, …).
    */
   publish(topic: string, value: Payload, options?: PublishOptions): Promise<void>;
@@ -130,6 +171,9 @@ export interface MessageBrokerPort {
 
   /** Reports `starting | up | degraded | down | stopped` with details, for readiness probes (C10). */
   health(): Promise<HealthReport>;
+
+  /** Stops the broker like {@link stop}, so that `await using broker = …` works. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const PORT_MEMBERS = ['publish', 'subscribe', 'start', 'stop', 'health'] as const;

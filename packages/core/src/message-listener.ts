@@ -1,17 +1,30 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { describe, type Message } from './message.js';
-import type { MessageBrokerPort, MessageHandler, Subscription } from './message-broker-port.js';
+import type { HandlerContext, MessageBrokerPort, MessageHandler, Subscription } from './message-broker-port.js';
 import type { RetryPolicyOptions } from './retry-policy.js';
 import { assertGroup, assertTopic } from './topic.js';
+import { isTypedTopic, type TypedMessageHandler, type TypedTopic } from './typed-topic.js';
 
 /** Where a listener subscribes. */
 export interface ListenerOptions {
-  /** Topic to consume. */
-  readonly topic: string;
+  /**
+   * Topic to consume: a name (the listener gets the {@link Message}), or a typed topic from
+   * `defineTopic()` (the listener gets the decoded, valid payload first, then the message).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly topic: string | TypedTopic<any, any>;
   /** Consumer group; omit for broadcast. */
   readonly group?: string;
   /** Retry policy for this listener (unset fields use the broker's). */
   readonly retry?: RetryPolicyOptions;
+  /** Messages of this listener handled at once (see `SubscribeOptions.concurrency`). */
+  readonly concurrency?: number;
+}
+
+/** {@link ListenerOptions} of a listener on a typed topic whose handlers get `T`. */
+export interface TypedListenerOptions<T> extends ListenerOptions {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly topic: TypedTopic<any, T>;
 }
 
 // A registry symbol shared by every copy of @msgport/core, so metadata written by one copy is read
@@ -25,7 +38,19 @@ type Marked = { [LISTENERS]?: ListenerOptions[] };
  * and `experimentalDecorators` (NestJS projects).
  */
 export interface ListenerDecorator {
-  <This, Fn extends (this: This, message: Message) => unknown>(value: Fn, context: ClassMethodDecoratorContext<This, Fn>): void;
+  <This, Fn extends (this: This, message: Message, context: HandlerContext) => unknown>(
+    value: Fn,
+    context: ClassMethodDecoratorContext<This, Fn>,
+  ): void;
+  (target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor): void;
+}
+
+/** {@link ListenerDecorator} for a typed topic: the method takes the payload first. */
+export interface TypedListenerDecorator<T> {
+  <This, Fn extends (this: This, payload: T, message: Message, context: HandlerContext) => unknown>(
+    value: Fn,
+    context: ClassMethodDecoratorContext<This, Fn>,
+  ): void;
   (target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor): void;
 }
 
@@ -35,20 +60,25 @@ export interface ListenerDecorator {
  *
  * ```ts
  * class NotificationService {
- *   @MessageListener({ topic: 'orders', group: 'notifications' })
- *   async onOrder(message: Message) { … }
+ *   @MessageListener({ topic: orderPlaced, group: 'notifications' }) // a typed topic
+ *   async onOrder(order: OrderPlaced, message: Message) { … }
+ *
+ *   @MessageListener({ topic: 'audit', group: 'notifications' }) // a topic name
+ *   async onAudit(message: Message) { … }
  * }
  * ```
  *
  * @throws {InvalidArgumentError} for an illegal topic or group name (when the class is defined).
  */
-export function MessageListener(options: ListenerOptions): ListenerDecorator {
+export function MessageListener<T>(options: TypedListenerOptions<T>): TypedListenerDecorator<T>;
+export function MessageListener(options: ListenerOptions & { readonly topic: string }): ListenerDecorator;
+export function MessageListener(options: ListenerOptions): ListenerDecorator | TypedListenerDecorator<unknown> {
   const recorded = validateListenerOptions(options);
   return function decorate(value: unknown, context: unknown, descriptor?: PropertyDescriptor): void {
     // Standard decorators pass (method, context); experimental ones (prototype, name, descriptor).
     const method: unknown = descriptor === undefined && isMethodContext(context) ? value : descriptor?.value;
     if (typeof method !== 'function') {
-      throw new InvalidArgumentError(`@MessageListener({ topic: "${recorded.topic}" }) can only decorate methods.`);
+      throw new InvalidArgumentError(`@MessageListener({ topic: "${topicName(recorded)}" }) can only decorate methods.`);
     }
     mark(method as Marked, recorded);
   };
@@ -59,11 +89,13 @@ export function MessageListener(options: ListenerOptions): ListenerDecorator {
  *
  * @throws {InvalidArgumentError} for an illegal topic or group, or when `handler` is not a function.
  */
-export function messageListener<F extends MessageHandler>(options: ListenerOptions, handler: F): F {
+export function messageListener<T, F extends TypedMessageHandler<T>>(options: TypedListenerOptions<T>, handler: F): F;
+export function messageListener<F extends MessageHandler>(options: ListenerOptions & { readonly topic: string }, handler: F): F;
+export function messageListener<F extends (...args: never[]) => unknown>(options: ListenerOptions, handler: F): F {
   const recorded = validateListenerOptions(options);
   if (typeof handler !== 'function') {
     throw new InvalidArgumentError(
-      `messageListener({ topic: "${recorded.topic}" }): the handler must be a function, got ${describe(handler)}.`,
+      `messageListener({ topic: "${topicName(recorded)}" }): the handler must be a function, got ${describe(handler)}.`,
     );
   }
   mark(handler as Marked, recorded);
@@ -85,7 +117,7 @@ export function getListenerMetadata(fn: unknown): readonly ListenerOptions[] {
  * @throws {InvalidArgumentError} when a bean has no listener at all (usually a forgotten decorator).
  */
 export async function registerListeners(broker: MessageBrokerPort, ...beans: readonly unknown[]): Promise<Subscription[]> {
-  const planned: Array<{ options: ListenerOptions; handler: MessageHandler }> = [];
+  const planned: Array<{ options: ListenerOptions; handler: AnyListener }> = [];
   for (const bean of beans) {
     const found = collect(bean);
     if (found.length === 0) {
@@ -101,8 +133,13 @@ export async function registerListeners(broker: MessageBrokerPort, ...beans: rea
       const subscribeOptions = {
         ...(options.group === undefined ? {} : { group: options.group }),
         ...(options.retry === undefined ? {} : { retry: options.retry }),
+        ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       };
-      subscriptions.push(await broker.subscribe(options.topic, handler, subscribeOptions));
+      subscriptions.push(
+        typeof options.topic === 'string'
+          ? await broker.subscribe(options.topic, handler as MessageHandler, subscribeOptions)
+          : await options.topic.subscribe(broker, handler as TypedMessageHandler<unknown>, subscribeOptions),
+      );
     }
   } catch (error) {
     await Promise.allSettled(subscriptions.map((subscription) => subscription.unsubscribe()));
@@ -111,12 +148,15 @@ export async function registerListeners(broker: MessageBrokerPort, ...beans: rea
   return subscriptions;
 }
 
-function collect(bean: unknown): Array<{ options: ListenerOptions; handler: MessageHandler }> {
+/** A listener: a MessageHandler, or a TypedMessageHandler for a typed topic. */
+type AnyListener = (...args: never[]) => void | Promise<void>;
+
+function collect(bean: unknown): Array<{ options: ListenerOptions; handler: AnyListener }> {
   if (typeof bean === 'function') {
-    return getListenerMetadata(bean).map((options) => ({ options, handler: bean as MessageHandler }));
+    return getListenerMetadata(bean).map((options) => ({ options, handler: bean as AnyListener }));
   }
   if (typeof bean !== 'object' || bean === null) return [];
-  const found: Array<{ options: ListenerOptions; handler: MessageHandler }> = [];
+  const found: Array<{ options: ListenerOptions; handler: AnyListener }> = [];
   const seen = new Set<PropertyKey>();
   for (let proto: object | null = bean; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
     for (const name of Reflect.ownKeys(proto)) {
@@ -125,8 +165,8 @@ function collect(bean: unknown): Array<{ options: ListenerOptions; handler: Mess
       const descriptor = Object.getOwnPropertyDescriptor(proto, name);
       const fn: unknown = descriptor?.value;
       for (const options of getListenerMetadata(fn)) {
-        const method = fn as (this: unknown, message: Message) => unknown;
-        found.push({ options, handler: (message) => method.call(bean, message) as void | Promise<void> });
+        const method = fn as (this: unknown, ...args: unknown[]) => unknown;
+        found.push({ options, handler: (...args: never[]) => method.apply(bean, args) as void | Promise<void> });
       }
     }
   }
@@ -142,9 +182,13 @@ function validateListenerOptions(options: ListenerOptions): ListenerOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`@MessageListener() needs options { topic, group? }, got ${describe(options)}.`);
   }
-  assertTopic(options.topic, 'register a listener');
-  if (options.group !== undefined) assertGroup(options.group, options.topic);
+  if (!isTypedTopic(options.topic)) assertTopic(options.topic, 'register a listener');
+  if (options.group !== undefined) assertGroup(options.group, topicName(options));
   return Object.freeze({ ...options });
+}
+
+function topicName(options: ListenerOptions): string {
+  return typeof options.topic === 'string' ? options.topic : options.topic.name;
 }
 
 function isMethodContext(context: unknown): context is ClassMethodDecoratorContext {

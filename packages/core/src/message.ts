@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
+import { createMessageId, MESSAGE_ID_HEADER } from './message-id.js';
 
 /** What may be passed as a message value or key: bytes, or a string (encoded as UTF-8). */
 export type Payload = Uint8Array | string;
@@ -38,6 +39,12 @@ export interface Message {
   readonly headers: Readonly<Record<string, string>>;
   /** Transport facts (partition, offset, redelivery, attempt); never part of `headers`. */
   readonly metadata: Readonly<MessageMetadata>;
+  /**
+   * The message's identity (C11): its `msgport-message-id` header, a UUID v7 that `publish()` sets
+   * unless the publisher set one. Kept by dead letters and redeliveries, so idempotent consumers
+   * can use it. Absent only on messages from foreign producers that did not set the header.
+   */
+  readonly id?: string;
 }
 
 /** The fields to build a {@link Message} from. */
@@ -64,13 +71,61 @@ export function createMessage(init: MessageInit): Message {
   const headers = init.headers === undefined ? EMPTY_HEADERS : Object.freeze({ ...validateHeaders(init.topic, init.headers) });
   const metadata =
     init.metadata === undefined ? FIRST_ATTEMPT : Object.freeze({ attempt: 1, ...init.metadata });
-  return Object.freeze({
-    topic: init.topic,
-    value: toBuffer(init.value, 'value', init.topic),
-    key: init.key === undefined || init.key === null ? null : toBuffer(init.key, 'key', init.topic),
+  return build(
+    init.topic,
+    toBuffer(init.value, 'value', init.topic),
+    init.key === undefined || init.key === null ? null : toBuffer(init.key, 'key', init.topic),
     headers,
     metadata,
-  });
+  );
+}
+
+/**
+ * Builds the message `publish()` hands to the adapter: like {@link createMessage}, plus a new
+ * `msgport-message-id` header unless `headers` has one (C11). Internal to core's publish path.
+ *
+ * @throws {InvalidArgumentError} like {@link createMessage}, and for an empty `msgport-message-id`.
+ */
+export function createOutgoingMessage(
+  topic: string,
+  value: Payload,
+  key: Payload | null | undefined,
+  headers: Readonly<Record<string, string>> | undefined,
+): Message {
+  let withId: Record<string, string>;
+  if (headers === undefined) {
+    // A literal key, not a computed one: the object keeps fast properties.
+    withId = { 'msgport-message-id': createMessageId() };
+  } else {
+    withId = { ...validateHeaders(topic, headers) };
+    const given = withId[MESSAGE_ID_HEADER];
+    if (given === undefined) withId[MESSAGE_ID_HEADER] = createMessageId();
+    else if (given === '') {
+      throw new InvalidArgumentError(
+        `Cannot publish to "${topic}": header "${MESSAGE_ID_HEADER}" must not be empty. Omit it to get a generated UUID v7.`,
+      );
+    }
+  }
+  return build(
+    topic,
+    toBuffer(value, 'value', topic),
+    key === undefined || key === null ? null : toBuffer(key, 'key', topic),
+    Object.freeze(withId),
+    FIRST_ATTEMPT,
+  );
+}
+
+function build(
+  topic: string,
+  value: Buffer,
+  key: Buffer | null,
+  headers: Readonly<Record<string, string>>,
+  metadata: Readonly<MessageMetadata>,
+): Message {
+  const id = headers[MESSAGE_ID_HEADER];
+  return Object.freeze(
+    id === undefined ? { topic, value, key, headers, metadata } : { topic, value, key, headers, metadata, id },
+  );
 }
 
 /** Returns a copy of `message` with some metadata fields replaced. */

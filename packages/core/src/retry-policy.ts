@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
-import { describeValue } from './message.js';
+import { describeValue, type Message } from './message.js';
 
 /**
  * An exponential backoff: the delays {@link backoffDelay} computes. Adapters use it for their own
@@ -25,6 +25,14 @@ export interface RetryPolicy extends Backoff {
    * (`false`, an explicit choice; the drop is logged).
    */
   readonly deadLetter: boolean;
+  /**
+   * Decides per failure whether the message is handled again (while attempts are left): return
+   * `false` to dead-letter it (or drop it, see {@link deadLetter}) at once. Called with what the
+   * handler threw and the message. Unset: every failure is retried, except a `NonRetriableError`
+   * or any error whose `retriable` is `false`, which never are. A `shouldRetry` that throws counts
+   * as `true` (the failure is logged).
+   */
+  readonly shouldRetry?: (error: unknown, message: Message) => boolean;
 }
 
 /** Partial {@link RetryPolicy}; unset fields take the defaults. */
@@ -59,6 +67,7 @@ export function resolveRetryPolicy(options: RetryPolicyOptions | undefined, base
   if (!atLeast(policy.maxDelayMs, 0)) problems.push('maxDelayMs must be >= 0');
   if (!(atLeast(policy.jitter, 0) && policy.jitter <= 1)) problems.push('jitter must be between 0 and 1');
   if (typeof policy.deadLetter !== 'boolean') problems.push('deadLetter must be a boolean');
+  if (policy.shouldRetry !== undefined && typeof policy.shouldRetry !== 'function') problems.push('shouldRetry must be a function');
   if (problems.length > 0) {
     throw new InvalidArgumentError(`Invalid retry policy: ${problems.join('; ')}.`);
   }

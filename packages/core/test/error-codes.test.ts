@@ -94,11 +94,11 @@ describe('MESSAGING_ERROR_CODES', () => {
   });
 
   it('narrows each class to its own codes (a type check: a code of another class does not compile)', () => {
-    const publishCode: PublishError['code'] = 'ABORTED';
+    const publishCode: PublishError['code'] = 'PUBLISH_TIMEOUT';
     // @ts-expect-error TLS_FAILED is a ConnectionError code, not a PublishError one
     const wrong: PublishError['code'] = 'TLS_FAILED';
     const any: MessagingErrorCode = wrong;
-    expect([publishCode, any]).toEqual(['ABORTED', 'TLS_FAILED']);
+    expect([publishCode, any]).toEqual(['PUBLISH_TIMEOUT', 'TLS_FAILED']);
   });
 });
 

@@ -222,7 +222,7 @@ describe('MessageBrokerBase', () => {
     await broker.start();
     const specs = [...broker.consumers.values()].map((c) => c.spec);
     expect(specs).toHaveLength(3);
-    expect(specs.filter((s) => s.group === 'billing')).toEqual([{ topic: 'orders', group: 'billing', id: 'orders.billing' }]);
+    expect(specs.filter((s) => s.group === 'billing')).toEqual([{ topic: 'orders', group: 'billing', id: 'orders.billing', concurrency: 1 }]);
     expect(new Set(specs.map((s) => s.id)).size).toBe(3);
   });
 

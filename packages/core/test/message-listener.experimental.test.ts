@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MessageListener, getListenerMetadata, registerListeners, type Message } from '@msgport/core';
+import { MessageListener, defineTopic, getListenerMetadata, registerListeners, type Message, type StandardSchemaV1 } from '@msgport/core';
 import { RecordingBroker } from './support/recording-broker.js';
 
 // Compiled with experimentalDecorators (tsconfig.test-experimental.json), as NestJS projects do.
@@ -52,6 +52,32 @@ describe('@MessageListener under experimentalDecorators', () => {
     expect(subscriptions.map((s) => s.topic).sort()).toEqual(['a', 'b', 'base-topic']);
     expect(service.seen).toEqual(['a 1', 'b 2', 'base 3']);
     expect(broker.subscriptions.find((s) => s.topic === 'b')!.options).toEqual({ group: 'svc', retry: { maxAttempts: 1 } });
+  });
+
+  it('hands a method on a typed topic the decoded payload and the message', async () => {
+    const schema: StandardSchemaV1<{ n: number }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) =>
+          typeof (value as { n?: unknown }).n === 'number' ? { value: value as { n: number } } : { issues: [{ message: 'Expected a number', path: ['n'] }] },
+      },
+    };
+    const numbers = defineTopic('numbers', schema);
+    class Adder {
+      total = 0;
+      @MessageListener({ topic: numbers, group: 'sum' })
+      onNumber(payload: { n: number }, message: Message): void {
+        this.total += payload.n + message.value.length * 0;
+      }
+    }
+    const broker = new RecordingBroker();
+    const adder = new Adder();
+    await registerListeners(broker, adder);
+    await broker.deliver('numbers', '{"n":2}');
+    await broker.deliver('numbers', '{"n":3}');
+    expect(adder.total).toBe(5);
+    expect(broker.subscriptions[0]!.options).toEqual({ group: 'sum' });
   });
 
   it('refuses to decorate a property that is not a method', () => {

@@ -434,7 +434,8 @@ export class KafkaAdapter extends MessageBrokerBase {
     // consumer. A broadcast subscription has a throwaway group of its own.
     let consumer = spec.group === null ? undefined : this.#groups.get(spec.group);
     if (consumer === undefined) {
-      consumer = this.#newGroupConsumer(client, spec.group);
+      // Its concurrency (partitions handled at once) is that of the subscription that opens it.
+      consumer = this.#newGroupConsumer(client, spec.group, spec.concurrency);
       this.#consumers.add(consumer);
       if (spec.group !== null) this.#groups.set(spec.group, consumer);
     }
@@ -458,7 +459,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     return { close: leave };
   }
 
-  #newGroupConsumer(client: Client, group: string | null): GroupConsumer {
+  #newGroupConsumer(client: Client, group: string | null, concurrency: number): GroupConsumer {
     const options = this.#options;
     return new GroupConsumer({
       newClient: (socketFactory) => new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator: client.logCreator, socketFactory })),
@@ -473,7 +474,7 @@ export class KafkaAdapter extends MessageBrokerBase {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       fetchMaxWaitMs: options.fetchMaxWaitMs,
       requestTimeoutMs: options.requestTimeoutMs,
-      concurrency: options.concurrency,
+      concurrency,
       retry: CLIENT_RETRY,
       partitionAssigners: this.#assigners,
       logger: this.logger,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DeadLetterHeaders, waitFor, type Message } from '@msgport/core';
+import { DeadLetterHeaders, MESSAGE_ID_HEADER, waitFor, type Message } from '@msgport/core';
 import type { KafkaAdapter } from '@msgport/kafka';
 import { collect, uniqueName } from '@msgport/testkit';
 import kafkajs from 'kafkajs';
@@ -68,7 +68,10 @@ describe('KafkaAdapter when a dead letter cannot be published', () => {
       expect(handled.values()).toEqual(['next']);
       expect(fallback!.value.toString()).toBe('poison-1');
       expect(fallback!.key!.toString()).toBe('k');
+      // Of the message's own headers only its id (C11).
+      expect(fallback!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(fallback!.headers).toEqual({
+        [MESSAGE_ID_HEADER]: fallback!.id,
         [DeadLetterHeaders.errorMessage]: 'cannot handle poison',
         [DeadLetterHeaders.errorType]: 'Error',
         [DeadLetterHeaders.originalTopic]: topic,

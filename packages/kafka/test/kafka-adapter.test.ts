@@ -464,7 +464,8 @@ describe('KafkaAdapter', () => {
         for (const message of received.messages) {
           expect(message.metadata.partition).toBeGreaterThanOrEqual(0);
           expect(message.metadata.timestamp).toBeGreaterThanOrEqual(before - 60_000);
-          expect(Object.keys(message.headers)).toEqual([]);
+          // Transport facts stay out of the headers: only the message id publish() adds (C11).
+          expect(Object.keys(message.headers)).toEqual(['msgport-message-id']);
         }
       },
       TEST_TIMEOUT_MS,

@@ -94,7 +94,8 @@ describe('InMemoryMessageBroker', () => {
       expect(broker.publishedTo('missing')).toEqual([]);
       const [first] = broker.publishedTo('a');
       expect(first!.key!.toString()).toBe('k');
-      expect(first!.headers).toEqual({ h: 'v' });
+      expect(first!.headers).toEqual({ h: 'v', 'msgport-message-id': first!.id });
+      expect(first!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(Object.isFrozen(first)).toBe(true);
     });
 
@@ -205,7 +206,9 @@ describe('InMemoryMessageBroker', () => {
         [DeadLetterHeaders.originalTopic]: 'payments',
         [DeadLetterHeaders.group]: 'ledger',
         [DeadLetterHeaders.attempts]: '3',
+        'msgport-message-id': broker.publishedTo('payments')[0]!.id,
       });
+      expect(dead!.id).toBe(broker.publishedTo('payments')[0]!.id);
     });
 
     it('dead-letters a broadcast subscription with an empty msgport-group header', async () => {

@@ -61,10 +61,10 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
     const syncTopic = uniqueName('sync-only');
     let syncCalls = 0;
     await broker.subscribe(syncTopic, () => void syncCalls++);
-    await broker.subscribe(topic, async (message) => {
+    await broker.subscribe(topic, async (message, context) => {
       await new Promise((resolve) => setImmediate(resolve));
       if (text(message) === 'root') await broker.publish(topic, 'follow-up');
-      await counted.handler(message);
+      await counted.handler(message, context);
     });
 
     await broker.publish(syncTopic, 'a');
@@ -237,11 +237,11 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
     const broadcast = collect();
     await broker.subscribe(
       topic,
-      async (message) => {
+      async (message, context) => {
         if (text(message) === 'root') {
           await Promise.all(Array.from({ length: 1_000 }, (_, i) => broker.publish(topic, String(i))));
         }
-        await group.handler(message);
+        await group.handler(message, context);
       },
       'g',
     );

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DeadLetterHeaders, PublishError, type Message } from '@msgport/core';
+import { DeadLetterHeaders, MESSAGE_ID_HEADER, PublishError, type Message } from '@msgport/core';
 import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq';
 import { collect, uniqueName } from '@msgport/testkit';
 import { RABBITMQ_URL, uniqueExchange } from './support/broker.js';
@@ -68,9 +68,11 @@ describe('RabbitMQAdapter when a dead letter cannot be published', () => {
     expect(handled.values()).toEqual(['next']);
     expect(fallback!.value.toString()).toBe('poison-long');
     expect(fallback!.key!.toString()).toBe('k');
-    // Not the message's own headers (x-big); the error message cut to 512 characters.
-    expect(Object.keys(fallback!.headers).sort()).toEqual(Object.values(DeadLetterHeaders).sort());
+    // Not the message's own headers (x-big) except its id (C11); the error message cut to 512 characters.
+    expect(Object.keys(fallback!.headers).sort()).toEqual([...Object.values(DeadLetterHeaders), MESSAGE_ID_HEADER].sort());
+    expect(fallback!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(fallback!.headers).toEqual({
+      [MESSAGE_ID_HEADER]: fallback!.id,
       [DeadLetterHeaders.errorMessage]: `cannot handle poison ${'e'.repeat(512 - 21)}`,
       [DeadLetterHeaders.errorType]: 'Error',
       [DeadLetterHeaders.originalTopic]: topic,

@@ -37,8 +37,8 @@ export function collect(options: CollectOptions = {}): Collector {
   const defaultTimeoutMs = options.timeoutMs ?? 10_000;
   const onMessage = options.onMessage;
   return {
-    handler: async (message) => {
-      if (onMessage !== undefined) await onMessage(message);
+    handler: async (message, context) => {
+      if (onMessage !== undefined) await onMessage(message, context);
       messages.push(message);
     },
     get messages() {

@@ -3,6 +3,7 @@ import {
   DeadLetterHeaders,
   InvalidArgumentError,
   isMessagingError,
+  MESSAGE_ID_HEADER,
   waitFor,
   type Message,
   type MessageBrokerPort,
@@ -13,7 +14,9 @@ import { collect, type Collector } from './collect.js';
 import { deferred, delay } from './internal/deferred.js';
 import { describeNestedPublish } from './internal/nested-publish-cases.js';
 import { describeStrictCases, FULL_SIZES, SHORT_SIZES } from './internal/strict-cases.js';
+import { describeIssue12Cases } from './internal/issue-12-cases.js';
 import { describeThrownValueCases } from './internal/thrown-value-cases.js';
+import { UUID_V7 } from './internal/uuid-v7.js';
 import { uniqueName } from './unique-name.js';
 
 /** What an adapter supports; a `false` flag skips (never deletes) the cases that need it. */
@@ -106,7 +109,7 @@ export interface ConformanceSuiteOptions {
 type Test = () => Promise<void>;
 
 /**
- * Registers the msgport conformance suite (contract C1–C10) with Jest: call it at the top level of
+ * Registers the msgport conformance suite (contract C1–C12) with Jest: call it at the top level of
  * a test file. Every test uses fresh topic and group names from {@link uniqueName}, waits with a
  * deadline instead of sleeping, and stops every broker it created.
  *
@@ -196,7 +199,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
         expect(message!.value.equals(value)).toBe(true);
         expect(Buffer.isBuffer(message!.key)).toBe(true);
         expect(message!.key!.equals(key)).toBe(true);
-        expect({ ...message!.headers }).toEqual(headers);
+        expect({ ...message!.headers }).toEqual({ ...headers, [MESSAGE_ID_HEADER]: expect.stringMatching(UUID_V7) });
       });
 
       test('delivers a message published without a key with key null', async () => {
@@ -210,7 +213,11 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
 
         const messages = await received.waitForCount(2);
         expect(messages.map((message) => message.key)).toEqual([null, null]);
-        expect(messages.map((message) => ({ ...message.headers }))).toEqual([{}, {}]);
+        // Nothing but the message id publish() adds (C11).
+        expect(messages.map((message) => ({ ...message.headers }))).toEqual([
+          { [MESSAGE_ID_HEADER]: messages[0]!.id },
+          { [MESSAGE_ID_HEADER]: messages[1]!.id },
+        ]);
       });
 
       test('encodes string values and keys as UTF-8 and delivers them as Buffers', async () => {
@@ -274,7 +281,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
         expect(Object.isFrozen(message!.headers)).toBe(true);
         expect(Object.isFrozen(message!.metadata)).toBe(true);
         // Transport facts (attempt, partition, offset …) belong in metadata, never in headers.
-        expect({ ...message!.headers }).toEqual({ a: 'b' });
+        expect({ ...message!.headers }).toEqual({ a: 'b', [MESSAGE_ID_HEADER]: message!.id });
       });
 
       test('publish() to a topic nobody subscribes to resolves', async () => {
@@ -887,6 +894,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
       // Many instances, rebalances and restarts: up to 5 minutes each (full sizes take longer).
       test: (name, fn, enabled = true) => (enabled ? it : it.skip)(name, fn, Math.max(testTimeoutMs, sizesName === 'full' ? 600_000 : 300_000)),
     });
+    describeIssue12Cases({ caps, startedBroker, newBroker, recorder, until, deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group), test });
     describeThrownValueCases({
       createBroker: () => options.createBroker(),
       deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),

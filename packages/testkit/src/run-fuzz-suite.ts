@@ -5,6 +5,7 @@ import {
   InvalidArgumentError,
   isMessageBrokerPort,
   isMessagingError,
+  MESSAGE_ID_HEADER,
   NAME_PATTERN,
   type Logger,
   type Message,
@@ -12,7 +13,8 @@ import {
   type MessageHandler,
 } from '@msgport/core';
 import type * as FastCheck from 'fast-check';
-import { HOSTILE_VALUES, rejectingThenable } from './internal/hostile-values.js';
+import { HOSTILE_VALUES, rejectingThenable, type HostileValue } from './internal/hostile-values.js';
+import { UUID_V7 } from './internal/uuid-v7.js';
 import { uniqueName } from './unique-name.js';
 
 /** The properties {@link runFuzzSuite} checks, by name. */
@@ -224,7 +226,7 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
         const message = fc.record({ key: fc.oneof(fc.constant(null), payload(fc)), value: payload(fc), headers: fc.option(headers(fc), { nil: undefined }) });
         await check('roundTrip', message, async ({ key, value, headers: published }) => {
           const id = caseId();
-          const sent = { ...published, [CASE_HEADER]: id };
+          const sent: Record<string, string> = { ...published, [CASE_HEADER]: id };
           const error = await settle(broker.publish(roundTripTopic, value, { key, headers: sent }), timeoutMs, 'publish()');
           if (error !== undefined) {
             expectMessagingError(error, secrets);
@@ -236,7 +238,11 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
           expectSameBytes(arrived.value, toBytes(value), 'value');
           if (key === null || arrived.key === null) expect(arrived.key).toBe(key);
           else expectSameBytes(arrived.key, toBytes(key), 'key');
-          expectSameHeaders(arrived.headers, sent);
+          // The headers arrive as sent, plus the message id publish() adds unless one was sent (C11).
+          const messageId = sent[MESSAGE_ID_HEADER] ?? arrived.headers[MESSAGE_ID_HEADER];
+          if (sent[MESSAGE_ID_HEADER] === undefined) expect(messageId).toMatch(UUID_V7);
+          expect(arrived.id).toBe(messageId);
+          expectSameHeaders(arrived.headers, { ...sent, [MESSAGE_ID_HEADER]: messageId! });
           received.delete(id);
         });
       },
@@ -446,7 +452,7 @@ function payload(fc: Fc): FastCheck.Arbitrary<string | Uint8Array> {
 function headers(fc: Fc): FastCheck.Arbitrary<Record<string, string>> {
   const name = fc.oneof(
     { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
-    { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'msgport-key', 'msgport-error-type', 'x-death', 'h'.repeat(300)) },
+    { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'msgport-key', 'msgport-error-type', MESSAGE_ID_HEADER, 'x-death', 'h'.repeat(300)) },
   );
   const value = fc.oneof(
     { weight: 6, arbitrary: fc.string({ unit: 'binary', maxLength: 100 }) },

@@ -24,11 +24,12 @@ describe('uniqueName()', () => {
 
 describe('collect()', () => {
   const message = (value: string) => createMessage({ topic: 't', value });
+  const context = { signal: new AbortController().signal };
 
   it('records handled messages in order and decodes their values', async () => {
     const collector = collect();
-    await collector.handler(message('a'));
-    await collector.handler(message('b'));
+    await collector.handler(message('a'), context);
+    await collector.handler(message('b'), context);
     expect(collector.count).toBe(2);
     expect(collector.values()).toEqual(['a', 'b']);
     expect(collector.messages.map((m) => m.topic)).toEqual(['t', 't']);
@@ -42,8 +43,8 @@ describe('collect()', () => {
         if (m.value.toString() === 'bad') throw new Error('rejected');
       },
     });
-    await expect(collector.handler(message('bad'))).rejects.toThrow('rejected');
-    await collector.handler(message('good'));
+    await expect(collector.handler(message('bad'), context)).rejects.toThrow('rejected');
+    await collector.handler(message('good'), context);
     expect(seen).toEqual(['bad', 'good']);
     expect(collector.values()).toEqual(['good']);
   });
@@ -51,17 +52,17 @@ describe('collect()', () => {
   it('waitForCount() resolves with a snapshot once enough messages arrived', async () => {
     const collector = collect();
     const waiting = collector.waitForCount(2);
-    await collector.handler(message('a'));
-    setTimeout(() => void collector.handler(message('b')), 10);
+    await collector.handler(message('a'), context);
+    setTimeout(() => void collector.handler(message('b'), context), 10);
     const messages = await waiting;
     expect(messages.map((m) => m.value.toString())).toEqual(['a', 'b']);
-    await collector.handler(message('c'));
+    await collector.handler(message('c'), context);
     expect(messages).toHaveLength(2);
   });
 
   it('waitForCount() rejects with WAIT_TIMEOUT saying how many arrived', async () => {
     const collector = collect({ timeoutMs: 5_000 });
-    await collector.handler(message('a'));
+    await collector.handler(message('a'), context);
     const error: unknown = await collector.waitForCount(3, { timeoutMs: 30 }).catch((e: unknown) => e);
     expect(isMessagingError(error)).toBe(true);
     expect(error).toMatchObject({

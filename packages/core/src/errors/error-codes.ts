@@ -27,7 +27,14 @@ export const MESSAGING_ERROR_CODES = Object.freeze({
     retriable: false,
     doc: 'neither a dead letter nor its fallback could be published, on an adapter whose transport dead-letters rejected messages itself',
   },
-  ABORTED: { error: 'PublishError', retriable: false, doc: 'publish aborted by its AbortSignal' },
+  ABORTED: { error: 'MessagingError', retriable: false, doc: 'publish aborted by its AbortSignal (`cause`: the signal\'s reason); a publish already confirmed is not undone' },
+  SHUTDOWN_TIMEOUT: { error: 'MessagingError', retriable: true, doc: 'the reason of a handler\'s `context.signal` when `stop()` ran out of time' },
+  NON_RETRIABLE: { error: 'NonRetriableError', retriable: false, doc: 'thrown by a handler: the message is dead-lettered after this attempt' },
+  INVALID_MESSAGE: {
+    error: 'InvalidMessageError',
+    retriable: false,
+    doc: 'a received message of a typed topic cannot be decoded or is invalid (`issues`): dead-lettered after one attempt, never handed to the handler',
+  },
   CONNECTION_FAILED: { error: 'ConnectionError', retriable: true, doc: 'the broker cannot be reached' },
   AUTHENTICATION_FAILED: { error: 'ConnectionError', retriable: false, doc: 'the broker refused the credentials (or access to the virtual host)' },
   TLS_FAILED: {
@@ -49,7 +56,16 @@ export const MESSAGING_ERROR_CODES = Object.freeze({
 /** What {@link MESSAGING_ERROR_CODES} says of one code. */
 export interface ErrorCodeInfo {
   /** The class that throws it. */
-  readonly error: 'MessagingError' | 'InvalidArgumentError' | 'BrokerStateError' | 'PublishError' | 'ConnectionError' | 'SubscribeError' | 'ConfigurationError';
+  readonly error:
+    | 'MessagingError'
+    | 'InvalidArgumentError'
+    | 'BrokerStateError'
+    | 'PublishError'
+    | 'ConnectionError'
+    | 'SubscribeError'
+    | 'ConfigurationError'
+    | 'NonRetriableError'
+    | 'InvalidMessageError';
   /** Whether retrying may succeed; `'either'` when the message says. */
   readonly retriable: boolean | 'either';
   /** What it means, on one line. */

@@ -9,8 +9,15 @@ import { MessagingError, type MessagingErrorOptions } from './messaging-error.js
 export class InvalidArgumentError extends MessagingError {
   declare readonly code: ErrorCodeOf<'InvalidArgumentError'>;
 
-  constructor(message: string, options: MessagingErrorOptions = {}) {
+  /**
+   * Every problem found, one line each, prefixed by its path: set when a typed topic rejects a
+   * value (`defineTopic`), empty otherwise.
+   */
+  readonly issues: readonly string[];
+
+  constructor(message: string, options: MessagingErrorOptions & { readonly issues?: readonly string[] } = {}) {
     super(message, 'INVALID_ARGUMENT', { retriable: false, ...options });
     this.name = 'InvalidArgumentError';
+    this.issues = Object.freeze([...(options.issues ?? [])]);
   }
 }

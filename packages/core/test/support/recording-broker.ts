@@ -4,6 +4,8 @@ import {
   type HealthReport,
   type MessageBrokerPort,
   type MessageHandler,
+  type Payload,
+  type PublishOptions,
   type SubscribeOptions,
   type Subscription,
 } from '@msgport/core';
@@ -21,10 +23,15 @@ export interface RecordedSubscription {
  */
 export class RecordingBroker implements MessageBrokerPort {
   readonly subscriptions: RecordedSubscription[] = [];
+  /** Every publish, as called. */
+  readonly published: Array<{ topic: string; value: Payload; options: PublishOptions | undefined }> = [];
   failOnSubscribe: number | null = null;
   #calls = 0;
 
-  async publish(): Promise<void> {}
+  publish(topic: string, value: Payload, options?: PublishOptions): Promise<void> {
+    this.published.push({ topic, value, options });
+    return Promise.resolve();
+  }
 
   async subscribe(topic: string, handler: MessageHandler, group?: string | SubscribeOptions): Promise<Subscription> {
     this.#calls++;
@@ -32,18 +39,20 @@ export class RecordingBroker implements MessageBrokerPort {
     const options: SubscribeOptions = typeof group === 'string' ? { group } : (group ?? {});
     const record: RecordedSubscription = { topic, handler, options, active: true };
     this.subscriptions.push(record);
-    return {
-      topic,
-      group: options.group ?? null,
-      unsubscribe: async () => {
-        record.active = false;
-      },
+    const unsubscribe = (): Promise<void> => {
+      record.active = false;
+      return Promise.resolve();
     };
+    return { topic, group: options.group ?? null, unsubscribe, [Symbol.asyncDispose]: unsubscribe };
   }
 
   async start(): Promise<void> {}
 
   async stop(): Promise<void> {}
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return Promise.resolve();
+  }
 
   async health(): Promise<HealthReport> {
     return { status: 'up', details: {} };
@@ -52,7 +61,7 @@ export class RecordingBroker implements MessageBrokerPort {
   /** Calls every active handler subscribed to `topic` with a message of `value`. */
   async deliver(topic: string, value: string): Promise<void> {
     for (const record of this.subscriptions) {
-      if (record.active && record.topic === topic) await record.handler(createMessage({ topic, value }));
+      if (record.active && record.topic === topic) await record.handler(createMessage({ topic, value }), { signal: new AbortController().signal });
     }
   }
 }

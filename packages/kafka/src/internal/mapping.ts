@@ -120,13 +120,15 @@ export function fromKafkaMessage(topic: string, partition: number, record: Kafka
     timestamp >= 0 && Number.isFinite(timestamp)
       ? { attempt: 1, partition, offset: record.offset, timestamp }
       : { attempt: 1, partition, offset: record.offset };
-  return Object.freeze({
-    topic,
-    value: record.value ?? EMPTY_VALUE,
-    key: record.key ?? null,
-    headers: receivedHeaders(record.headers),
-    metadata: Object.freeze(metadata),
-  });
+  const headers = receivedHeaders(record.headers);
+  const value = record.value ?? EMPTY_VALUE;
+  const key = record.key ?? null;
+  const frozen = Object.freeze(metadata);
+  // `id` (C11) is the msgport-message-id header, as core's createMessage() sets it.
+  const id = headers['msgport-message-id'];
+  return Object.freeze(
+    id === undefined ? { topic, value, key, headers, metadata: frozen } : { topic, value, key, headers, metadata: frozen, id },
+  );
 }
 
 /** Frozen decoded headers, or the shared {@link NO_HEADERS} when the record has none. */

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 // From node:timers, not the global: a test that fakes timers must not stop the broker's follow-ups.
 import { setImmediate } from 'node:timers';
-import type { Message, MessageHandler } from '@msgport/core';
+import type { HandlerContext, Message, MessageHandler } from '@msgport/core';
 import type { Deliver } from '@msgport/core/adapter';
 
 // Whether code runs inside a delivery of an in-memory broker (issue 18): a publish made there must
@@ -60,11 +60,11 @@ export function insideDelivery(): boolean {
  */
 export function trackHandler(handler: MessageHandler): MessageHandler {
   let kind: 'unknown' | 'sync' | 'async' = 'unknown';
-  const invokeInStorage = (message: Message): void | Promise<void> => {
+  const invokeInStorage = (message: Message, context: HandlerContext): void | Promise<void> => {
     let outcome: void | Promise<void>;
     try {
       storageOn = true;
-      outcome = storage.run(true, handler, message);
+      outcome = storage.run(true, handler, message, context);
     } catch (error) {
       // A synchronous throw is a synchronous completion.
       if (kind === 'unknown') kind = 'sync';
@@ -80,12 +80,12 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     releaseStorage();
     return outcome;
   };
-  const invoke = (message: Message): void | Promise<void> => {
-    if (kind !== 'sync') return invokeInStorage(message);
+  const invoke = (message: Message, context: HandlerContext): void | Promise<void> => {
+    if (kind !== 'sync') return invokeInStorage(message, context);
     let outcome: void | Promise<void>;
     depth++;
     try {
-      outcome = handler(message);
+      outcome = handler(message, context);
     } finally {
       depth--;
     }
@@ -94,14 +94,14 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     asyncHandlerSeen = true;
     return countUnscoped(outcome);
   };
-  return (message) => {
+  return (message, context) => {
     if (message === expected) {
       expectedStarted = true;
     } else if (queuedCount !== 0 && queuedFromDelivery.has(message)) {
       // Its turn has come (it counts as in flight, and stop() waits for it): it only starts late.
-      return nextTurn().then(() => invoke(message));
+      return nextTurn().then(() => invoke(message, context));
     }
-    return invoke(message);
+    return invoke(message, context);
   };
 }
 

@@ -121,10 +121,10 @@ export function describeThrownValueCases(context: ThrownValueContext): void {
       await broker.start();
       await broker.subscribe(
         topic,
-        (message) => {
+        (message, handlerContext) => {
           const fail = failures.get(message.headers['x-case'] ?? '');
           if (fail !== undefined) return fail() as Promise<void>;
-          return handled.handler(message);
+          return handled.handler(message, handlerContext);
         },
         { group, retry: { maxAttempts: 1 } },
       );

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+
+/** The header that carries a message's identity (C11). Set on every publish unless the publisher set it. */
+export const MESSAGE_ID_HEADER = 'msgport-message-id';
+
+/** Random bytes fetched at once, kept as hex; one id takes 16 hex digits of it. */
+const POOL_BYTES = 4_096;
+/** Largest value of the 12-bit counter in `rand_a`. */
+const MAX_COUNTER = 0xfff;
+/** The counter as 3 hex digits, for each of its values. */
+const COUNTER_HEX: readonly string[] = Array.from({ length: MAX_COUNTER + 1 }, (_, i) => i.toString(16).padStart(3, '0'));
+/** The variant digit (binary 10xx) for the char code of a random hex digit (its low 2 bits kept). */
+const VARIANT: readonly string[] = (() => {
+  const table: string[] = [];
+  for (const digit of '0123456789abcdef') table[digit.charCodeAt(0)] = '89ab'[parseInt(digit, 16) & 3]!;
+  return table;
+})();
+
+let pool = '';
+let poolOffset = 0;
+let lastMs = -1;
+let counter = 0;
+/** `tttttttt-tttt-7` for `lastMs`: the time part changes once per millisecond at most. */
+let prefix = '';
+
+/**
+ * Returns a new UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, then a 12-bit
+ * counter, then 62 random bits (from `crypto.randomBytes`). Ids made by one process sort in creation
+ * order, also within one millisecond (the counter starts at a random value below 2048 each
+ * millisecond and counts up; when it runs out, the time is moved on by one millisecond, as RFC 9562
+ * allows), and never go backwards when the clock does.
+ *
+ * ```ts
+ * createMessageId(); // '019ae4c8-5b1e-7a3c-9f12-8d0e6a4b2c7f'
+ * ```
+ */
+export function createMessageId(): string {
+  const ms = Date.now();
+  if (ms > lastMs) {
+    lastMs = ms;
+    const at = take(3);
+    counter = parseInt(pool.slice(at, at + 3), 16) & 0x7ff;
+    prefix = timePrefix(ms);
+  } else if (++counter > MAX_COUNTER) {
+    // Same millisecond (or the clock went back) and the counter ran out: move the time on.
+    counter = 0;
+    prefix = timePrefix(++lastMs);
+  }
+  const at = take(16);
+  return (
+    prefix +
+    COUNTER_HEX[counter]! +
+    '-' +
+    VARIANT[pool.charCodeAt(at)]! +
+    pool.slice(at + 1, at + 4) +
+    '-' +
+    pool.slice(at + 4, at + 16)
+  );
+}
+
+/** Reserves `digits` hex digits of the random pool and returns where they start. */
+function take(digits: number): number {
+  if (poolOffset + digits > pool.length) {
+    pool = randomBytes(POOL_BYTES).toString('hex');
+    poolOffset = 0;
+  }
+  const at = poolOffset;
+  poolOffset += digits;
+  return at;
+}
+
+function timePrefix(ms: number): string {
+  const hex = ms.toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
+}

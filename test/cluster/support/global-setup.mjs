@@ -8,7 +8,7 @@ import { root } from '../../reliability/support/global-common.mjs';
 export default async function globalSetup() {
   globalThis.__CLUSTER_STARTED_AT__ = Date.now();
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const projects = ['core', 'kafka'].map((name) => join('packages', name));
+  const projects = ['core', 'kafka', 'rabbitmq'].map((name) => join('packages', name));
   try {
     execFileSync(process.execPath, [tsc, '-b', ...projects], { cwd: root, stdio: 'pipe', timeout: 300_000 });
   } catch (error) {

@@ -1,5 +1,5 @@
 // Global setup of the cluster scenarios: builds the packages the child applications run on (as the
-// reliability suite does) and starts a fresh results file.
+// reliability suite does) and starts a fresh results file (unless MSGPORT_CLUSTER_KEEP_ROWS=1).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,5 +17,7 @@ export default async function globalSetup() {
   }
   const results = join(root, 'test', 'cluster', 'results');
   mkdirSync(results, { recursive: true });
-  rmSync(join(results, 'latest.jsonl'), { force: true });
+  // scripts/cluster.sh runs the Kafka and the RabbitMQ scenarios one after the other: the second
+  // run keeps the first one's rows (MSGPORT_CLUSTER_KEEP_ROWS=1), so latest.md has both.
+  if (process.env.MSGPORT_CLUSTER_KEEP_ROWS !== '1') rmSync(join(results, 'latest.jsonl'), { force: true });
 }

@@ -226,6 +226,7 @@ function adapterOptionsFor(provider: ProviderName, config: MsgportConfig): Recor
         ...compact({
           url: rabbitmq.url,
           exchangeName: rabbitmq['exchange-name'],
+          queueType: rabbitmq['queue-type'],
           prefetch: rabbitmq.prefetch,
           partitions: rabbitmq.partitions,
           connectionTimeoutMs: rabbitmq['connection-timeout-ms'],

@@ -7,7 +7,7 @@ export const REDACTED = '***';
 
 /**
  * A deep copy of `config` with every credential masked: `kafka.sasl.password` becomes `***`, and
- * the password in `rabbitmq.url` (`amqp://user:***@host/`). Safe to log or print.
+ * the password in `rabbitmq.url` (`amqp://user:***@host/`; in each URL of a list). Safe to log or print.
  */
 export function redactConfig<T extends MsgportConfigInput>(config: T): T {
   const copy = deepCopy(config) as T & Record<string, unknown>;
@@ -15,7 +15,10 @@ export function redactConfig<T extends MsgportConfigInput>(config: T): T {
   const sasl = asRecord(kafka?.['sasl']);
   if (sasl !== undefined && sasl['password'] !== undefined) sasl['password'] = REDACTED;
   const rabbitmq = asRecord(copy['rabbitmq']);
-  if (rabbitmq !== undefined && typeof rabbitmq['url'] === 'string') rabbitmq['url'] = redactUrl(rabbitmq['url']);
+  const url = rabbitmq?.['url'];
+  // One URL, a comma-separated string of them, or a list: every password is masked.
+  if (typeof url === 'string') rabbitmq!['url'] = url.includes(',') ? url.split(',').map(redactListEntry).join(',') : redactUrl(url);
+  else if (Array.isArray(url)) rabbitmq!['url'] = url.map((entry: unknown) => (typeof entry === 'string' ? redactUrl(entry) : entry));
   return copy;
 }
 
@@ -33,6 +36,19 @@ function deepCopy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(deepCopy);
   if (typeof value !== 'object' || value === null) return value;
   return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, deepCopy(child)]));
+}
+
+/**
+ * One entry of a comma-separated list of URLs: masked by {@link redactUrl} when it parses, else
+ * masked whole (a comma inside a password splits it into pieces that do not parse).
+ */
+function redactListEntry(entry: string): string {
+  try {
+    new URL(entry);
+    return redactUrl(entry);
+  } catch {
+    return REDACTED;
+  }
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {

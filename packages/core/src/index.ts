@@ -1,4 +1,4 @@
-export { MessagingError, isMessagingError, type MessagingErrorOptions } from './errors/messaging-error.js';
+export { CONSUMER_CLOSED, MessagingError, isMessagingError, type MessagingErrorOptions } from './errors/messaging-error.js';
 export { PublishError } from './errors/publish-error.js';
 export { BrokerStateError } from './errors/broker-state-error.js';
 export { InvalidArgumentError } from './errors/invalid-argument-error.js';

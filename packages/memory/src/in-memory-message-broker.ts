@@ -1,4 +1,5 @@
 import {
+  CONSUMER_CLOSED,
   InvalidArgumentError,
   isMessagingError,
   MessageBrokerBase,
@@ -231,7 +232,7 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
 }
 
 function unhandledReason(error: unknown): string {
-  return isMessagingError(error) && error.code === 'CONSUMER_CLOSED'
+  return isMessagingError(error) && error.code === CONSUMER_CLOSED
     ? 'it was still queued when the broker stopped or its subscription ended'
     : `its delivery failed (${error instanceof Error ? error.message : String(error)})`;
 }

@@ -2,6 +2,7 @@ import type { Channel, ChannelModel } from 'amqplib';
 import { SubscribeError, type Logger } from '@msgport/core';
 import { replyCode, REPLY_CODES } from './amqp-errors.js';
 import {
+  deadLetterQueueArguments,
   legacyQueueAction,
   legacyQueueArguments,
   partitionBindingArguments,
@@ -82,7 +83,7 @@ export async function declareGroupTopology(channel: Channel, layout: GroupLayout
     autoDelete: true,
     alternateExchange: layout.fallbackExchange,
   });
-  await channel.assertQueue(layout.deadLetterQueue, { durable: true });
+  await channel.assertQueue(layout.deadLetterQueue, { durable: true, arguments: deadLetterQueueArguments(layout.queueType) });
   await channel.bindQueue(layout.deadLetterQueue, layout.exchange, layout.deadLetterQueue);
   const queueArguments = partitionQueueArguments(layout);
   for (const [partition, queue] of layout.partitionQueues.entries()) {

@@ -83,7 +83,8 @@ if want rabbitmq; then
   cluster_up rabbitmq-cluster.sh
   if [ "$skip_conformance" != 1 ]; then
     t1=$SECONDS
-    MSGPORT_RABBITMQ_URL=$URLS npx jest --ci packages/rabbitmq/test/conformance.test.ts
+    MSGPORT_RABBITMQ_URL=$URLS MSGPORT_RABBITMQCTL_NODE=rmq1@localhost \
+      npx jest --ci packages/rabbitmq/test/conformance.test.ts
     echo "msgport: RabbitMQ conformance on the cluster took $((SECONDS - t1)) s" >&2
   fi
   MSGPORT_RABBITMQ_CLUSTER_URLS=$URLS scenarios 'test/cluster/r[0-9]' "$@"

@@ -33,7 +33,7 @@ async function script(...args: string[]): Promise<string> {
     return stdout;
   } catch (error) {
     const { stderr } = error as { stderr?: string };
-    throw new Error(`scripts/rabbitmq-cluster.sh ${args.join(' ')} failed: ${stderr ?? String(error)}`);
+    throw new Error(`scripts/rabbitmq-cluster.sh ${args.join(' ')} failed: ${stderr ?? String(error)}`, { cause: error });
   }
 }
 

@@ -188,8 +188,17 @@ export class QueueConsumers {
     const channel = consumer.channel;
     const consumerTag = consumer.consumerTag;
     consumer.consumerTag = null;
-    // No new deliveries; those already handed to core finish and are acknowledged on this channel.
-    if (channel !== null && consumerTag !== null) await channel.cancel(consumerTag).catch(() => undefined);
+    if (consumer.partition !== null) {
+      // A partition changing hands is not cancelled (basic.cancel): a quorum queue returns the
+      // deliveries that were on their way to a cancelled consumer behind newer messages, which the
+      // next owner would then handle first (per-key order, C6). Deliveries arriving from now on
+      // are held unacknowledged instead; closing the channel returns them to their place in the
+      // queue, on quorum and classic queues alike.
+      consumer.holding = true;
+    } else if (channel !== null && consumerTag !== null) {
+      // No new deliveries; those already handed to core finish and are acknowledged on this channel.
+      await channel.cancel(consumerTag).catch(() => undefined);
+    }
     await waitIdle(consumer);
     consumer.channel = null;
     if (channel !== null) await channel.close().catch(() => undefined);
@@ -281,6 +290,8 @@ export class QueueConsumers {
       void channel.close().catch(() => undefined);
       return;
     }
+    // Giving the partition up: left unacknowledged, returned to its place when the channel closes.
+    if (consumer.holding) return;
     let message: Message;
     try {
       message = fromAmqpDelivery(delivery, consumer.spec.topic, consumer.partition?.index ?? null);
@@ -311,7 +322,11 @@ export class QueueConsumers {
             `${closing ? ' (the consumer is closing)' : ''}; returning it to the queue.`,
           { error: safeText(error, secrets), ...(isMessagingError(error) ? { code: error.code } : {}) },
         );
-        this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, true));
+        // A partition consumer that is closing leaves it unacknowledged: closing the channel returns
+        // it to its place. A requeue (nack) would put it behind newer messages on a quorum queue,
+        // and the partition's next owner would handle those first (C6).
+        if (closing && consumer.partition !== null) this.#settleDelivery(consumer, channel, () => undefined);
+        else this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, true));
       },
     );
   }

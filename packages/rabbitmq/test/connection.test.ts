@@ -19,9 +19,11 @@ function recorder(): { hooks: ConstructorParameters<typeof Connection>[2]; event
   return {
     events,
     hooks: {
-      restore: async (link: Link) => {
+      restore: (link: Link) => {
         events.push(`restore ${link.endpoint.hostPort}`);
-        return () => events.push(`opened ${link.endpoint.hostPort}`);
+        return Promise.resolve(() => {
+          events.push(`opened ${link.endpoint.hostPort}`);
+        });
       },
       lost: (link: Link) => {
         events.push(`lost ${link.endpoint.hostPort}`);
@@ -35,7 +37,11 @@ const kind = (connection: Connection): ConnectionState['kind'] => connection.sta
 describe('Connection', () => {
   it('goes closed → connecting → open → recovering → open (on the next node) → stopping → closed', async () => {
     const [first, second] = [await killableProxy(), await killableProxy()];
-    const settings = resolveSettings({ url: [first.url, second.url], exchangeName, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+    const settings = resolveSettings({
+      url: [first.url, second.url],
+      exchangeName,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+    });
     const { hooks, events } = recorder();
     const connection = new Connection(settings, capturingLogger(), hooks);
     try {
@@ -95,7 +101,11 @@ describe('Connection', () => {
 
   it('ends a reconnection when it shuts down: the state is closed and no attempt is left', async () => {
     const node = await killableProxy();
-    const settings = resolveSettings({ url: [node.url, await refusingUrl()], exchangeName, reconnect: { initialDelayMs: 20, maxDelayMs: 50 } });
+    const settings = resolveSettings({
+      url: [node.url, await refusingUrl()],
+      exchangeName,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+    });
     const connection = new Connection(settings, capturingLogger(), recorder().hooks);
     await connection.start();
     await node.kill();

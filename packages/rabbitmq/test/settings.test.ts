@@ -32,7 +32,10 @@ describe('resolveSettings()', () => {
     expect(resolveSettings({ url: 'amqp://h/' }).queueType).toBe('quorum');
     expect(resolveSettings({ url: 'amqp://h/', queueType: 'classic' }).queueType).toBe('classic');
     expect(() => resolveSettings({ url: 'amqp://h/', queueType: 'stream' as never })).toThrow(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining("queueType must be 'quorum' or 'classic'") }),
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining("queueType must be 'quorum' or 'classic'"),
+      }),
     );
   });
 
@@ -85,10 +88,14 @@ describe('queue types', () => {
     const error = queueTypeMismatch(refusal('x-queue-type', "orders.bill'ing.p0"), 'quorum', []);
     expect(error?.name).toBe('ConfigurationError');
     expect(error?.retriable).toBe(false);
-    expect(error?.message).toContain(`Cannot declare queue "orders.bill'ing.p0" as a quorum queue (queueType 'quorum'): it exists as a classic queue`);
+    expect(error?.message).toContain(
+      `Cannot declare queue "orders.bill'ing.p0" as a quorum queue (queueType 'quorum'): it exists as a classic queue`,
+    );
     expect(error?.message).toContain("set queueType: 'classic'");
     expect(error?.message).toContain('rabbitmqctl delete_queue');
-    expect(queueTypeMismatch(refusal('x-dead-letter-strategy', 'q'), 'classic', [])?.message).toContain('it exists as a quorum queue');
+    expect(queueTypeMismatch(refusal('x-dead-letter-strategy', 'q'), 'classic', [])?.message).toContain(
+      'it exists as a quorum queue',
+    );
   });
 
   it('leaves other refusals alone', () => {

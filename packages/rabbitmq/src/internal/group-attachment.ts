@@ -62,7 +62,8 @@ export async function attachGroup(consumers: QueueConsumers, consumer: Consumer,
       await channel.close().catch(() => undefined);
       return;
     }
-    if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
+    if (link.closed)
+      throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
     consumer.link = link;
     consumer.channel = channel;
     consumer.consumerTag = consumerTag;

@@ -209,7 +209,9 @@ export class QueueConsumers {
     channel.on('error', (error: unknown) => {
       // While attaching, the failure reaches the caller; afterwards, only this log tells of it.
       if (consumer.channel !== channel) return;
-      this.#logger.warn(`The RabbitMQ channel of "${describeSpec(consumer.spec)}" failed: ${safeText(error, this.#settings.secrets)}.`);
+      this.#logger.warn(
+        `The RabbitMQ channel of "${describeSpec(consumer.spec)}" failed: ${safeText(error, this.#settings.secrets)}.`,
+      );
     });
     channel.on('close', () => this.#onChannelClosed(consumer, link, channel));
   }
@@ -218,7 +220,8 @@ export class QueueConsumers {
   async #awaitLink(deadline: number, spec: ConsumerSpec): Promise<Link> {
     for (;;) {
       const kind = this.#connection.state.kind;
-      if (kind === 'closed') throw new SubscribeError('Cannot subscribe: the RabbitMQ adapter is stopping.', { retriable: false });
+      if (kind === 'closed')
+        throw new SubscribeError('Cannot subscribe: the RabbitMQ adapter is stopping.', { retriable: false });
       const link = this.#connection.current;
       if (link !== null) return link;
       if (kind === 'stopping') {
@@ -247,7 +250,8 @@ export class QueueConsumers {
         await channel.close().catch(() => undefined);
         return;
       }
-      if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
+      if (link.closed)
+        throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
       consumer.link = link;
       consumer.channel = channel;
       const { consumerTag } = await channel.consume(queue, (delivery) => this.#onDelivery(consumer, channel, delivery), {
@@ -275,7 +279,12 @@ export class QueueConsumers {
       // Whatever the virtual host's default queue type: quorum queues cannot be exclusive.
       ...queueTypeArguments('classic', true),
     };
-    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false, arguments: queueArguments });
+    const { queue } = await channel.assertQueue('', {
+      exclusive: true,
+      autoDelete: true,
+      durable: false,
+      arguments: queueArguments,
+    });
     await channel.bindQueue(queue, exchange, spec.topic);
     return queue;
   }
@@ -285,7 +294,9 @@ export class QueueConsumers {
     if (delivery === null) {
       // basic.cancel from the broker: the queue was deleted. Declare it again and go on consuming.
       if (consumer.channel !== channel || consumer.closed) return;
-      this.#logger.warn(`RabbitMQ cancelled the consumer of "${describeSpec(consumer.spec)}" (queue deleted?); declaring it again.`);
+      this.#logger.warn(
+        `RabbitMQ cancelled the consumer of "${describeSpec(consumer.spec)}" (queue deleted?); declaring it again.`,
+      );
       consumer.consumerTag = null;
       void channel.close().catch(() => undefined);
       return;
@@ -296,9 +307,12 @@ export class QueueConsumers {
     try {
       message = fromAmqpDelivery(delivery, consumer.spec.topic, consumer.partition?.index ?? null);
     } catch (error) {
-      this.#logger.error(`Cannot decode a message from "${describeSpec(consumer.spec)}"; rejecting it to the dead-letter exchange.`, {
-        error: safeText(error, secrets),
-      });
+      this.#logger.error(
+        `Cannot decode a message from "${describeSpec(consumer.spec)}"; rejecting it to the dead-letter exchange.`,
+        {
+          error: safeText(error, secrets),
+        },
+      );
       settle(consumer, channel, () => channel.nack(delivery, false, false));
       return;
     }
@@ -315,13 +329,12 @@ export class QueueConsumers {
         // CONSUMER_CLOSED: core did not start the handler because stop() began or the subscription
         // ended while the delivery waited its turn. Expected, and the broker redelivers it.
         const closing = isMessagingError(error) && error.code === CONSUMER_CLOSED;
-        const log = closing ? this.#logger.debug : this.#logger.warn;
-        log.call(
-          this.#logger,
+        const line =
           `A message from "${describeSpec(consumer.spec)}" was not handled` +
-            `${closing ? ' (the consumer is closing)' : ''}; returning it to the queue.`,
-          { error: safeText(error, secrets), ...(isMessagingError(error) ? { code: error.code } : {}) },
-        );
+          `${closing ? ' (the consumer is closing)' : ''}; returning it to the queue.`;
+        const fields = { error: safeText(error, secrets), ...(isMessagingError(error) ? { code: error.code } : {}) };
+        if (closing) this.#logger.debug(line, fields);
+        else this.#logger.warn(line, fields);
         // A partition consumer that is closing leaves it unacknowledged: closing the channel returns
         // it to its place. A requeue (nack) would put it behind newer messages on a quorum queue,
         // and the partition's next owner would handle those first (C6).
@@ -361,19 +374,22 @@ export class QueueConsumers {
   #scheduleRetry(consumer: Consumer, link: Link): void {
     if (consumer.retryTimer !== null || consumer.closed) return;
     const attempt = ++consumer.retryAttempt;
-    consumer.retryTimer = setTimeout(() => {
-      consumer.retryTimer = null;
-      if (consumer.closed || link !== this.#connection.current) return;
-      this.attach(consumer, link).then(
-        () => this.#logger.info(`Resumed the consumer of "${describeSpec(consumer.spec)}".`),
-        (error: unknown) => {
-          this.#connection.lastError = safeText(error, this.#settings.secrets);
-          this.#logger.warn(
-            `Cannot resume the consumer of "${describeSpec(consumer.spec)}" (attempt ${attempt}): ${this.#connection.lastError}.`,
-          );
-          if (link === this.#connection.current) this.#scheduleRetry(consumer, link);
-        },
-      );
-    }, backoffDelay(this.#settings.backoff, attempt));
+    consumer.retryTimer = setTimeout(
+      () => {
+        consumer.retryTimer = null;
+        if (consumer.closed || link !== this.#connection.current) return;
+        this.attach(consumer, link).then(
+          () => this.#logger.info(`Resumed the consumer of "${describeSpec(consumer.spec)}".`),
+          (error: unknown) => {
+            this.#connection.lastError = safeText(error, this.#settings.secrets);
+            this.#logger.warn(
+              `Cannot resume the consumer of "${describeSpec(consumer.spec)}" (attempt ${attempt}): ${this.#connection.lastError}.`,
+            );
+            if (link === this.#connection.current) this.#scheduleRetry(consumer, link);
+          },
+        );
+      },
+      backoffDelay(this.#settings.backoff, attempt),
+    );
   }
 }

@@ -100,7 +100,9 @@ export function resolveSettings(options: RabbitMQAdapterOptions): Settings {
   }
   const queueType = options.queueType ?? 'quorum';
   if (!QUEUE_TYPES.has(queueType)) {
-    throw new InvalidArgumentError(`RabbitMQAdapter: queueType must be 'quorum' or 'classic', got ${describeValue(options.queueType)}.`);
+    throw new InvalidArgumentError(
+      `RabbitMQAdapter: queueType must be 'quorum' or 'classic', got ${describeValue(options.queueType)}.`,
+    );
   }
   const partitions = options.partitions ?? DEFAULT_PARTITIONS;
   if (!Number.isInteger(partitions) || partitions < MIN_PARTITIONS || partitions > MAX_PARTITIONS) {
@@ -160,7 +162,9 @@ function endpointOf(url: string, tls: boolean): Endpoint {
     throw new InvalidArgumentError(`RabbitMQAdapter: the url must start with amqp:// or amqps://, got ${redacted}.`);
   }
   if (tls && protocol !== 'amqps:') {
-    throw new InvalidArgumentError(`RabbitMQAdapter: tls options need an amqps:// url, got ${redacted}. Use amqps://host:5671/ for TLS.`);
+    throw new InvalidArgumentError(
+      `RabbitMQAdapter: tls options need an amqps:// url, got ${redacted}. Use amqps://host:5671/ for TLS.`,
+    );
   }
   const port = parsed.port === '' ? (protocol === 'amqps:' ? '5671' : '5672') : parsed.port;
   return Object.freeze({ url, redacted, hostPort: `${parsed.hostname}:${port}` });

@@ -335,11 +335,19 @@ export class QueueConsumers {
         const fields = { error: safeText(error, secrets), ...(isMessagingError(error) ? { code: error.code } : {}) };
         if (closing) this.#logger.debug(line, fields);
         else this.#logger.warn(line, fields);
-        // A partition consumer that is closing leaves it unacknowledged: closing the channel returns
-        // it to its place. A requeue (nack) would put it behind newer messages on a quorum queue,
-        // and the partition's next owner would handle those first (C6).
-        if (closing && consumer.partition !== null) this.#settleDelivery(consumer, channel, () => undefined);
-        else this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, true));
+        if (consumer.partition === null) {
+          this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, true));
+          return;
+        }
+        // A partition consumer never requeues with a nack: a quorum queue puts the message behind
+        // newer ones, which the partition's next reader would handle first (C6). Left
+        // unacknowledged, it returns to its place when the channel closes: soon, when the consumer
+        // is closing (CONSUMER_CLOSED); otherwise the channel is closed now, and the partition is
+        // taken again like one whose channel failed.
+        this.#settleDelivery(consumer, channel, () => undefined);
+        if (!closing && !consumer.closed && !consumer.holding && consumer.channel === channel) {
+          void channel.close().catch(() => undefined);
+        }
       },
     );
   }

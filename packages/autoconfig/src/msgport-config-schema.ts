@@ -52,6 +52,9 @@ function checkAmqpUrl(value: string, context: z.RefinementCtx): void {
   }
 }
 
+/** Where a comma-separated string of URLs is split: a comma that starts another URL (a password may contain commas). */
+export const AMQP_URL_SEPARATOR = /,(?=\s*amqps?:\/\/)/i;
+
 /**
  * One URL, or several (a cluster's nodes) as a list or a comma-separated string. Not a zod union:
  * each wrong URL is reported on its own line, as for one URL.
@@ -59,7 +62,7 @@ function checkAmqpUrl(value: string, context: z.RefinementCtx): void {
 const amqpUrls = z
   .custom<string | string[]>(() => true)
   .superRefine((value, context) => {
-    const urls: unknown[] | null = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : null;
+    const urls: unknown[] | null = typeof value === 'string' ? value.split(AMQP_URL_SEPARATOR) : Array.isArray(value) ? value : null;
     if (urls === null || urls.length === 0 || urls.some((url) => typeof url !== 'string')) {
       context.addIssue({
         code: 'custom',

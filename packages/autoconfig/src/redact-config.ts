@@ -1,6 +1,6 @@
 import { dump } from 'js-yaml';
 import { redactUrl } from './internal/redact-url.js';
-import type { MsgportConfigInput } from './msgport-config-schema.js';
+import { AMQP_URL_SEPARATOR, type MsgportConfigInput } from './msgport-config-schema.js';
 
 /** What replaces a credential in {@link redactConfig} and {@link formatConfig}. */
 export const REDACTED = '***';
@@ -17,7 +17,7 @@ export function redactConfig<T extends MsgportConfigInput>(config: T): T {
   const rabbitmq = asRecord(copy['rabbitmq']);
   const url = rabbitmq?.['url'];
   // One URL, a comma-separated string of them, or a list: every password is masked.
-  if (typeof url === 'string') rabbitmq!['url'] = url.includes(',') ? url.split(',').map(redactListEntry).join(',') : redactUrl(url);
+  if (typeof url === 'string') rabbitmq!['url'] = url.split(AMQP_URL_SEPARATOR).map(redactUrl).join(',');
   else if (Array.isArray(url)) rabbitmq!['url'] = url.map((entry: unknown) => (typeof entry === 'string' ? redactUrl(entry) : entry));
   return copy;
 }
@@ -36,19 +36,6 @@ function deepCopy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(deepCopy);
   if (typeof value !== 'object' || value === null) return value;
   return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, deepCopy(child)]));
-}
-
-/**
- * One entry of a comma-separated list of URLs: masked by {@link redactUrl} when it parses, else
- * masked whole (a comma inside a password splits it into pieces that do not parse).
- */
-function redactListEntry(entry: string): string {
-  try {
-    new URL(entry);
-    return redactUrl(entry);
-  } catch {
-    return REDACTED;
-  }
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {

@@ -30,8 +30,7 @@ export type RabbitMQQueueType = 'quorum' | 'classic';
 export interface RabbitMQAdapterOptions extends MessageBrokerBaseOptions {
   /**
    * AMQP URL, e.g. `amqp://user:password@host:5672/vhost` (`amqps://` for TLS), or the URLs of the
-   * nodes of a cluster (an array, or one string of comma-separated URLs; percent-encode a comma in a
-   * password as `%2C`). The adapter connects to the first node that answers and, when the
+   * nodes of a cluster (an array, or one string of URLs separated by commas). The adapter connects to the first node that answers and, when the
    * connection drops, tries the next ones in turn (with the `reconnect` backoff). AMQP query
    * parameters such as `?heartbeat=10` are honoured. Passwords never appear in errors, logs or
    * health details.

@@ -131,7 +131,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     return this.#consumers.open(spec, deliver);
   }
 
-  protected override async checkHealth(): Promise<AdapterHealth> {
+  protected override checkHealth(): Promise<AdapterHealth> {
     const connection = this.#connection.health();
     const consumers = this.#consumers.health();
     const { exchange, partitions } = this.#settings;
@@ -149,8 +149,8 @@ export class RabbitMQAdapter extends MessageBrokerBase {
       ...outage,
     };
     const link = connection.link;
-    if (link === null) return { status: connection.down ? 'down' : 'degraded', details };
+    if (link === null) return Promise.resolve({ status: connection.down ? 'down' : 'degraded', details });
     const healthy = link.publisher !== null && !link.blocked && consumers.active === consumers.expected;
-    return { status: healthy ? 'up' : 'degraded', details };
+    return Promise.resolve({ status: healthy ? 'up' : 'degraded', details });
   }
 }

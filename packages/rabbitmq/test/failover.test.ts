@@ -104,7 +104,10 @@ describe('RabbitMQAdapter with several URLs', () => {
       timeoutMs: 30_000,
       description: 'every confirmed message in the group',
     });
-    await waitFor(() => (broker.health().then((health) => health.status === 'up')), { timeoutMs: 10_000, description: 'health up' });
+    await waitFor(() => broker.health().then((health) => health.status === 'up'), {
+      timeoutMs: 10_000,
+      description: 'health up',
+    });
     // Broadcast: what was published once the consumer was resumed on the second node arrives there too.
     await broker.publish(topic, 'after');
     await waitFor(() => broadcast.values().includes('after'), { timeoutMs: 10_000, description: 'the broadcast after failover' });

@@ -76,7 +76,10 @@ describe('queueType', () => {
     await broker.start();
     await broker.publish(topic, 'hello');
     await received.waitForCount(1);
-    expect(await typesOf([`${topic}.g.p0`, `${topic}.g.dlq`])).toEqual({ [`${topic}.g.p0`]: 'classic', [`${topic}.g.dlq`]: 'classic' });
+    expect(await typesOf([`${topic}.g.p0`, `${topic}.g.dlq`])).toEqual({
+      [`${topic}.g.p0`]: 'classic',
+      [`${topic}.g.dlq`]: 'classic',
+    });
     await broker.stop();
   }, 60_000);
 
@@ -94,7 +97,11 @@ describe('queueType', () => {
     expect(isMessagingError(error) && error.code).toBe('INVALID_CONFIG');
     expect(isMessagingError(error) && error.retriable).toBe(false);
     const message = (error as Error).message;
-    expect(message).toMatch(new RegExp(`Cannot declare queue "${topic}\\.g\\.(dlq|p\\d)" as a quorum queue \\(queueType 'quorum'\\): it exists as a classic queue`));
+    expect(message).toMatch(
+      new RegExp(
+        `Cannot declare queue "${topic}\\.g\\.(dlq|p\\d)" as a quorum queue \\(queueType 'quorum'\\): it exists as a classic queue`,
+      ),
+    );
     expect(message).toContain("set queueType: 'classic'");
     expect(message).toContain('delete it');
     await broker.stop();
@@ -111,7 +118,11 @@ describe('queueType', () => {
     const error = await rejectionOf(broker.subscribe(topic, () => undefined, 'g'));
     expect(isMessagingError(error) && error.name).toBe('ConfigurationError');
     const message = (error as Error).message;
-    expect(message).toMatch(new RegExp(`Cannot declare queue "${topic}\\.g\\.(dlq|p\\d)" as a classic queue \\(queueType 'classic'\\): it exists as a quorum queue`));
+    expect(message).toMatch(
+      new RegExp(
+        `Cannot declare queue "${topic}\\.g\\.(dlq|p\\d)" as a classic queue \\(queueType 'classic'\\): it exists as a quorum queue`,
+      ),
+    );
     expect(message).toContain("set queueType: 'quorum'");
     await broker.stop();
   }, 60_000);

@@ -306,7 +306,9 @@ export class ConfirmPublisher {
         throw new PublishError(
           `Cannot publish to "${topic}": no connection to RabbitMQ at ${redactedUrls} for ${publishTimeoutMs} ms ` +
             `(${this.#connection.lastError ?? 'reconnecting'})` +
-            (lostOnce ? '; the message was sent once but its confirm was lost with the connection, so it may have been stored.' : '.') +
+            (lostOnce
+              ? '; the message was sent once but its confirm was lost with the connection, so it may have been stored.'
+              : '.') +
             ' Publish it again later.',
           { code: 'PUBLISH_TIMEOUT', retriable: true },
         );

@@ -123,10 +123,18 @@ export class Connection {
       const endpoint = endpoints[(attempt - 1) % endpoints.length]!;
       this.#endpoint = endpoint;
       try {
-        const link = await openLink(endpoint, Math.min(deadline, this.#attemptDeadline()), this.#settings, this.#logger, this.#events);
+        const link = await openLink(
+          endpoint,
+          Math.min(deadline, this.#attemptDeadline()),
+          this.#settings,
+          this.#logger,
+          this.#events,
+        );
         if (this.#state !== connecting) {
           await closeLink(link, Date.now(), this.#logger);
-          throw new ConnectionError(`Cannot start the RabbitMQ adapter: it was stopped while connecting to ${endpoint.redacted}.`);
+          throw new ConnectionError(
+            `Cannot start the RabbitMQ adapter: it was stopped while connecting to ${endpoint.redacted}.`,
+          );
         }
         this.#open(link);
         this.#logger.info(`Connected to RabbitMQ at ${endpoint.redacted}.`);
@@ -299,7 +307,9 @@ export class Connection {
           if (this.#state.kind !== 'open') return;
           const outage = Date.now() - recovering.since;
           const moved = recovering.from === endpoint ? '' : ` (failed over from ${recovering.from.redacted})`;
-          this.#logger.info(`Reconnected to RabbitMQ at ${endpoint.redacted}${moved} after ${outage} ms (${attempt} attempt(s)).`);
+          this.#logger.info(
+            `Reconnected to RabbitMQ at ${endpoint.redacted}${moved} after ${outage} ms (${attempt} attempt(s)).`,
+          );
         },
         (error: unknown) => {
           if (this.#state !== recovering) return;
@@ -310,12 +320,11 @@ export class Connection {
           // A TLS failure keeps being retried (the broker may be reconfigured), but health says
           // `down` and the log says why at error level, as for refused credentials.
           this.lastError = tls !== null ? `TLS handshake failed: ${safeText(tls, secrets)}` : safeText(error, secrets);
-          const log = recovering.refused !== null ? this.#logger.error : this.#logger.debug;
-          log.call(
-            this.#logger,
+          const line =
             `Reconnecting to RabbitMQ at ${endpoint.redacted} failed (attempt ${attempt}): ${this.lastError}.` +
-              (tls !== null ? ` ${tlsHint(endpoint)} Retrying.` : ''),
-          );
+            (tls !== null ? ` ${tlsHint(endpoint)} Retrying.` : '');
+          if (recovering.refused !== null) this.#logger.error(line);
+          else this.#logger.debug(line);
           this.#scheduleReconnect(recovering);
         },
       );
@@ -343,7 +352,8 @@ export class Connection {
       await closeLink(link, Date.now(), this.#logger);
       return;
     }
-    if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while consumers were being restored; it will be retried.');
+    if (link.closed)
+      throw new ConnectionError('The RabbitMQ connection closed while consumers were being restored; it will be retried.');
     this.#open(link);
     afterOpen();
   }
@@ -375,9 +385,12 @@ export class Connection {
         if (link !== this.current) return;
         this.lastError = safeText(error, this.#settings.secrets);
         this.#logger.warn(`Cannot reopen the RabbitMQ publishing channel (attempt ${attempt}): ${this.lastError}.`);
-        const timer = setTimeout(() => {
-          if (link === this.current) this.#replacePublisher(link, attempt + 1);
-        }, backoffDelay(this.#settings.backoff, attempt));
+        const timer = setTimeout(
+          () => {
+            if (link === this.current) this.#replacePublisher(link, attempt + 1);
+          },
+          backoffDelay(this.#settings.backoff, attempt),
+        );
         timer.unref();
       },
     );

@@ -16,6 +16,12 @@ export interface Consumer {
   retryAttempt: number;
   inFlight: number;
   idleWaiters: Array<() => void>;
+  /**
+   * A partition consumer giving its partition up: deliveries that arrive from now on are not
+   * handed to core and stay unacknowledged, so that closing the channel returns them to the queue
+   * in their place (see QueueConsumers.close()).
+   */
+  holding: boolean;
   /** True once openConsumer() returned it: from then on, health expects it to be consuming. */
   opened: boolean;
   /**
@@ -43,6 +49,7 @@ export function createConsumer(spec: ConsumerSpec, deliver: Deliver, partition: 
     retryAttempt: 0,
     inFlight: 0,
     idleWaiters: [],
+    holding: false,
     opened: partition !== null,
     partition,
     group: null,

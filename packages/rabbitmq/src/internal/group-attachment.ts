@@ -9,6 +9,7 @@ import {
   ProbeChannel,
   tryOwnPartition,
   unbindEarlierPartitions,
+  whenPartitionUnconsumed,
 } from './group-topology.js';
 import type { Link } from './link.js';
 import { PartitionCoordinator, type PartitionDriver } from './partition-coordinator.js';
@@ -17,6 +18,11 @@ import { groupLayout, type GroupLayout } from './queue-layout.js';
 
 /** How often each instance of a group reviews which partitions it consumes (±20 % jitter). */
 const PARTITION_REVIEW_INTERVAL_MS = 1_000;
+/**
+ * Upper bound of the wait for the broker to count a closed partition consumer out (it takes a few
+ * milliseconds; a broker that takes longer is overloaded, and the handover goes ahead).
+ */
+const HANDOVER_SETTLE_TIMEOUT_MS = 5_000;
 
 /**
  * Attaches a group subscription to `link`: declares the group's partition queues (see
@@ -56,7 +62,8 @@ export async function attachGroup(consumers: QueueConsumers, consumer: Consumer,
       await channel.close().catch(() => undefined);
       return;
     }
-    if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
+    if (link.closed)
+      throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
     consumer.link = link;
     consumer.channel = channel;
     consumer.consumerTag = consumerTag;
@@ -93,6 +100,17 @@ function partitionDriver(
   onLost: (partition: number) => void,
 ): PartitionDriver {
   const owned = new Map<number, Consumer>();
+  /** Before another instance may take `partition`: what this one received from it is back in the queue. */
+  const settledBeforeHandover = async (partition: number): Promise<void> => {
+    if (link.closed) return;
+    const settled = await whenPartitionUnconsumed(probe, layout, partition, Date.now() + HANDOVER_SETTLE_TIMEOUT_MS);
+    if (!settled) {
+      consumers.logger.warn(
+        `RabbitMQ still counts a consumer on "${layout.partitionQueues[partition]}" ${HANDOVER_SETTLE_TIMEOUT_MS} ms after this ` +
+          'instance closed it; giving the partition up anyway.',
+      );
+    }
+  };
   /** Consumers whose channel closed under them, until their partition is given up. */
   const lost = new Map<number, Consumer>();
   return {
@@ -104,6 +122,7 @@ function partitionDriver(
       const consumer = lost.get(partition);
       if (consumer !== undefined) await waitIdle(consumer);
       lost.delete(partition);
+      await settledBeforeHandover(partition);
       await disownPartition(probe, layout, partition);
     },
     redeclare: () => probe.run((channel) => declareGroupTopology(channel, layout)),

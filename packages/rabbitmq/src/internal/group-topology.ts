@@ -244,6 +244,21 @@ export async function disownPartition(probe: ProbeChannel, layout: GroupLayout, 
   await probe.run((channel) => channel.deleteQueue(layout.ownerQueues[partition]!));
 }
 
+/**
+ * Waits until the broker no longer counts a consumer on the queue of `partition` (or `deadline`
+ * passes: false). Closing a channel returns its unacknowledged messages, but a quorum queue
+ * applies that after the close completed; the next owner must not start consuming before those
+ * messages are back in their place.
+ */
+export async function whenPartitionUnconsumed(probe: ProbeChannel, layout: GroupLayout, partition: number, deadline: number): Promise<boolean> {
+  for (;;) {
+    const { consumerCount } = await probe.run((channel) => channel.checkQueue(layout.partitionQueues[partition]!));
+    if (consumerCount === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Instances of the group that consume now: the consumers of its members queue. */
 export async function countMembers(probe: ProbeChannel, layout: GroupLayout): Promise<number> {
   const { consumerCount } = await probe.run((channel) => channel.checkQueue(layout.membersQueue));

@@ -51,7 +51,13 @@ const CLOSE_GRACE_MS = 1_000;
  *
  * @throws {ConfigurationError} when an exchange exists with other settings; the client's error otherwise.
  */
-export async function openLink(endpoint: Endpoint, deadline: number, settings: Settings, logger: Logger, events: LinkEvents): Promise<Link> {
+export async function openLink(
+  endpoint: Endpoint,
+  deadline: number,
+  settings: Settings,
+  logger: Logger,
+  events: LinkEvents,
+): Promise<Link> {
   const remaining = Math.max(1, deadline - Date.now());
   const connection = await withTimeout(
     amqplib.connect(endpoint.url, {

@@ -188,8 +188,17 @@ export class QueueConsumers {
     const channel = consumer.channel;
     const consumerTag = consumer.consumerTag;
     consumer.consumerTag = null;
-    // No new deliveries; those already handed to core finish and are acknowledged on this channel.
-    if (channel !== null && consumerTag !== null) await channel.cancel(consumerTag).catch(() => undefined);
+    if (consumer.partition !== null) {
+      // A partition changing hands is not cancelled (basic.cancel): a quorum queue returns the
+      // deliveries that were on their way to a cancelled consumer behind newer messages, which the
+      // next owner would then handle first (per-key order, C6). Deliveries arriving from now on
+      // are held unacknowledged instead; closing the channel returns them to their place in the
+      // queue, on quorum and classic queues alike.
+      consumer.holding = true;
+    } else if (channel !== null && consumerTag !== null) {
+      // No new deliveries; those already handed to core finish and are acknowledged on this channel.
+      await channel.cancel(consumerTag).catch(() => undefined);
+    }
     await waitIdle(consumer);
     consumer.channel = null;
     if (channel !== null) await channel.close().catch(() => undefined);
@@ -200,7 +209,9 @@ export class QueueConsumers {
     channel.on('error', (error: unknown) => {
       // While attaching, the failure reaches the caller; afterwards, only this log tells of it.
       if (consumer.channel !== channel) return;
-      this.#logger.warn(`The RabbitMQ channel of "${describeSpec(consumer.spec)}" failed: ${safeText(error, this.#settings.secrets)}.`);
+      this.#logger.warn(
+        `The RabbitMQ channel of "${describeSpec(consumer.spec)}" failed: ${safeText(error, this.#settings.secrets)}.`,
+      );
     });
     channel.on('close', () => this.#onChannelClosed(consumer, link, channel));
   }
@@ -209,7 +220,8 @@ export class QueueConsumers {
   async #awaitLink(deadline: number, spec: ConsumerSpec): Promise<Link> {
     for (;;) {
       const kind = this.#connection.state.kind;
-      if (kind === 'closed') throw new SubscribeError('Cannot subscribe: the RabbitMQ adapter is stopping.', { retriable: false });
+      if (kind === 'closed')
+        throw new SubscribeError('Cannot subscribe: the RabbitMQ adapter is stopping.', { retriable: false });
       const link = this.#connection.current;
       if (link !== null) return link;
       if (kind === 'stopping') {
@@ -238,7 +250,8 @@ export class QueueConsumers {
         await channel.close().catch(() => undefined);
         return;
       }
-      if (link.closed) throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
+      if (link.closed)
+        throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
       consumer.link = link;
       consumer.channel = channel;
       const { consumerTag } = await channel.consume(queue, (delivery) => this.#onDelivery(consumer, channel, delivery), {
@@ -266,7 +279,12 @@ export class QueueConsumers {
       // Whatever the virtual host's default queue type: quorum queues cannot be exclusive.
       ...queueTypeArguments('classic', true),
     };
-    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false, arguments: queueArguments });
+    const { queue } = await channel.assertQueue('', {
+      exclusive: true,
+      autoDelete: true,
+      durable: false,
+      arguments: queueArguments,
+    });
     await channel.bindQueue(queue, exchange, spec.topic);
     return queue;
   }
@@ -276,18 +294,25 @@ export class QueueConsumers {
     if (delivery === null) {
       // basic.cancel from the broker: the queue was deleted. Declare it again and go on consuming.
       if (consumer.channel !== channel || consumer.closed) return;
-      this.#logger.warn(`RabbitMQ cancelled the consumer of "${describeSpec(consumer.spec)}" (queue deleted?); declaring it again.`);
+      this.#logger.warn(
+        `RabbitMQ cancelled the consumer of "${describeSpec(consumer.spec)}" (queue deleted?); declaring it again.`,
+      );
       consumer.consumerTag = null;
       void channel.close().catch(() => undefined);
       return;
     }
+    // Giving the partition up: left unacknowledged, returned to its place when the channel closes.
+    if (consumer.holding) return;
     let message: Message;
     try {
       message = fromAmqpDelivery(delivery, consumer.spec.topic, consumer.partition?.index ?? null);
     } catch (error) {
-      this.#logger.error(`Cannot decode a message from "${describeSpec(consumer.spec)}"; rejecting it to the dead-letter exchange.`, {
-        error: safeText(error, secrets),
-      });
+      this.#logger.error(
+        `Cannot decode a message from "${describeSpec(consumer.spec)}"; rejecting it to the dead-letter exchange.`,
+        {
+          error: safeText(error, secrets),
+        },
+      );
       settle(consumer, channel, () => channel.nack(delivery, false, false));
       return;
     }
@@ -304,14 +329,25 @@ export class QueueConsumers {
         // CONSUMER_CLOSED: core did not start the handler because stop() began or the subscription
         // ended while the delivery waited its turn. Expected, and the broker redelivers it.
         const closing = isMessagingError(error) && error.code === CONSUMER_CLOSED;
-        const log = closing ? this.#logger.debug : this.#logger.warn;
-        log.call(
-          this.#logger,
+        const line =
           `A message from "${describeSpec(consumer.spec)}" was not handled` +
-            `${closing ? ' (the consumer is closing)' : ''}; returning it to the queue.`,
-          { error: safeText(error, secrets), ...(isMessagingError(error) ? { code: error.code } : {}) },
-        );
-        this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, true));
+          `${closing ? ' (the consumer is closing)' : ''}; returning it to the queue.`;
+        const fields = { error: safeText(error, secrets), ...(isMessagingError(error) ? { code: error.code } : {}) };
+        if (closing) this.#logger.debug(line, fields);
+        else this.#logger.warn(line, fields);
+        if (consumer.partition === null) {
+          this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, true));
+          return;
+        }
+        // A partition consumer never requeues with a nack: a quorum queue puts the message behind
+        // newer ones, which the partition's next reader would handle first (C6). Left
+        // unacknowledged, it returns to its place when the channel closes: soon, when the consumer
+        // is closing (CONSUMER_CLOSED); otherwise the channel is closed now, and the partition is
+        // taken again like one whose channel failed.
+        this.#settleDelivery(consumer, channel, () => undefined);
+        if (!closing && !consumer.closed && !consumer.holding && consumer.channel === channel) {
+          void channel.close().catch(() => undefined);
+        }
       },
     );
   }
@@ -346,19 +382,22 @@ export class QueueConsumers {
   #scheduleRetry(consumer: Consumer, link: Link): void {
     if (consumer.retryTimer !== null || consumer.closed) return;
     const attempt = ++consumer.retryAttempt;
-    consumer.retryTimer = setTimeout(() => {
-      consumer.retryTimer = null;
-      if (consumer.closed || link !== this.#connection.current) return;
-      this.attach(consumer, link).then(
-        () => this.#logger.info(`Resumed the consumer of "${describeSpec(consumer.spec)}".`),
-        (error: unknown) => {
-          this.#connection.lastError = safeText(error, this.#settings.secrets);
-          this.#logger.warn(
-            `Cannot resume the consumer of "${describeSpec(consumer.spec)}" (attempt ${attempt}): ${this.#connection.lastError}.`,
-          );
-          if (link === this.#connection.current) this.#scheduleRetry(consumer, link);
-        },
-      );
-    }, backoffDelay(this.#settings.backoff, attempt));
+    consumer.retryTimer = setTimeout(
+      () => {
+        consumer.retryTimer = null;
+        if (consumer.closed || link !== this.#connection.current) return;
+        this.attach(consumer, link).then(
+          () => this.#logger.info(`Resumed the consumer of "${describeSpec(consumer.spec)}".`),
+          (error: unknown) => {
+            this.#connection.lastError = safeText(error, this.#settings.secrets);
+            this.#logger.warn(
+              `Cannot resume the consumer of "${describeSpec(consumer.spec)}" (attempt ${attempt}): ${this.#connection.lastError}.`,
+            );
+            if (link === this.#connection.current) this.#scheduleRetry(consumer, link);
+          },
+        );
+      },
+      backoffDelay(this.#settings.backoff, attempt),
+    );
   }
 }

@@ -22,14 +22,19 @@ export function queueTypeArguments(queueType: RabbitMQQueueType, deadLettering: 
 }
 
 /** The arguments the two queue types differ in: a mismatch on one of them means "the queue has the other type". */
-const TYPE_ARGUMENTS = /inequivalent arg '(x-queue-type|x-dead-letter-strategy|x-overflow)' for queue '((?:[^']|'(?! in vhost))*)'/;
+const TYPE_ARGUMENTS =
+  /inequivalent arg '(x-queue-type|x-dead-letter-strategy|x-overflow)' for queue '((?:[^']|'(?! in vhost))*)'/;
 
 /**
  * When `error` is RabbitMQ refusing to declare a queue because it exists with the other type
  * (PRECONDITION_FAILED, inequivalent `x-queue-type` or one of the arguments only quorum queues get),
  * a {@link ConfigurationError} naming the queue, both types and what to do; `null` otherwise.
  */
-export function queueTypeMismatch(error: unknown, queueType: RabbitMQQueueType, secrets: readonly string[]): ConfigurationError | null {
+export function queueTypeMismatch(
+  error: unknown,
+  queueType: RabbitMQQueueType,
+  secrets: readonly string[],
+): ConfigurationError | null {
   if (replyCode(error) !== REPLY_CODES.PRECONDITION_FAILED) return null;
   const match = TYPE_ARGUMENTS.exec(safeText(error, secrets));
   if (match === null) return null;

@@ -52,13 +52,20 @@ const TLS_OPTION_KEYS: { readonly [K in keyof Required<RabbitMQTlsOptions>]: tru
 };
 
 /**
- * `url` as a list: an array as is, a string split on commas (blanks around them ignored).
+ * Where a comma-separated string of URLs is split: at a comma followed by the next URL's scheme
+ * (a password may contain a comma, but not one followed by `amqp://`).
+ */
+const URL_SEPARATOR = /,(?=\s*amqps?:\/\/)/i;
+
+/**
+ * `url` as a list: an array as is, a string split at each comma that starts another URL (blanks
+ * around it ignored).
  * @throws {InvalidArgumentError} for anything else, or an empty list.
  */
 export function urlList(url: unknown): string[] {
   const usage = urlListUsage();
   let urls: unknown[];
-  if (typeof url === 'string') urls = url.split(',').map((part) => part.trim());
+  if (typeof url === 'string') urls = url.split(URL_SEPARATOR).map((part) => part.trim());
   else if (Array.isArray(url)) urls = url.map((part: unknown) => (typeof part === 'string' ? part.trim() : part));
   else throw new InvalidArgumentError(usage);
   if (urls.length === 0 || urls.some((part) => typeof part !== 'string' || part === '')) throw new InvalidArgumentError(usage);
@@ -74,8 +81,6 @@ export function resolveSettings(options: RabbitMQAdapterOptions): Settings {
   const urls = urlList(options.url);
   const passphrase = options.tls?.passphrase;
   const secrets = new Set<string>([
-    // The whole string too: a comma inside a password would otherwise split it in two.
-    ...(typeof options.url === 'string' ? secretsOf(options.url) : []),
     ...urls.flatMap(secretsOf),
     ...(typeof passphrase === 'string' && passphrase !== '' ? [passphrase] : []),
   ]);
@@ -95,7 +100,9 @@ export function resolveSettings(options: RabbitMQAdapterOptions): Settings {
   }
   const queueType = options.queueType ?? 'quorum';
   if (!QUEUE_TYPES.has(queueType)) {
-    throw new InvalidArgumentError(`RabbitMQAdapter: queueType must be 'quorum' or 'classic', got ${describeValue(options.queueType)}.`);
+    throw new InvalidArgumentError(
+      `RabbitMQAdapter: queueType must be 'quorum' or 'classic', got ${describeValue(options.queueType)}.`,
+    );
   }
   const partitions = options.partitions ?? DEFAULT_PARTITIONS;
   if (!Number.isInteger(partitions) || partitions < MIN_PARTITIONS || partitions > MAX_PARTITIONS) {
@@ -155,7 +162,9 @@ function endpointOf(url: string, tls: boolean): Endpoint {
     throw new InvalidArgumentError(`RabbitMQAdapter: the url must start with amqp:// or amqps://, got ${redacted}.`);
   }
   if (tls && protocol !== 'amqps:') {
-    throw new InvalidArgumentError(`RabbitMQAdapter: tls options need an amqps:// url, got ${redacted}. Use amqps://host:5671/ for TLS.`);
+    throw new InvalidArgumentError(
+      `RabbitMQAdapter: tls options need an amqps:// url, got ${redacted}. Use amqps://host:5671/ for TLS.`,
+    );
   }
   const port = parsed.port === '' ? (protocol === 'amqps:' ? '5671' : '5672') : parsed.port;
   return Object.freeze({ url, redacted, hostPort: `${parsed.hostname}:${port}` });

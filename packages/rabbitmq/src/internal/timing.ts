@@ -10,7 +10,13 @@ export async function beforeDeadline(promise: Promise<unknown>, deadline: number
     timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
   });
   try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -20,7 +26,12 @@ export async function beforeDeadline(promise: Promise<unknown>, deadline: number
  * `promise`, or a rejection with `timeoutError()` after `ms`; a value that arrives after the
  * timeout is handed to `discard` (e.g. a connection that opened too late is closed).
  */
-export function withTimeout<T>(promise: Promise<T>, ms: number, timeoutError: () => Error, discard: (late: T) => unknown): Promise<T> {
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  timeoutError: () => Error,
+  discard: (late: T) => unknown,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let timedOut = false;
     const timer = setTimeout(() => {

@@ -31,30 +31,52 @@ const bootstrapServers = z
   })
   .describe('Kafka brokers to bootstrap from, comma-separated host:port');
 
-const amqpUrl = z
-  .string()
+/** Adds an issue when `value` is not one usable amqp:// or amqps:// URL (never quoting it: it may hold a password). */
+function checkAmqpUrl(value: string, context: z.RefinementCtx): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    context.addIssue({
+      code: 'custom',
+      message: 'expected an amqp:// or amqps:// URL such as amqp://guest:guest@localhost/, but it could not be parsed',
+    });
+    return;
+  }
+  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
+    context.addIssue({
+      code: 'custom',
+      message: `expected an amqp:// or amqps:// URL such as amqp://guest:guest@localhost/, got a ${url.protocol}// URL`,
+    });
+  } else if (url.hostname === '') {
+    context.addIssue({ code: 'custom', message: 'expected an amqp:// or amqps:// URL with a host name' });
+  }
+}
+
+/** Where a comma-separated string of URLs is split: a comma that starts another URL (a password may contain commas). */
+export const AMQP_URL_SEPARATOR = /,(?=\s*amqps?:\/\/)/i;
+
+/**
+ * One URL, or several (a cluster's nodes) as a list or a comma-separated string. Not a zod union:
+ * each wrong URL is reported on its own line, as for one URL.
+ */
+const amqpUrls = z
+  .custom<string | string[]>(() => true)
   .superRefine((value, context) => {
-    // The URL may hold a password: messages never quote it.
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
+    const urls: unknown[] | null = typeof value === 'string' ? value.split(AMQP_URL_SEPARATOR) : Array.isArray(value) ? value : null;
+    if (urls === null || urls.length === 0 || urls.some((url) => typeof url !== 'string')) {
       context.addIssue({
         code: 'custom',
-        message: 'expected an amqp:// or amqps:// URL such as amqp://guest:guest@localhost/, but it could not be parsed',
+        message: 'expected an amqp:// or amqps:// URL such as amqp://guest:guest@localhost/, or a list of them',
       });
       return;
     }
-    if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
-      context.addIssue({
-        code: 'custom',
-        message: `expected an amqp:// or amqps:// URL such as amqp://guest:guest@localhost/, got a ${url.protocol}// URL`,
-      });
-    } else if (url.hostname === '') {
-      context.addIssue({ code: 'custom', message: 'expected an amqp:// or amqps:// URL with a host name' });
-    }
+    for (const url of urls as string[]) checkAmqpUrl(url.trim(), context);
   })
-  .describe('RabbitMQ connection URL (amqp:// or amqps://); its password is never printed');
+  .describe(
+    "RabbitMQ connection URL (amqp:// or amqps://), or the URLs of a cluster's nodes (a list or comma-separated): " +
+      'the adapter connects to the first that answers and fails over to the others; passwords are never printed',
+  );
 
 const positiveInt = () => z.int().min(1);
 const nonNegativeInt = () => z.int().min(0);
@@ -129,8 +151,12 @@ const kafkaSchema = z
 
 const rabbitmqSchema = z
   .strictObject({
-    url: amqpUrl.default('amqp://guest:guest@localhost/'),
+    url: amqpUrls.default('amqp://guest:guest@localhost/'),
     'exchange-name': z.string().min(1).default('msgport').describe('Durable direct exchange messages are published to'),
+    'queue-type': z
+      .enum(['quorum', 'classic'])
+      .optional()
+      .describe('Type of group (partition) and dead-letter queues: quorum (replicated on a cluster) or classic'),
     prefetch: positiveInt().optional().describe('Unacknowledged messages a consumer may hold'),
     partitions: positiveInt()
       .optional()

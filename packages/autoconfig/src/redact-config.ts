@@ -1,13 +1,13 @@
 import { dump } from 'js-yaml';
 import { redactUrl } from '@msgport/core/adapter';
-import type { MsgportConfigInput } from './msgport-config-schema.js';
+import { AMQP_URL_SEPARATOR, type MsgportConfigInput } from './msgport-config-schema.js';
 
 /** What replaces a credential in {@link redactConfig} and {@link formatConfig}. */
 export const REDACTED = '***';
 
 /**
  * A deep copy of `config` with every credential masked: `kafka.sasl.password` becomes `***`, and
- * the password in `rabbitmq.url` (`amqp://user:***@host/`). Safe to log or print.
+ * the password in `rabbitmq.url` (`amqp://user:***@host/`; in each URL of a list). Safe to log or print.
  */
 export function redactConfig<T extends MsgportConfigInput>(config: T): T {
   const copy = deepCopy(config) as T & Record<string, unknown>;
@@ -15,7 +15,10 @@ export function redactConfig<T extends MsgportConfigInput>(config: T): T {
   const sasl = asRecord(kafka?.['sasl']);
   if (sasl !== undefined && sasl['password'] !== undefined) sasl['password'] = REDACTED;
   const rabbitmq = asRecord(copy['rabbitmq']);
-  if (rabbitmq !== undefined && typeof rabbitmq['url'] === 'string') rabbitmq['url'] = redactUrl(rabbitmq['url']);
+  const url = rabbitmq?.['url'];
+  // One URL, a comma-separated string of them, or a list: every password is masked.
+  if (typeof url === 'string') rabbitmq!['url'] = url.split(AMQP_URL_SEPARATOR).map(redactUrl).join(',');
+  else if (Array.isArray(url)) rabbitmq!['url'] = url.map((entry: unknown) => (typeof entry === 'string' ? redactUrl(entry) : entry));
   return copy;
 }
 

@@ -197,6 +197,7 @@ msgport:
     rabbitmq:
       url: amqps://app:pw@rabbit:5671/
       exchange-name: events
+      queue-type: classic
       prefetch: 20
       partitions: 8
       connection-timeout-ms: 4000
@@ -234,12 +235,23 @@ msgport:
     expect((broker as unknown as { options: unknown }).options).toEqual({
       url: 'amqps://app:pw@rabbit:5671/',
       exchangeName: 'events',
+      queueType: 'classic',
       prefetch: 20,
       partitions: 8,
       connectionTimeoutMs: 4000,
       publishTimeoutMs: 6000,
       ...common,
     });
+  });
+
+  it("hand a list of RabbitMQ URLs (a cluster's nodes) to the adapter as written", async () => {
+    const { load } = importer(['@msgport/rabbitmq']);
+    const urls = ['amqp://app:pw@rabbit1:5672/', 'amqp://app:pw@rabbit2:5672/'];
+    const list = await createBroker({ ...base, importer: load, config: { provider: 'rabbitmq', rabbitmq: { url: urls } } });
+    expect((list.broker as unknown as { options: { url: unknown } }).options.url).toEqual(urls);
+    const env = { MSGPORT_MESSAGING_RABBITMQ_URL: urls.join(',') };
+    const joined = await createBroker({ ...base, env, importer: load, config: { provider: 'rabbitmq' } });
+    expect((joined.broker as unknown as { options: { url: unknown } }).options.url).toBe(urls.join(','));
   });
 
   it('omit every unset option, so the adapter defaults apply', async () => {

@@ -247,6 +247,34 @@ describe('environment overrides', () => {
     });
   });
 
+  it('take a list of RabbitMQ URLs comma-separated, and queue-type as one of its values', () => {
+    const { dir } = dirWith({});
+    const config = loadConfig({
+      cwd: dir,
+      env: {
+        MSGPORT_MESSAGING_RABBITMQ_URL: 'amqp://u:p@rabbit1:5672/, amqp://u:p@rabbit2:5672/',
+        MSGPORT_MESSAGING_RABBITMQ_QUEUE_TYPE: 'classic',
+      },
+    });
+    expect(config.rabbitmq).toMatchObject({ url: 'amqp://u:p@rabbit1:5672/, amqp://u:p@rabbit2:5672/', 'queue-type': 'classic' });
+    const wrong = thrown(() => loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_RABBITMQ_QUEUE_TYPE: 'mirrored' } })) as ConfigurationError;
+    expect(wrong.issues).toEqual([
+      'msgport.messaging.rabbitmq.queue-type: expected one of quorum, classic, got "mirrored" (from MSGPORT_MESSAGING_RABBITMQ_QUEUE_TYPE)',
+    ]);
+  });
+
+  it('check every URL of a RabbitMQ list, without quoting any', () => {
+    const { dir } = dirWith({
+      'msgport.yaml': 'msgport:\n  messaging:\n    rabbitmq:\n      url:\n        - amqp://u:secret1@rabbit1/\n        - http://u:secret2@rabbit2/\n',
+    });
+    const error = thrown(() => loadConfig({ cwd: dir, env: {} })) as ConfigurationError;
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0]).toMatch(/^msgport\.messaging\.rabbitmq\.url(\.1)?: expected an amqp:\/\/ or amqps:\/\/ URL .*got a http:\/\/ URL/);
+    expect(error.message).not.toMatch(/secret/);
+    const listed = loadConfig({ cwd: dirWith({ 'msgport.yaml': 'msgport:\n  messaging:\n    rabbitmq:\n      url: [amqp://a/, amqp://b/]\n' }).dir, env: {} });
+    expect(listed.rabbitmq.url).toEqual(['amqp://a/', 'amqp://b/']);
+  });
+
   it('ignore empty values and unrelated variables', () => {
     const { dir } = dirWith({});
     const config = loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_PROVIDER: '', PATH: '/usr/bin', MSGPORT_OTHER: 'x' } });

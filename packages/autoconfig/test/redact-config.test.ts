@@ -42,6 +42,15 @@ describe('redactConfig()', () => {
     expect(redactConfig({ rabbitmq: { url: 'amqp://localhost/' } }).rabbitmq?.url).toBe('amqp://localhost/');
   });
 
+  it('masks the password of every URL of a list, comma-separated or not', () => {
+    const joined = redactConfig({ rabbitmq: { url: `amqp://a:${SECRET}@r1/,amqp://b:${SECRET}2@r2/` } }).rabbitmq?.url;
+    expect(joined).toBe('amqp://a:***@r1/,amqp://b:***@r2/');
+    const listed = redactConfig({ rabbitmq: { url: [`amqp://a:${SECRET}@r1/`, 'amqp://r2/'] } }).rabbitmq?.url;
+    expect(listed).toEqual(['amqp://a:***@r1/', 'amqp://r2/']);
+    // A comma inside a password does not split the URL.
+    expect(redactConfig({ rabbitmq: { url: `amqp://a:x,${SECRET}@r1/` } }).rabbitmq?.url).toBe('amqp://a:***@r1/');
+  });
+
   it('masks a URL that does not even parse', () => {
     expect(redactConfig({ rabbitmq: { url: `amqp://app:${SECRET}@/x@y` } }).rabbitmq?.url).not.toContain(SECRET);
   });

@@ -5,7 +5,7 @@ import { describeFailure } from './describe-failure.js';
 import { BrokerStateError } from './errors/broker-state-error.js';
 import { ConnectionError } from './errors/connection-error.js';
 import { InvalidArgumentError } from './errors/invalid-argument-error.js';
-import { isMessagingError, MessagingError } from './errors/messaging-error.js';
+import { CONSUMER_CLOSED, isMessagingError, MessagingError } from './errors/messaging-error.js';
 import { PublishError } from './errors/publish-error.js';
 import { SubscribeError } from './errors/subscribe-error.js';
 import { isPromiseLike, RESOLVED } from './internal/promises.js';
@@ -188,6 +188,17 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     return this.send(deadLetter);
   }
 
+  /**
+   * Called once when `stop()` begins on a running broker, before core closes the consumers and
+   * drains the in-flight handlers; `deadline` (epoch ms) is when `stop()` must have finished (the
+   * same one {@link disconnect} gets). An adapter that waits for its broker (a reconnection, a
+   * publish waiting for a connection) stops waiting here, so that a draining handler's publish
+   * does not hold `stop()`. Must not throw. @default does nothing
+   */
+  protected stopBegan(_deadline: number): void {
+    // Nothing to do by default.
+  }
+
   /** Health while running. @default up */
   protected async checkHealth(): Promise<AdapterHealth> {
     return { status: 'up' };
@@ -345,7 +356,13 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
     this.#state = 'stopping';
     this.#wakeBackoffs();
-    this.#stopPromise = this.#doStop();
+    const deadline = Date.now() + this.shutdownTimeoutMs;
+    try {
+      this.stopBegan(deadline);
+    } catch (error) {
+      this.logger.warn(`stop(): the ${this.adapterName} adapter failed when stopping began: ${errorText(error)}`);
+    }
+    this.#stopPromise = this.#doStop(deadline);
     return this.#stopPromise;
   }
 
@@ -461,8 +478,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
   }
 
-  async #doStop(): Promise<void> {
-    const deadline = Date.now() + this.shutdownTimeoutMs;
+  async #doStop(deadline: number): Promise<void> {
     // What disconnect() may take once the drain is over: a tenth of the timeout, at most 1 s.
     const disconnectReserve = Math.min(1_000, this.shutdownTimeoutMs / 10);
     const drained = await settledBefore(
@@ -552,8 +568,8 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     this.#inFlight.enter();
     // When the consumer is idle, the handler runs within this call (in the executor too); a
     // synchronous handler then completes the delivery before it returns, without a promise.
-    if (entry.executor === null) return this.#start(entry, member, message) ?? RESOLVED;
-    return entry.executor.run(keyOf(message), () => this.#start(entry, member, message));
+    if (entry.executor === null) return this.#beginDelivery(entry, member, message) ?? RESOLVED;
+    return entry.executor.run(keyOf(message), () => this.#beginDelivery(entry, member, message));
   }
 
   /**
@@ -562,7 +578,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
    * delivery has (handled, retried, dead-lettered or rejected). Either way the delivery is no
    * longer counted in flight by then.
    */
-  #start(entry: ConsumerEntry, member: Member, message: Message): Promise<void> | undefined {
+  #beginDelivery(entry: ConsumerEntry, member: Member, message: Message): Promise<void> | undefined {
     // A delivery may wait in the executor behind others. When its turn comes the broker may be
     // stopping or its handler unsubscribed: then it must not start (C7: stop takes no new
     // messages); it is rejected so the adapter does not acknowledge it and the broker redelivers.
@@ -571,7 +587,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       return Promise.reject(
         new MessagingError(
           `Not handling a message from "${entry.spec.topic}": the broker is stopping. It was not acknowledged and will be redelivered.`,
-          'CONSUMER_CLOSED',
+          CONSUMER_CLOSED,
           { retriable: true },
         ),
       );
@@ -620,7 +636,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
             throw new MessagingError(
               `Gave up handling a message from "${entry.spec.topic}": the broker stopped (shutdownTimeoutMs). ` +
                 'It was not acknowledged and will be redelivered.',
-              'CONSUMER_CLOSED',
+              CONSUMER_CLOSED,
               { retriable: true, cause: error },
             );
           }
@@ -842,7 +858,7 @@ function keyOf(message: Message): string | null {
 function brokerStopping(entry: ConsumerEntry): MessagingError {
   return new MessagingError(
     `Not retrying a message from "${entry.spec.topic}": the broker is stopping. It was not acknowledged and will be redelivered.`,
-    'CONSUMER_CLOSED',
+    CONSUMER_CLOSED,
     { retriable: true },
   );
 }
@@ -850,7 +866,7 @@ function brokerStopping(entry: ConsumerEntry): MessagingError {
 function subscriptionEnded(entry: ConsumerEntry): MessagingError {
   return new MessagingError(
     `Not handling a message from "${entry.spec.topic}": its subscription ended. It was not acknowledged and will be redelivered.`,
-    'CONSUMER_CLOSED',
+    CONSUMER_CLOSED,
     { retriable: true },
   );
 }

@@ -3,6 +3,7 @@ import { expect, it } from '@jest/globals';
 it('@msgport/core exports exactly its documented public API', async () => {
   expect(Object.keys(await import('@msgport/core')).sort()).toEqual([
     'BrokerStateError',
+    'CONSUMER_CLOSED',
     'ConfigurationError',
     'ConnectionError',
     'DEFAULT_RETRY_POLICY',

@@ -1,5 +1,6 @@
 import {
   BrokerStateError,
+  InvalidArgumentError,
   isMessagingError,
   waitFor,
   type Message,
@@ -9,6 +10,7 @@ import {
   type WaitForOptions,
 } from '@msgport/core';
 import {
+  CONSUMER_CLOSED,
   MessageBrokerBase,
   type ConsumerHandle,
   type ConsumerSpec,
@@ -20,12 +22,22 @@ import { dispatchNested, insideDelivery, trackHandler } from './internal/deliver
 /** Options of {@link InMemoryMessageBroker}. */
 export interface InMemoryMessageBrokerOptions extends MessageBrokerBaseOptions {
   /**
-   * Keep every published message (dead letters included) for {@link InMemoryMessageBroker.published}.
-   * Turn off for long-running processes.
+   * Record published messages (dead letters included) for {@link InMemoryMessageBroker.published}
+   * and the other test helpers. `false` records nothing.
    * @default true
    */
   readonly recordPublished?: boolean;
+  /**
+   * How many published messages the record keeps: the most recent ones; older ones are dropped
+   * (with one warning in the log), so a long-running process on this broker does not grow without
+   * bound. `Infinity` keeps every message.
+   * @default 10000
+   */
+  readonly recordLimit?: number;
 }
+
+/** Default {@link InMemoryMessageBrokerOptions.recordLimit}. */
+const DEFAULT_RECORD_LIMIT = 10_000;
 
 /**
  * The msgport port in one process, with no infrastructure: for tests, demos and local runs.
@@ -67,22 +79,34 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
   // send() walks the array it read without copying it, and a consumer opened by a handler during a
   // send does not receive that send's message.
   readonly #consumers = new Map<string, readonly Deliver[]>();
+  // The record: up to twice the limit between two trims (amortized O(1) per publish); readers trim
+  // it to the limit first, in place, so an array obtained from `published` stays live.
   readonly #published: Message[] = [];
   readonly #recordPublished: boolean;
+  readonly #recordLimit: number;
+  #recordTrimmed = false;
 
   constructor(options: InMemoryMessageBrokerOptions = {}) {
     super('memory', options);
     this.#recordPublished = options.recordPublished ?? true;
+    const limit = options.recordLimit ?? DEFAULT_RECORD_LIMIT;
+    if (typeof limit !== 'number' || !(limit === Number.POSITIVE_INFINITY || (Number.isInteger(limit) && limit >= 1))) {
+      throw new InvalidArgumentError(`recordLimit must be an integer >= 1 or Infinity, got ${String(limit)}.`);
+    }
+    this.#recordLimit = limit;
   }
 
-  /** Every message published since creation or {@link clear}, in publish order (dead letters too). */
+  /**
+   * The most recent published messages (at most `recordLimit`, default 10,000) since creation or
+   * {@link clear}, in publish order (dead letters too).
+   */
   get published(): readonly Message[] {
-    return this.#published;
+    return this.#trimRecord();
   }
 
   /** Messages published to `topic` so far. */
   publishedTo(topic: string): Message[] {
-    return this.#published.filter((message) => message.topic === topic);
+    return this.#trimRecord().filter((message) => message.topic === topic);
   }
 
   /** Forgets the record of published messages. */
@@ -110,7 +134,7 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
    */
   async waitForMessage(predicate: (message: Message) => boolean, options: WaitForOptions & { readonly topic?: string } = {}): Promise<Message> {
     return waitFor(
-      () => this.#published.find((message) => (options.topic === undefined || message.topic === options.topic) && predicate(message)),
+      () => this.#trimRecord().find((message) => (options.topic === undefined || message.topic === options.topic) && predicate(message)),
       { description: `a matching message${options.topic === undefined ? '' : ` on "${options.topic}"`}`, ...options },
     );
   }
@@ -128,7 +152,7 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
   }
 
   protected override send(message: Message): Promise<void> {
-    if (this.#recordPublished) this.#published.push(message);
+    if (this.#recordPublished) this.#record(message);
     const targets = this.#consumers.get(message.topic);
     if (targets === undefined || targets.length === 0) return this.#nobodyListens(message);
     if (insideDelivery()) return this.#dispatchNested(targets, message);
@@ -148,10 +172,30 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
   protected override sendDeadLetter(deadLetter: Message): Promise<void> {
     // Always as from inside a delivery (it is sent by one): a dead-letter consumer may be busy
     // with a handler that waits for the delivery being dead-lettered.
-    if (this.#recordPublished) this.#published.push(deadLetter);
+    if (this.#recordPublished) this.#record(deadLetter);
     const targets = this.#consumers.get(deadLetter.topic);
     if (targets === undefined || targets.length === 0) return this.#nobodyListens(deadLetter, true);
     return this.#dispatchNested(targets, deadLetter);
+  }
+
+  #record(message: Message): void {
+    this.#published.push(message);
+    if (this.#published.length >= 2 * this.#recordLimit) this.#trimRecord();
+  }
+
+  #trimRecord(): Message[] {
+    const excess = this.#published.length - this.#recordLimit;
+    if (excess > 0) {
+      this.#published.splice(0, excess);
+      if (!this.#recordTrimmed) {
+        this.#recordTrimmed = true;
+        this.logger.warn(
+          `The record of published messages keeps the last ${this.#recordLimit} (recordLimit); older ones are dropped from it ` +
+            '(published, publishedTo, waitForMessage…). Set recordLimit, or recordPublished: false to record nothing.',
+        );
+      }
+    }
+    return this.#published;
   }
 
   #nobodyListens(message: Message, fromDelivery = insideDelivery()): Promise<void> {
@@ -200,7 +244,7 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
 }
 
 function unhandledReason(error: unknown): string {
-  return isMessagingError(error) && error.code === 'CONSUMER_CLOSED'
+  return isMessagingError(error) && error.code === CONSUMER_CLOSED
     ? 'it was still queued when the broker stopped or its subscription ended'
     : `its delivery failed (${error instanceof Error ? error.message : String(error)})`;
 }

@@ -133,6 +133,37 @@ describe('InMemoryMessageBroker', () => {
       expect(broker.published).toEqual([]);
     });
 
+    it('keeps the last 10,000 published messages by default, says so once, and stays bounded', async () => {
+      const logger = recordingLogger();
+      const broker = await startedBroker({ logger });
+      const received = collect();
+      await broker.subscribe('t', received.handler);
+      const before = broker.published; // the record stays one live array
+      for (let i = 0; i < 25_000; i++) await broker.publish('t', String(i));
+
+      expect(received.values()).toHaveLength(25_000);
+      expect(broker.published).toBe(before);
+      expect(broker.published).toHaveLength(10_000);
+      expect(broker.published[0]!.value.toString()).toBe('15000');
+      expect(broker.publishedTo('t').at(-1)!.value.toString()).toBe('24999');
+      expect(logger.lines.filter((line) => line.includes('recordLimit'))).toHaveLength(1);
+    });
+
+    it('recordLimit sets how many messages the record keeps; Infinity keeps all', async () => {
+      const small = await startedBroker({ recordLimit: 3 });
+      for (const value of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) await small.publish('t', value);
+      expect(small.publishedTo('t').map((message) => message.value.toString())).toEqual(['e', 'f', 'g']);
+      expect((await small.waitForMessage((message) => message.value.toString() === 'g')).value.toString()).toBe('g');
+
+      const all = await startedBroker({ recordLimit: Number.POSITIVE_INFINITY });
+      for (let i = 0; i < 10_005; i++) await all.publish('t', String(i));
+      expect(all.published).toHaveLength(10_005);
+    });
+
+    it.each([0, -1, 1.5, Number.NaN, '10'])('rejects recordLimit %p', (limit) => {
+      expect(() => new InMemoryMessageBroker({ recordLimit: limit as number })).toThrow(/recordLimit must be an integer >= 1 or Infinity/);
+    });
+
     it('waitForMessages() resolves with the messages once enough were published', async () => {
       const broker = await startedBroker();
       const waiting = broker.waitForMessages('events', 2, { timeoutMs: 2_000 });

@@ -126,13 +126,27 @@ describe('groupLayout()', () => {
   });
 
   it('declares partition queues with single active consumer and dead-lettering, bound by the partition header', () => {
-    const layout = groupLayout('msgport', 'orders', 'billing', 2);
+    const layout = groupLayout('msgport', 'orders', 'billing', 2, 'classic');
     expect(partitionQueueArguments(layout)).toEqual({
       'x-single-active-consumer': true,
       'x-dead-letter-exchange': 'msgport.dlx',
       'x-dead-letter-routing-key': 'orders.billing.dlq',
+      'x-queue-type': 'classic',
     });
     expect(partitionBindingArguments(1)).toEqual({ 'x-match': 'all', 'msgport-partition': '1' });
+  });
+
+  it('declares quorum partition queues (the default) with at-least-once dead-lettering', () => {
+    const layout = groupLayout('msgport', 'orders', 'billing', 2);
+    expect(layout.queueType).toBe('quorum');
+    expect(partitionQueueArguments(layout)).toEqual({
+      'x-single-active-consumer': true,
+      'x-dead-letter-exchange': 'msgport.dlx',
+      'x-dead-letter-routing-key': 'orders.billing.dlq',
+      'x-queue-type': 'quorum',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
   });
 
   it('rejects names longer than RabbitMQ allows with INVALID_ARGUMENT', () => {

@@ -180,11 +180,19 @@ describe('RabbitMQAdapter', () => {
       expect(exchange.get(partitionExchange)?.[3]).toContain(fallbackExchange);
       expect(exchange.get(fallbackExchange)?.slice(0, 3)).toEqual(['fanout', 'true', 'true']);
 
+      // A quorum queue counts a new consumer once Raft applied it: polled with a deadline.
+      await waitFor(async () => (await acrossPartitions(topic, group, 'consumers')) === 4, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        description: 'one consumer on each partition queue',
+      });
       const queues = await rabbitmqctl('list_queues', 'name', 'durable', 'auto_delete', 'exclusive', 'arguments', 'consumers');
       const byName = new Map(queues.map((row) => [row[0]!, row]));
       for (const queue of partitionQueues(topic, group)) {
         const row = byName.get(queue);
-        expect(row?.slice(1, 4)).toEqual(['true', 'false', 'false']);
+        // Durable, not auto-delete; a quorum queue (the default queueType) has no exclusive flag.
+        expect(row?.slice(1, 3)).toEqual(['true', 'false']);
+        expect(row?.[4]).toContain('"x-queue-type","quorum"');
         expect(row?.[4]).toContain('x-single-active-consumer');
         expect(row?.[4]).toContain(`${exchangeName}.dlx`);
         expect(row?.[4]).toContain(`${topic}.${group}.dlq`);
@@ -195,8 +203,10 @@ describe('RabbitMQAdapter', () => {
       }
       expect(byName.get(`${topic}.${group}.members`)?.slice(1, 4)).toEqual(['true', 'true', 'false']);
       expect(byName.get(`${topic}.${group}.members`)?.[5]).toBe('1');
-      expect(byName.get(`${topic}.${group}.dlq`)?.slice(1, 4)).toEqual(['true', 'false', 'false']);
-      expect(byName.get(`${topic}.dlq`)?.slice(1, 4)).toEqual(['true', 'false', 'false']);
+      for (const deadLetterQueue of [`${topic}.${group}.dlq`, `${topic}.dlq`]) {
+        expect(byName.get(deadLetterQueue)?.slice(1, 3)).toEqual(['true', 'false']);
+        expect(byName.get(deadLetterQueue)?.[4]).toContain('"x-queue-type","quorum"');
+      }
       // Never a queue named by the group alone, nor the one-queue-per-group layout.
       expect(byName.has(group)).toBe(false);
       expect(byName.has(`${topic}.${group}`)).toBe(false);
@@ -257,18 +267,17 @@ describe('RabbitMQAdapter', () => {
       await subscription.unsubscribe();
       await broker.publish(topic, 'rejected by a foreign consumer');
 
+      // A consumer, not basic.get: quorum queues with single active consumer refuse basic.get.
       await withChannel(async (channel) => {
-        const message = await waitFor(
-          async () => {
-            for (const queue of partitionQueues(topic, group)) {
-              const got = await channel.get(queue);
-              if (got !== false) return got;
-            }
-            return undefined;
-          },
-          { timeoutMs: 5_000, description: 'the message' },
-        );
-        channel.nack(message, false, false);
+        let rejected = false;
+        for (const queue of partitionQueues(topic, group)) {
+          await channel.consume(queue, (message) => {
+            if (message === null) return;
+            channel.nack(message, false, false);
+            rejected = true;
+          });
+        }
+        await waitFor(() => rejected || undefined, { timeoutMs: 5_000, description: 'the message' });
       });
       const dead = await waitFor(
         () => withChannel(async (channel) => (await channel.get(`${topic}.${group}.dlq`, { noAck: true })) || undefined),
@@ -553,7 +562,13 @@ describe('RabbitMQAdapter', () => {
       release();
       await stopped;
       expect(handled).toHaveLength(1);
-      expect(await acrossPartitions(topic, group, 'messages')).toBe(0);
+      // A quorum queue applies acknowledgements and the consumer's departure asynchronously (Raft):
+      // polled with a deadline; a lost acknowledgement would keep the count at 1.
+      await waitFor(async () => (await acrossPartitions(topic, group, 'messages')) === 0, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        description: 'the handled message acknowledged',
+      });
       expect(await acrossPartitions(topic, group, 'consumers')).toBe(0);
     }, RABBITMQCTL_TEST_TIMEOUT_MS);
 
@@ -594,7 +609,12 @@ describe('RabbitMQAdapter', () => {
         expect(line).toContain('CONSUMER_CLOSED');
       }
       expect(logger.lines.filter((line) => /^(warn|error): /.test(line))).toEqual([]);
-      expect(await acrossPartitions(topic, group, 'messages')).toBe(2);
+      // Applied asynchronously by a quorum queue (see above): the two that were not handled are back.
+      await waitFor(async () => (await acrossPartitions(topic, group, 'messages')) === 2, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        description: 'the first acknowledged, the other two back in the queue',
+      });
     }, RABBITMQCTL_TEST_TIMEOUT_MS);
   });
 });

@@ -7,6 +7,7 @@ import { unique } from '../../reliability/support/brokers.js';
 import { Ledger, rejectionSummary } from '../../reliability/support/ledger.js';
 import { until } from '../../reliability/support/until.js';
 import { CLUSTER_BROKERS, minInsyncReplicas, partitions } from './cluster.js';
+import { deleteRabbitQueues, RABBIT_CLUSTER_URLS, rabbitQueues } from './rabbitmq-cluster.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = join(here, '..', 'results');
@@ -41,6 +42,89 @@ export function clusterOptions(extra: Record<string, unknown> = {}): Record<stri
     ...extra,
   };
 }
+
+/**
+ * Adapter options of every application instance on the RabbitMQ cluster: the three nodes' URLs
+ * (the adapter connects to the first that answers and fails over to the next), the adapter's
+ * default queue type (quorum) and partitions (4), reconnection attempts at most 1 s apart.
+ */
+export function rabbitClusterOptions(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    url: RABBIT_CLUSTER_URLS,
+    connectionTimeoutMs: 20_000,
+    reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+    shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    ...extra,
+  };
+}
+
+/** What a scenario runs on: the broker kind of its applications, their options, layout checks and cleanup. */
+export interface ClusterTarget {
+  readonly broker: 'kafka' | 'rabbitmq';
+  options(extra?: Record<string, unknown>): Record<string, unknown>;
+  /** Throws when the group's topology is not the production one. */
+  verifyLayout(topic: string, group: string): Promise<void>;
+  /** Deletes the scenario's topics, queues and group. */
+  cleanup(topic: string, group: string): Promise<void>;
+}
+
+/** The Kafka cluster of scripts/kafka-cluster.sh: topic with 6 partitions, replication 3, min.insync.replicas 2. */
+export const KAFKA_CLUSTER: ClusterTarget = {
+  broker: 'kafka',
+  options: clusterOptions,
+  async verifyLayout(topic) {
+    const layout = await partitions(topic);
+    const replicas = layout.map((state) => state.replicas.length);
+    const minInsync = await minInsyncReplicas(topic);
+    if (layout.length !== PARTITIONS || replicas.some((count) => count !== REPLICATION_FACTOR) || minInsync !== String(MIN_INSYNC_REPLICAS)) {
+      throw new Error(
+        `Topic "${topic}" has ${layout.length} partitions with ${replicas.join('/')} replicas and min.insync.replicas ${minInsync}; ` +
+          `expected ${PARTITIONS} partitions, ${REPLICATION_FACTOR} replicas, ${MIN_INSYNC_REPLICAS}.`,
+      );
+    }
+  },
+  async cleanup(topic, group) {
+    const admin = new kafkajs.Kafka({ brokers: CLUSTER_BROKERS.split(','), clientId: 'msgport-cluster-cleanup', logLevel: kafkajs.logLevel.NOTHING }).admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const topics = [topic, `${topic}.DLT`].filter((name) => existing.has(name));
+      if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 }).catch(() => undefined);
+      await admin.deleteGroups([group]).catch(() => undefined);
+    } catch {
+      // Cleanup only: the names are unique anyway.
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  },
+};
+
+/** The adapter's default number of partitions of a RabbitMQ group (one queue each). */
+export const RABBIT_PARTITIONS = 4;
+
+/** The group's partition queues `<topic>.<group>.p<i>` as the cluster reports them. */
+export async function rabbitPartitionQueues(topic: string, group: string) {
+  const prefix = `${topic}.${group}.p`;
+  return (await rabbitQueues(prefix)).filter((state) => /^\d+$/.test(state.name.slice(prefix.length)));
+}
+
+/** The RabbitMQ cluster of scripts/rabbitmq-cluster.sh: the group's partition queues are quorum queues with three members. */
+export const RABBIT_CLUSTER: ClusterTarget = {
+  broker: 'rabbitmq',
+  options: rabbitClusterOptions,
+  async verifyLayout(topic, group) {
+    const queues = await rabbitPartitionQueues(topic, group);
+    if (queues.length !== RABBIT_PARTITIONS || queues.some((state) => state.type !== 'quorum' || state.members.length !== 3)) {
+      throw new Error(
+        `The group's partition queues are ${JSON.stringify(queues.map((q) => ({ name: q.name, type: q.type, members: q.members.length })))}; ` +
+          `expected ${RABBIT_PARTITIONS} quorum queues with 3 members each.`,
+      );
+    }
+  },
+  async cleanup(topic) {
+    await deleteRabbitQueues(`${topic}.`).catch(() => undefined);
+  },
+};
 
 /** One row of results/latest.md. */
 export interface ClusterFigures {
@@ -82,16 +166,37 @@ export class ClusterScenario {
   /** Latency of every settled publish, in arrival order. */
   readonly publishMs: Array<{ id: number; ms: number; at: number; ok: boolean }> = [];
 
-  constructor(label: string) {
+  readonly target: ClusterTarget;
+
+  constructor(label: string, target: ClusterTarget = KAFKA_CLUSTER) {
+    this.target = target;
     this.topic = unique(`cluster-${label}`);
     this.group = unique('g');
+  }
+
+  /**
+   * Runs one instance of the group with `options` until it consumes, then stops it (SIGTERM, exit
+   * code 0): it declares the group's topology, e.g. from a chosen node. Not one of the scenario's
+   * applications (its exit is no restart).
+   */
+  async prepareGroup(options: Record<string, unknown>): Promise<void> {
+    const app = new AppProcess('consumer', 'declarer', {
+      broker: this.target.broker,
+      options: this.target.options({ concurrency: 1, ...options }),
+      topic: this.topic,
+      group: this.group,
+    });
+    await app.waitForEvent('ready', 90_000);
+    app.signal('SIGTERM');
+    const exit = await app.waitForExit(SHUTDOWN_TIMEOUT_MS + 30_000);
+    if (exit?.code !== 0) throw new Error(`the declaring instance exited with ${JSON.stringify(exit)}\n${app.logTail()}`);
   }
 
   /** Starts a consumer instance in the scenario's group and waits until it consumes. */
   async consumer(name: string, options: Record<string, unknown> = {}): Promise<AppProcess> {
     const app = new AppProcess('consumer', name, {
-      broker: 'kafka',
-      options: clusterOptions({ concurrency: 3, ...options }),
+      broker: this.target.broker,
+      options: this.target.options({ concurrency: 3, ...options }),
       topic: this.topic,
       group: this.group,
     });
@@ -103,27 +208,20 @@ export class ClusterScenario {
   }
 
   /**
-   * Starts the group's two consumer instances (which create the topic) and checks the topic's
-   * layout: {@link PARTITIONS} partitions, {@link REPLICATION_FACTOR} replicas each, and
-   * `min.insync.replicas` {@link MIN_INSYNC_REPLICAS} (the adapter's minInsyncReplicas).
+   * Starts the group's two consumer instances (which create the topic or queues) and checks the
+   * layout (the target's verifyLayout): on Kafka {@link PARTITIONS} partitions, {@link
+   * REPLICATION_FACTOR} replicas each and `min.insync.replicas` {@link MIN_INSYNC_REPLICAS}; on
+   * RabbitMQ quorum queues with three members.
    */
-  async startGroup(): Promise<AppProcess[]> {
-    const members = [await this.consumer('consumer-a'), await this.consumer('consumer-b')];
-    const layout = await partitions(this.topic);
-    const replicas = layout.map((state) => state.replicas.length);
-    const minInsync = await minInsyncReplicas(this.topic);
-    if (layout.length !== PARTITIONS || replicas.some((count) => count !== REPLICATION_FACTOR) || minInsync !== String(MIN_INSYNC_REPLICAS)) {
-      throw new Error(
-        `Topic "${this.topic}" has ${layout.length} partitions with ${replicas.join('/')} replicas and min.insync.replicas ${minInsync}; ` +
-          `expected ${PARTITIONS} partitions, ${REPLICATION_FACTOR} replicas, ${MIN_INSYNC_REPLICAS}.`,
-      );
-    }
+  async startGroup(options: Record<string, unknown> = {}): Promise<AppProcess[]> {
+    const members = [await this.consumer('consumer-a', options), await this.consumer('consumer-b', options)];
+    await this.target.verifyLayout(this.topic, this.group);
     return members;
   }
 
   /** Starts the producer instance; it publishes once connected, `count` ids or until SIGTERM. */
   async producer(config: { count?: number; concurrency: number; ratePerSec: number }, options: Record<string, unknown> = {}): Promise<AppProcess> {
-    const app = new AppProcess({ file: PRODUCER }, 'producer', { broker: 'kafka', options: clusterOptions(options), topic: this.topic, ...config });
+    const app = new AppProcess({ file: PRODUCER }, 'producer', { broker: this.target.broker, options: this.target.options(options), topic: this.topic, ...config });
     this.apps.push(app);
     this.ledger.attach(app);
     app.onEvent((event: AppEvent) => {
@@ -226,20 +324,9 @@ export class ClusterScenario {
   async cleanup(passed: boolean): Promise<void> {
     await killAllApps();
     if (!passed) {
-      console.error(`cluster scenario failed: topic "${this.topic}" and group "${this.group}" kept on the cluster for diagnosis`);
+      console.error(`cluster scenario failed: topic "${this.topic}" and group "${this.group}" (and their queues) kept on the cluster for diagnosis`);
       return;
     }
-    const admin = new kafkajs.Kafka({ brokers: CLUSTER_BROKERS.split(','), clientId: 'msgport-cluster-cleanup', logLevel: kafkajs.logLevel.NOTHING }).admin();
-    try {
-      await admin.connect();
-      const existing = new Set(await admin.listTopics());
-      const topics = [this.topic, `${this.topic}.DLT`].filter((topic) => existing.has(topic));
-      if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 }).catch(() => undefined);
-      await admin.deleteGroups([this.group]).catch(() => undefined);
-    } catch {
-      // Cleanup only: the names are unique anyway.
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+    await this.target.cleanup(this.topic, this.group);
   }
 }

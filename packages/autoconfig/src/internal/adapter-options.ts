@@ -100,6 +100,7 @@ export const RABBITMQ_RECONNECT_TABLE: OptionTable<Defined<Section<'rabbitmq'>['
 export const RABBITMQ_TABLE: OptionTable<Section<'rabbitmq'>, RabbitMQAdapterOptions> = {
   url: { option: 'url' },
   'exchange-name': { option: 'exchangeName' },
+  'queue-type': { option: 'queueType' },
   prefetch: { option: 'prefetch' },
   partitions: { option: 'partitions' },
   'connection-timeout-ms': { option: 'connectionTimeoutMs' },
@@ -116,7 +117,10 @@ export const CODE_ONLY_OPTIONS = {
   common: { logger: 'a logger object is code; `log-level` picks the console logger' },
   kafka: {},
   rabbitmq: { tls: 'certificates and keys are read by the application and passed in code' },
-  memory: { recordPublished: 'a test helper of the in-memory broker, set in code' },
+  memory: {
+    recordPublished: 'a test helper of the in-memory broker, set in code',
+    recordLimit: 'a test helper of the in-memory broker (how much of the record to keep), set in code',
+  },
 } as const satisfies {
   readonly common: Partial<Record<keyof MessageBrokerBaseOptions, string>>;
   readonly kafka: Partial<Record<keyof KafkaAdapterOptions, string>>;

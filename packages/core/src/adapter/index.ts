@@ -13,6 +13,7 @@ export { KeyedExecutor } from '../keyed-executor.js';
 export { backoffDelay, resolveRetryPolicy, type Backoff } from '../retry-policy.js';
 export { createDeadLetterMessage, type DeadLetterCause } from '../dead-letter.js';
 export { describeValue, withMetadata } from '../message.js';
+export { CONSUMER_CLOSED } from '../errors/messaging-error.js';
 export { settleWithin, settledBefore, TimeoutExpiredError, type SettleWithinOptions } from './deadline.js';
 export { IdleLatch } from './idle-latch.js';
 export { createRedactor, redactUrl, urlSecrets, type Redact } from './redact.js';

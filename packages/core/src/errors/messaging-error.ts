@@ -2,6 +2,14 @@ import type { MessagingErrorCode } from './error-codes.js';
 
 const BRAND = Symbol.for('msgport.MessagingError');
 
+/**
+ * Code of the error a {@link Deliver} rejects with when core did not run the handler because the
+ * broker is stopping or the subscription ended while the delivery waited its turn (retriable: the
+ * adapter must not acknowledge the message, so the broker redelivers it). Expected during `stop()`:
+ * adapters log it at debug level.
+ */
+export const CONSUMER_CLOSED = 'CONSUMER_CLOSED';
+
 /** Options accepted by every {@link MessagingError} constructor. */
 export interface MessagingErrorOptions {
   /** The underlying error (a client-library error, a handler error …). */

@@ -1,5 +1,5 @@
 import { MessagingError, SubscribeError, isMessagingError, type Logger } from '@msgport/core';
-import { backoffDelay, type Backoff, type Deliver, type Redact } from '@msgport/core/adapter';
+import { backoffDelay, CONSUMER_CLOSED, type Backoff, type Deliver, type Redact } from '@msgport/core/adapter';
 import kafkajs, {
   type Admin,
   type Consumer,
@@ -92,7 +92,7 @@ const AUTO_COMMIT_INTERVAL_MS = 5_000;
 /** Where a message goes whose topic this member no longer consumes: back to the broker. */
 const noRoute: Deliver = (message) =>
   Promise.reject(
-    new MessagingError(`No subscription consumes "${message.topic}" here any more; it will be delivered again.`, 'CONSUMER_CLOSED', {
+    new MessagingError(`No subscription consumes "${message.topic}" here any more; it will be delivered again.`, CONSUMER_CLOSED, {
       retriable: true,
     }),
   );
@@ -207,7 +207,7 @@ export class GroupConsumer {
     const { logger, redact } = this.#options;
     const reason = describeError(error, redact);
     const where = `"${topic}" (partition ${partition}, offset ${offset})`;
-    if (isMessagingError(error) && error.code === 'CONSUMER_CLOSED') {
+    if (isMessagingError(error) && error.code === CONSUMER_CLOSED) {
       // Expected while stop() or unsubscribe closes the consumer: nothing went wrong.
       logger.debug(`A message from ${where} was not handled: the consumer is closing. It will be delivered again.`);
     } else {

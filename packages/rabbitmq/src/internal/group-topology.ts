@@ -2,6 +2,7 @@ import type { Channel, ChannelModel } from 'amqplib';
 import { SubscribeError, type Logger } from '@msgport/core';
 import { replyCode, REPLY_CODES } from './amqp-errors.js';
 import {
+  deadLetterQueueArguments,
   legacyQueueAction,
   legacyQueueArguments,
   partitionBindingArguments,
@@ -82,7 +83,7 @@ export async function declareGroupTopology(channel: Channel, layout: GroupLayout
     autoDelete: true,
     alternateExchange: layout.fallbackExchange,
   });
-  await channel.assertQueue(layout.deadLetterQueue, { durable: true });
+  await channel.assertQueue(layout.deadLetterQueue, { durable: true, arguments: deadLetterQueueArguments(layout.queueType) });
   await channel.bindQueue(layout.deadLetterQueue, layout.exchange, layout.deadLetterQueue);
   const queueArguments = partitionQueueArguments(layout);
   for (const [partition, queue] of layout.partitionQueues.entries()) {
@@ -241,6 +242,21 @@ export async function tryOwnPartition(probe: ProbeChannel, layout: GroupLayout, 
 /** Gives up the lock of `partition` (held by this connection). */
 export async function disownPartition(probe: ProbeChannel, layout: GroupLayout, partition: number): Promise<void> {
   await probe.run((channel) => channel.deleteQueue(layout.ownerQueues[partition]!));
+}
+
+/**
+ * Waits until the broker no longer counts a consumer on the queue of `partition` (or `deadline`
+ * passes: false). Closing a channel returns its unacknowledged messages, but a quorum queue
+ * applies that after the close completed; the next owner must not start consuming before those
+ * messages are back in their place.
+ */
+export async function whenPartitionUnconsumed(probe: ProbeChannel, layout: GroupLayout, partition: number, deadline: number): Promise<boolean> {
+  for (;;) {
+    const { consumerCount } = await probe.run((channel) => channel.checkQueue(layout.partitionQueues[partition]!));
+    if (consumerCount === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Instances of the group that consume now: the consumers of its members queue. */

@@ -1,4 +1,6 @@
+import type { RabbitMQQueueType } from '../rabbitmq-adapter-options.js';
 import { PARTITION_HEADER } from './mapping.js';
+import { queueTypeArguments } from './queue-type.js';
 import { checkedName, deadLetterExchangeName, deadLetterName, legacyGroupQueueName } from './topology.js';
 
 /**
@@ -27,6 +29,8 @@ export interface GroupLayout {
   readonly topic: string;
   readonly group: string;
   readonly partitions: number;
+  /** The type of the partition queues and the dead-letter queue. */
+  readonly queueType: RabbitMQQueueType;
   /** The main (direct) exchange: routing key = topic. */
   readonly exchange: string;
   /** The headers exchange that routes the topic's messages to partition queues by {@link PARTITION_HEADER}. */
@@ -71,7 +75,13 @@ export function partitionExchangeNames(exchange: string, topic: string, partitio
  * The layout of `group` on `topic` with `partitions` partitions, behind `exchange`.
  * @throws {InvalidArgumentError} when a derived name is longer than RabbitMQ allows (255 bytes).
  */
-export function groupLayout(exchange: string, topic: string, group: string, partitions: number): GroupLayout {
+export function groupLayout(
+  exchange: string,
+  topic: string,
+  group: string,
+  partitions: number,
+  queueType: RabbitMQQueueType = 'quorum',
+): GroupLayout {
   const base = `${topic}.${group}`;
   const partitionQueue = (i: number): string => partitionQueueName(topic, group, i);
   const indexes = Array.from({ length: partitions }, (_, i) => i);
@@ -79,6 +89,7 @@ export function groupLayout(exchange: string, topic: string, group: string, part
     topic,
     group,
     partitions,
+    queueType,
     exchange,
     ...partitionExchangeNames(exchange, topic, partitions),
     deadLetterExchange: deadLetterExchangeName(exchange),
@@ -96,15 +107,21 @@ export function groupLayout(exchange: string, topic: string, group: string, part
  * two consumers at once, even while ownership changes hands) and dead-lettering into the group's
  * dead-letter queue, so that what the broker itself dead-letters lands there too.
  *
- * Classic queues (the broker's default type). Switching the type (e.g. `x-queue-type: quorum`)
- * is a change here alone: quorum queues support both arguments.
+ * Of the layout's queue type (quorum queues support both arguments; see queue-type.ts for what
+ * else a quorum queue gets).
  */
 export function partitionQueueArguments(layout: GroupLayout): Record<string, unknown> {
   return {
     'x-single-active-consumer': true,
     'x-dead-letter-exchange': layout.deadLetterExchange,
     'x-dead-letter-routing-key': layout.deadLetterQueue,
+    ...queueTypeArguments(layout.queueType, true),
   };
+}
+
+/** Arguments of a dead-letter queue (`<topic>.<group>.dlq`, `<topic>.dlq`) of `queueType`. */
+export function deadLetterQueueArguments(queueType: RabbitMQQueueType): Record<string, unknown> {
+  return queueTypeArguments(queueType, false);
 }
 
 /** Arguments of the binding of partition `partition`'s queue to the partition exchange. */

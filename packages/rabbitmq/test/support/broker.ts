@@ -6,8 +6,15 @@ import amqplib from 'amqplib';
 
 const run = promisify(execFile);
 
-/** The broker the tests use: `MSGPORT_RABBITMQ_URL`, default the local RabbitMQ. */
+/**
+ * The broker the tests use: `MSGPORT_RABBITMQ_URL`, default the local RabbitMQ. It may list the
+ * nodes of a cluster, comma-separated (scripts/cluster.sh): the adapter takes the list as it is;
+ * the helpers below that use amqplib directly connect to the first node.
+ */
 export const RABBITMQ_URL = process.env.MSGPORT_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672/';
+const FIRST_URL = RABBITMQ_URL.split(',')[0]!.trim();
+/** `rabbitmqctl -n` target: `MSGPORT_RABBITMQCTL_NODE` (a cluster node, e.g. rmq1@localhost), default the local node. */
+const CTL_NODE = process.env.MSGPORT_RABBITMQCTL_NODE === undefined ? [] : ['-n', process.env.MSGPORT_RABBITMQCTL_NODE];
 
 /** A fresh exchange name per test file, so that its topology can be found and removed afterwards. */
 export function uniqueExchange(prefix: string): string {
@@ -20,10 +27,10 @@ export function uniqueExchange(prefix: string): string {
 export async function requireBroker(): Promise<void> {
   let connection: amqplib.ChannelModel;
   try {
-    connection = await amqplib.connect(RABBITMQ_URL, { timeout: 5_000 });
+    connection = await amqplib.connect(FIRST_URL, { timeout: 5_000 });
   } catch (error) {
     throw new Error(
-      `RabbitMQ is not reachable at ${RABBITMQ_URL.replace(/:[^:@/]*@/, ':***@')} (${(error as Error).message}). ` +
+      `RabbitMQ is not reachable at ${FIRST_URL.replace(/:[^:@/]*@/, ':***@')} (${(error as Error).message}). ` +
         'Start it (rabbitmq-server -detached, or rabbitmqctl start_app) or set MSGPORT_RABBITMQ_URL.',
       { cause: error },
     );
@@ -33,7 +40,7 @@ export async function requireBroker(): Promise<void> {
 
 /** Runs a `rabbitmqctl list_…` command and returns its rows, split on tabs, without the header row. */
 export async function rabbitmqctl(command: `list_${string}`, ...columns: string[]): Promise<string[][]> {
-  const { stdout } = await run('rabbitmqctl', ['-q', '--no-table-headers', command, ...columns], { timeout: 60_000 });
+  const { stdout } = await run('rabbitmqctl', [...CTL_NODE, '-q', '--no-table-headers', command, ...columns], { timeout: 60_000 });
   return stdout
     .split('\n')
     .filter((line) => line.length > 0)
@@ -68,7 +75,7 @@ export async function queuesBoundTo(exchange: string): Promise<string[]> {
  */
 export async function deleteTopology(exchange: string, extraQueues: readonly string[] = []): Promise<void> {
   const queues = new Set([...(await queuesBoundTo(exchange)), ...extraQueues]);
-  const connection = await amqplib.connect(RABBITMQ_URL);
+  const connection = await amqplib.connect(FIRST_URL);
   try {
     const open = async (): Promise<amqplib.Channel> => {
       const opened = await connection.createChannel();

@@ -1,0 +1,79 @@
+import type { Channel } from 'amqplib';
+import type { ConsumerSpec, Deliver } from '@msgport/core/adapter';
+import type { Link } from './link.js';
+import type { PartitionCoordinator } from './partition-coordinator.js';
+
+/** One consumer: of a broadcast subscription, of a group (its members queue), or of one partition queue of a group. */
+export interface Consumer {
+  readonly spec: ConsumerSpec;
+  readonly deliver: Deliver;
+  closed: boolean;
+  link: Link | null;
+  channel: Channel | null;
+  consumerTag: string | null;
+  attaching: { readonly link: Link; readonly promise: Promise<void> } | null;
+  retryTimer: NodeJS.Timeout | null;
+  retryAttempt: number;
+  inFlight: number;
+  idleWaiters: Array<() => void>;
+  /**
+   * A partition consumer giving its partition up: deliveries that arrive from now on are not
+   * handed to core and stay unacknowledged, so that closing the channel returns them to the queue
+   * in their place (see QueueConsumers.close()).
+   */
+  holding: boolean;
+  /** True once openConsumer() returned it: from then on, health expects it to be consuming. */
+  opened: boolean;
+  /**
+   * Set on the consumer of one partition queue of a group (created and closed by the group's
+   * coordinator, never registered with the adapter); `onLost` tells the coordinator its channel closed.
+   */
+  readonly partition: { readonly index: number; readonly queue: string; readonly onLost: () => void } | null;
+  /**
+   * For a group subscription: who decides which partitions it consumes on the current connection
+   * (its own channel consumes the group's members queue, which counts the group's instances).
+   */
+  group: PartitionCoordinator | null;
+}
+
+export function createConsumer(spec: ConsumerSpec, deliver: Deliver, partition: Consumer['partition'] = null): Consumer {
+  return {
+    spec,
+    deliver,
+    closed: false,
+    link: null,
+    channel: null,
+    consumerTag: null,
+    attaching: null,
+    retryTimer: null,
+    retryAttempt: 0,
+    inFlight: 0,
+    idleWaiters: [],
+    holding: false,
+    opened: partition !== null,
+    partition,
+    group: null,
+  };
+}
+
+/** Acknowledges or rejects on `channel`, if it is still the consumer's (a delivery tag is only valid on its channel). */
+export function settle(consumer: Consumer, channel: Channel, action: () => void): void {
+  // On another channel the message is redelivered anyway.
+  if (consumer.channel !== channel) return;
+  try {
+    action();
+  } catch {
+    // The channel closed meanwhile: the broker redelivers the message.
+  }
+}
+
+/** Resolves once no delivery of `consumer` is in flight. */
+export function waitIdle(consumer: Consumer): Promise<void> {
+  if (consumer.inFlight === 0) return Promise.resolve();
+  return new Promise((resolve) => consumer.idleWaiters.push(resolve));
+}
+
+/** `topic`, or `topic" in group "group` (to be quoted), for log lines. */
+export function describeSpec(spec: ConsumerSpec): string {
+  return spec.group === null ? spec.topic : `${spec.topic}" in group "${spec.group}`;
+}

@@ -83,8 +83,11 @@ async function balanced(brokers: readonly RabbitMQAdapter[], topic: string, grou
 async function withChannel<T>(use: (channel: amqplib.Channel) => Promise<T>): Promise<T> {
   const connection = await amqplib.connect(RABBITMQ_URL);
   try {
-    const channel = await connection.createChannel();
+    // A confirm channel, and its confirms awaited before closing: a quorum queue stores a message
+    // asynchronously, and one published without confirms on a channel closed at once may be lost.
+    const channel = await connection.createConfirmChannel();
     const result = await use(channel);
+    await channel.waitForConfirms();
     await channel.close();
     return result;
   } finally {

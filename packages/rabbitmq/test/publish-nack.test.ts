@@ -21,11 +21,11 @@ let channel: amqplib.Channel;
 beforeAll(async () => {
   admin = await amqplib.connect(RABBITMQ_URL.split(',')[0]!.trim());
   channel = await admin.createChannel();
-});
+}, 60_000);
 
 afterAll(async () => {
   await admin.close();
-});
+}, 60_000);
 
 /** A queue bound to `topic` that refuses every message (reject-publish, max length 0). */
 async function refusingQueue(topic: string): Promise<string> {

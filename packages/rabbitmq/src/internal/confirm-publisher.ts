@@ -1,4 +1,5 @@
 import { BrokerStateError, PublishError, type Message } from '@msgport/core';
+import { backoffDelay, type Backoff } from '@msgport/core/adapter';
 import { safeText, tooLargeReport } from './amqp-errors.js';
 import type { Connection } from './connection.js';
 import type { Link, Publisher } from './link.js';
@@ -28,14 +29,38 @@ interface PendingPublish {
   awaiting: Publisher | null;
   /** The message was sent once and its confirm was lost with the channel or connection. */
   lostOnce: boolean;
+  /** How many confirm channels nacked it (each nack retires the channel that sent it). */
+  nacks: number;
   settled: boolean;
 }
 
 /**
+ * Publishes to one routing key held back after a nack: nothing is written for that key until
+ * `timer` fires, then the held publishes are sent again in the order they began (per-key order).
+ */
+interface NackHold {
+  readonly waiting: PendingPublish[];
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * How many fresh confirm channels may nack one message before its publish rejects. RabbitMQ 3.10
+ * can leave a confirm channel opened during a node failover nacking every publish to some quorum
+ * queues while a channel opened seconds later works: with the backoff below, the tries span about
+ * 7 s. A queue that refuses every message (a length limit with `reject-publish`) rejects after them.
+ */
+export const MAX_NACKING_CHANNELS = 6;
+
+/** The delay before sending a nacked message again, on a fresh channel. */
+export const NACK_BACKOFF: Backoff = Object.freeze({ initialDelayMs: 250, multiplier: 2, maxDelayMs: 3_000, jitter: 0 });
+
+/**
  * Publishes persistent messages on the confirm channel of the current connection and resolves on
  * the broker's confirm (C2). A confirm lost with the channel or connection is retried on the next
- * one until `publishTimeoutMs` (a duplicate is possible, a loss is not); a nack rejects. Concurrent
- * publishes are pipelined; one timer watches every confirm deadline.
+ * one until `publishTimeoutMs` (a duplicate is possible, a loss is not). A nacked message was not
+ * stored: the channel that nacked it is retired and the message is sent again on a fresh channel
+ * after a backoff, up to {@link MAX_NACKING_CHANNELS} channels, within `publishTimeoutMs`.
+ * Concurrent publishes are pipelined; one timer watches every confirm deadline.
  */
 export class ConfirmPublisher {
   readonly #settings: Settings;
@@ -49,6 +74,11 @@ export class ConfirmPublisher {
   #deadlineTimer: NodeJS.Timeout | null = null;
   /** When {@link #deadlineTimer} fires (infinity while not armed). */
   #deadlineTimerAt = Number.POSITIVE_INFINITY;
+  /** Routing keys held back after a nack (keyed by exchange and routing key). */
+  readonly #holds = new Map<string, NackHold>();
+  /** Numbers publishes in the order they began, so that held ones are sent again in that order. */
+  #sequence = 0;
+  readonly #order = new WeakMap<PendingPublish, number>();
 
   constructor(settings: Settings, connection: Connection, partitioner: Partitioner) {
     this.#settings = settings;
@@ -84,8 +114,10 @@ export class ConfirmPublisher {
         reject,
         awaiting: null,
         lostOnce: false,
+        nacks: 0,
         settled: false,
       };
+      this.#order.set(publish, this.#sequence++);
       this.#pending.add(publish);
       const link = this.#connection.current;
       const publisher = link?.publisher ?? null;
@@ -94,6 +126,7 @@ export class ConfirmPublisher {
         publisher !== null &&
         !publisher.closed &&
         publisher.drained === null &&
+        !this.#holds.has(holdKey(publish)) &&
         (deadLetterQueue === null || link.deadLetterQueues.has(deadLetterQueue))
       ) {
         this.#write(publish, publisher);
@@ -124,6 +157,11 @@ export class ConfirmPublisher {
    */
   async #publishWhenReady(publish: PendingPublish): Promise<void> {
     const { topic, deadline, deadLetterQueue } = publish;
+    const hold = this.#holds.get(holdKey(publish));
+    if (hold !== undefined) {
+      hold.waiting.push(publish);
+      return;
+    }
     try {
       for (;;) {
         const { link, publisher } = await this.#awaitPublisher(deadline, topic, publish.lostOnce);
@@ -210,10 +248,7 @@ export class ConfirmPublisher {
     }
     const topic = publish.topic;
     if (error instanceof Error && error.message === 'message nacked') {
-      this.#settle(
-        publish,
-        new PublishError(`Cannot publish to "${topic}": RabbitMQ nacked the message (it could not store it).`, { cause: error }),
-      );
+      this.#onNack(publish, publisher, error);
       return;
     }
     const tooLarge = tooLargeReport(publisher.closeError);
@@ -231,6 +266,69 @@ export class ConfirmPublisher {
     // Lost with the channel or connection: send it again on the next one.
     publish.lostOnce = true;
     void this.#publishWhenReady(publish);
+  }
+
+  /**
+   * A nack: RabbitMQ did not store the message, so sending it again cannot duplicate it. Retires
+   * the channel that nacked it (a fresh one is opened), holds the message's routing key back for a
+   * backoff, then sends the held messages again in order; rejects once
+   * {@link MAX_NACKING_CHANNELS} channels nacked it.
+   */
+  #onNack(publish: PendingPublish, publisher: Publisher, error: Error): void {
+    publish.nacks += 1;
+    const link = this.#connection.current;
+    if (link !== null) this.#connection.retirePublisher(link, publisher);
+    else publisher.closed = true;
+    if (publish.nacks >= MAX_NACKING_CHANNELS) {
+      this.#settle(
+        publish,
+        new PublishError(
+          `Cannot publish to "${publish.topic}": RabbitMQ nacked the message (it could not store it) on ${publish.nacks} ` +
+            'fresh channels in a row. Check the queue (a length limit with reject-publish overflow, a quorum queue ' +
+            'without a majority of its members online) and publish it again.',
+          { cause: error },
+        ),
+      );
+      return;
+    }
+    const key = holdKey(publish);
+    const hold = this.#holds.get(key);
+    if (hold !== undefined) {
+      hold.waiting.push(publish);
+      return;
+    }
+    const delay = Math.min(backoffDelay(NACK_BACKOFF, publish.nacks), Math.max(0, publish.deadline - Date.now()));
+    const waiting: PendingPublish[] = [publish];
+    const timer = setTimeout(() => this.#release(key), delay);
+    this.#holds.set(key, { waiting, timer });
+  }
+
+  /** Ends the hold on `key` and sends its publishes again, in the order they began. */
+  #release(key: string): void {
+    const hold = this.#holds.get(key);
+    if (hold === undefined) return;
+    this.#holds.delete(key);
+    const order = (publish: PendingPublish): number => this.#order.get(publish) ?? 0;
+    const waiting = [...hold.waiting].sort((a, b) => order(a) - order(b));
+    const now = Date.now();
+    for (const publish of waiting) {
+      if (publish.settled) continue;
+      if (publish.deadline <= now) {
+        this.#settle(
+          publish,
+          publish.nacks === 0
+            ? this.#confirmTimeout(publish.topic)
+            : new PublishError(
+                `Cannot publish to "${publish.topic}": RabbitMQ nacked the message (it could not store it) on ` +
+                  `${publish.nacks} channel(s) and publishTimeoutMs (${this.#settings.publishTimeoutMs} ms) ran out before ` +
+                  'a fresh channel could take it. Publish it again later.',
+                { code: 'PUBLISH_TIMEOUT', retriable: true },
+              ),
+        );
+        continue;
+      }
+      void this.#publishWhenReady(publish);
+    }
   }
 
   /** Resolves (`error` null) or rejects `publish`, once. */
@@ -325,6 +423,11 @@ export class ConfirmPublisher {
       { code: 'PUBLISH_TIMEOUT', retriable: true },
     );
   }
+}
+
+/** Publishes are held back after a nack per exchange and routing key (one partition queue). */
+function holdKey(publish: PendingPublish): string {
+  return `${publish.exchange}\u0000${publish.amqp.routingKey}`;
 }
 
 /** Why a publish that has no connection fails once stop() began. */

@@ -1,7 +1,7 @@
 import { ConnectionError, isMessagingError, type Logger } from '@msgport/core';
 import { backoffDelay } from '@msgport/core/adapter';
 import { isAccessRefused, safeText, tlsFailure } from './amqp-errors.js';
-import { closeLink, openLink, openPublisher, type Link, type LinkEvents } from './link.js';
+import { closeLink, openLink, openPublisher, type Link, type LinkEvents, type Publisher } from './link.js';
 import type { Endpoint, Settings } from './settings.js';
 import { sleep } from './timing.js';
 
@@ -370,6 +370,34 @@ export class Connection {
     const restoring = recovering.restoring;
     recovering.restoring = null;
     if (restoring !== null) void closeLink(restoring, Date.now(), this.#logger);
+  }
+
+  /**
+   * Stops publishing on `publisher` (it nacked a message) and opens a fresh confirm channel on the
+   * same connection. The old channel is closed once its outstanding confirms came back (at most
+   * `publishTimeoutMs` later), so publishes in flight on it still settle there.
+   */
+  retirePublisher(link: Link, publisher: Publisher): void {
+    if (publisher.closed) return;
+    publisher.closed = true;
+    if (link.publisher === publisher) {
+      link.publisher = null;
+      if (link === this.current) this.#replacePublisher(link, 1);
+    }
+    const channel = publisher.channel;
+    const close = (): void => void channel.close().catch(() => undefined);
+    const timer = setTimeout(close, this.#settings.publishTimeoutMs);
+    timer.unref();
+    channel.waitForConfirms().then(
+      () => {
+        clearTimeout(timer);
+        close();
+      },
+      () => {
+        clearTimeout(timer);
+        close();
+      },
+    );
   }
 
   #replacePublisher(link: Link, attempt: number): void {

@@ -4,7 +4,7 @@ import { isMessagingError, silentLogger } from '@msgport/core';
 import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq';
 import { collect, uniqueName } from '@msgport/testkit';
 import { RABBITMQ_URL, rabbitmqctl, uniqueExchange } from './support/broker.js';
-import { capturingLogger, rejectionOf } from './support/helpers.js';
+import { rejectionOf } from './support/helpers.js';
 import { useSharedBroker } from './support/shared-broker.js';
 
 const exchangeName = uniqueExchange('msgport-queue-type-test');
@@ -30,7 +30,7 @@ async function typesOf(queues: readonly string[]): Promise<Record<string, string
 }
 
 describe('queueType', () => {
-  it('declares group (partition), members and dead-letter queues as quorum queues by default', async () => {
+  it('declares group (partition) and dead-letter queues as quorum queues by default; the rest stays classic', async () => {
     const topic = uniqueName('qt-default');
     const broker = adapter();
     const received = collect();
@@ -43,7 +43,7 @@ describe('queueType', () => {
       [`${topic}.g.p0`]: 'quorum',
       [`${topic}.g.p1`]: 'quorum',
       [`${topic}.g.dlq`]: 'quorum',
-      [`${topic}.g.members`]: 'quorum',
+      [`${topic}.g.members`]: 'classic',
     });
     // Declaring it passively with the arguments of a quorum partition queue succeeds (and changes nothing).
     const connection = await amqplib.connect(RABBITMQ_URL);
@@ -76,10 +76,9 @@ describe('queueType', () => {
     await broker.start();
     await broker.publish(topic, 'hello');
     await received.waitForCount(1);
-    expect(await typesOf([`${topic}.g.p0`, `${topic}.g.dlq`, `${topic}.g.members`])).toEqual({
+    expect(await typesOf([`${topic}.g.p0`, `${topic}.g.dlq`])).toEqual({
       [`${topic}.g.p0`]: 'classic',
       [`${topic}.g.dlq`]: 'classic',
-      [`${topic}.g.members`]: 'classic',
     });
     await broker.stop();
   }, 60_000);
@@ -125,43 +124,6 @@ describe('queueType', () => {
       ),
     );
     expect(message).toContain("set queueType: 'quorum'");
-    await broker.stop();
-  }, 60_000);
-
-  it('uses a classic members queue of an earlier version as it is (it is in use), and says so', async () => {
-    const topic = uniqueName('qt-members');
-    // An instance of the earlier version: the members queue as it declared it, with its presence consumer.
-    const connection = await amqplib.connect(RABBITMQ_URL);
-    try {
-      const channel = await connection.createChannel();
-      await channel.assertQueue(`${topic}.g.members`, { durable: true, autoDelete: true, arguments: { 'x-queue-type': 'classic' } });
-      await channel.consume(`${topic}.g.members`, () => undefined, { noAck: true });
-      const logger = capturingLogger();
-      const broker = adapter({ logger });
-      const received = collect();
-      await broker.subscribe(topic, received.handler, 'g');
-      await broker.start();
-      await broker.publish(topic, 'hello', { key: 'k' });
-      await received.waitForCount(1);
-      expect(await typesOf([`${topic}.g.members`, `${topic}.g.p0`])).toEqual({
-        [`${topic}.g.members`]: 'classic',
-        [`${topic}.g.p0`]: 'quorum',
-      });
-      // Both instances count each other through it.
-      const rows = await rabbitmqctl('list_queues', 'name', 'consumers');
-      expect(rows.find(([name]) => name === `${topic}.g.members`)?.[1]).toBe('2');
-      expect(logger.lines.join('\n')).toContain(
-        `info: The members queue "${topic}.g.members" of "${topic}" in group "g" exists as a classic queue (queueType is quorum); using it as it is.`,
-      );
-      await broker.stop();
-    } finally {
-      await connection.close();
-    }
-    // Auto-delete: gone with its last consumer; the next instance declares it as a quorum queue.
-    const broker = adapter();
-    await broker.subscribe(topic, () => undefined, 'g');
-    await broker.start();
-    expect(await typesOf([`${topic}.g.members`])).toEqual({ [`${topic}.g.members`]: 'quorum' });
     await broker.stop();
   }, 60_000);
 

@@ -204,9 +204,7 @@ describe('RabbitMQAdapter', () => {
         // It owns each through an exclusive owner queue.
         expect(byName.get(`${queue}.owner`)?.slice(1, 4)).toEqual(['false', 'false', 'true']);
       }
-      // Replicated like the partition queues: durable, not auto-delete (it expires unused), quorum.
-      expect(byName.get(`${topic}.${group}.members`)?.slice(1, 3)).toEqual(['true', 'false']);
-      expect(byName.get(`${topic}.${group}.members`)?.[4]).toContain('"x-queue-type","quorum"');
+      expect(byName.get(`${topic}.${group}.members`)?.slice(1, 4)).toEqual(['true', 'true', 'false']);
       expect(byName.get(`${topic}.${group}.members`)?.[5]).toBe('1');
       for (const deadLetterQueue of [`${topic}.${group}.dlq`, `${topic}.dlq`]) {
         expect(byName.get(deadLetterQueue)?.slice(1, 3)).toEqual(['true', 'false']);

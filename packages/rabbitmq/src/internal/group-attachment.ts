@@ -3,7 +3,6 @@ import { createConsumer, describeSpec, waitIdle, type Consumer } from './consume
 import {
   countMembers,
   declareGroupTopology,
-  declareMembersQueue,
   disownPartition,
   earlierPartitionCount,
   migrateLegacyQueue,
@@ -47,7 +46,6 @@ export async function attachGroup(consumers: QueueConsumers, consumer: Consumer,
     // Queues of earlier layouts: looked for before and after declaring (see group-topology.ts).
     const earlier = await earlierPartitionCount(probe, layout);
     await declareGroupTopology(channel, layout);
-    await declareMembersQueue(probe, layout, logger);
     link.deadLetterQueues.add(layout.deadLetterQueue);
     if (earlier !== null) await unbindEarlierPartitions(probe, layout, earlier, logger);
     await migrateLegacyQueue(probe, layout, logger);
@@ -127,10 +125,7 @@ function partitionDriver(
       await settledBeforeHandover(partition);
       await disownPartition(probe, layout, partition);
     },
-    redeclare: async () => {
-      await probe.run((channel) => declareGroupTopology(channel, layout));
-      await declareMembersQueue(probe, layout, consumers.logger);
-    },
+    redeclare: () => probe.run((channel) => declareGroupTopology(channel, layout)),
     consume: async (partition) => {
       const consumer: Consumer = createConsumer(group.spec, group.deliver, {
         index: partition,

@@ -1,4 +1,4 @@
-import type { Channel, ChannelModel, Options } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import { SubscribeError, type Logger } from '@msgport/core';
 import { replyCode, REPLY_CODES } from './amqp-errors.js';
 import {
@@ -10,7 +10,6 @@ import {
   partitionQueueArguments,
   type GroupLayout,
 } from './queue-layout.js';
-import type { RabbitMQQueueType } from '../rabbitmq-adapter-options.js';
 
 /**
  * A channel for the operations RabbitMQ answers by closing the channel (a queue that is not there,
@@ -73,8 +72,8 @@ export class ProbeChannel {
 
 /**
  * Declares what a group's partitions need (see {@link GroupLayout}), on `channel`: the partition
- * and fallback exchanges, the dead-letter queue, every partition queue with its binding (the
- * members queue: {@link declareMembersQueue}). The partition exchange is bound to the topic last, once its queues are bound, so
+ * and fallback exchanges, the dead-letter queue, every partition queue with its binding, the
+ * members queue. The partition exchange is bound to the topic last, once its queues are bound, so
  * no message reaches it with nowhere to go. Idempotent.
  */
 export async function declareGroupTopology(channel: Channel, layout: GroupLayout): Promise<void> {
@@ -92,6 +91,8 @@ export async function declareGroupTopology(channel: Channel, layout: GroupLayout
     await channel.bindQueue(queue, layout.partitionExchange, '', partitionBindingArguments(partition));
   }
   await channel.bindQueue(layout.partitionQueues[0]!, layout.fallbackExchange, '');
+  // Classic whatever the virtual host's default queue type: quorum queues cannot be auto-delete.
+  await channel.assertQueue(layout.membersQueue, { durable: true, autoDelete: true, arguments: { 'x-queue-type': 'classic' } });
   await channel.bindExchange(layout.partitionExchange, layout.exchange, layout.topic);
 }
 
@@ -255,42 +256,6 @@ export async function whenPartitionUnconsumed(probe: ProbeChannel, layout: Group
     if (consumerCount === 0) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** How the members queue is declared for each queue type (see {@link declareMembersQueue}). */
-const MEMBERS_QUEUE: Record<RabbitMQQueueType, Options.AssertQueue> = {
-  // Replicated: instances count each other (and resume after a failover) while a majority of its
-  // members is online. Quorum queues cannot be auto-delete: it expires after an hour unused.
-  quorum: { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-expires': 3_600_000 } },
-  // Classic whatever the virtual host's default queue type; goes away with its last consumer.
-  classic: { durable: true, autoDelete: true, arguments: { 'x-queue-type': 'classic' } },
-};
-
-/**
- * Declares the group's members queue `<topic>.<group>.members` (one presence consumer per
- * instance; nothing is routed to it) as a queue of the layout's type: with quorum queues it is
- * replicated, so the group goes on counting its instances while one node is down. A members queue
- * that exists as the other type (declared by an earlier version, which made it classic, or with
- * the other `queueType`) is used as it is (the broker refuses to redeclare it with another type);
- * a classic one is auto-delete, so the next declaration after the group's last instance stopped
- * makes it a quorum queue.
- */
-export async function declareMembersQueue(probe: ProbeChannel, layout: GroupLayout, logger: Logger): Promise<void> {
-  try {
-    await probe.run((channel) => channel.assertQueue(layout.membersQueue, MEMBERS_QUEUE[layout.queueType]));
-  } catch (error) {
-    if (replyCode(error) !== REPLY_CODES.PRECONDITION_FAILED) throw error;
-    const other: RabbitMQQueueType = layout.queueType === 'quorum' ? 'classic' : 'quorum';
-    await probe.run((channel) => channel.assertQueue(layout.membersQueue, MEMBERS_QUEUE[other]));
-    logger.info(
-      `The members queue "${layout.membersQueue}" of "${layout.topic}" in group "${layout.group}" exists as a ${other} queue ` +
-        `(queueType is ${layout.queueType}); using it as it is.` +
-        (other === 'classic'
-          ? ' It lives on one node: while that node is down, instances of the group cannot resume. It is auto-delete: once ' +
-            'every instance of the group stopped, the next one declares it as a quorum queue.'
-          : ''),
-    );
   }
 }
 

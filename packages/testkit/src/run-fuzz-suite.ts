@@ -13,7 +13,7 @@ import {
   type MessageHandler,
 } from '@msgport/core';
 import type * as FastCheck from 'fast-check';
-import { HOSTILE_VALUES, rejectingThenable, type HostileValue } from './internal/hostile-values.js';
+import { HOSTILE_VALUES, rejectingThenable } from './internal/hostile-values.js';
 import { UUID_V7 } from './internal/uuid-v7.js';
 import { uniqueName } from './unique-name.js';
 

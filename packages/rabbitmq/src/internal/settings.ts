@@ -177,7 +177,7 @@ function pickTlsOptions(tls: RabbitMQTlsOptions): RabbitMQTlsOptions {
   for (const key of Object.keys(TLS_OPTION_KEYS) as Array<keyof RabbitMQTlsOptions>) {
     if (tls[key] !== undefined) picked[key] = tls[key];
   }
-  return Object.freeze(picked) as RabbitMQTlsOptions;
+  return Object.freeze(picked);
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -91,6 +91,7 @@ describe('a msgport service beside a PyFly service (RabbitMQ, one pyfly.yaml)', 
     const exited = new Promise<number | null>((resolve) => consumer.on('exit', resolve));
     try {
       await waitFor(() => lines.includes('ready'), { timeoutMs: 20_000, description: `the PyFly consumer to be ready (stderr: ${stderr})` });
+      topics.push(`unused-${suffix}`);
       const messaging = await msgportService(`unused-${suffix}`, 'billing', []);
       for (let i = 0; i < 20; i++) {
         await messaging.broker.publish(topic, `from-msgport-${i}`, { key: `customer-${i % 3}`, headers: { 'x-from': 'msgport', 'x-unicode': 'Grüße 🚀' } });

@@ -3,7 +3,6 @@ import { expect, it } from '@jest/globals';
 it('@msgport/core exports exactly its documented public API', async () => {
   expect(Object.keys(await import('@msgport/core')).sort()).toEqual([
     'BrokerStateError',
-    'CONSUMER_CLOSED',
     'ConfigurationError',
     'ConnectionError',
     'DEFAULT_RETRY_POLICY',
@@ -38,6 +37,7 @@ it('@msgport/core exports exactly its documented public API', async () => {
 
 it('@msgport/core/adapter exports exactly the adapter toolkit', async () => {
   expect(Object.keys(await import('@msgport/core/adapter')).sort()).toEqual([
+    'CONSUMER_CLOSED',
     'IdleLatch',
     'KeyedExecutor',
     'MessageBrokerBase',

@@ -43,12 +43,20 @@ export async function attachGroup(consumers: QueueConsumers, consumer: Consumer,
   consumers.watchChannel(consumer, link, channel);
   const probe = new ProbeChannel(link.connection);
   try {
-    // Queues of earlier layouts: looked for before and after declaring (see group-topology.ts).
-    const earlier = await earlierPartitionCount(probe, layout);
-    await declareGroupTopology(channel, layout);
-    link.deadLetterQueues.add(layout.deadLetterQueue);
-    if (earlier !== null) await unbindEarlierPartitions(probe, layout, earlier, logger);
-    await migrateLegacyQueue(probe, layout, logger);
+    // One group's topology at a time per connection: RabbitMQ 3.10 on a small single node stopped
+    // answering new connections (and `rabbitmqctl stop_app`) after one adapter declared ~100 quorum
+    // queues at once (20 group subscriptions made together: the conformance suite's concurrent-topics
+    // case); declared in turn, they are not.
+    const declared = link.declaring.then(async () => {
+      // Queues of earlier layouts: looked for before and after declaring (see group-topology.ts).
+      const earlier = await earlierPartitionCount(probe, layout);
+      await declareGroupTopology(channel, layout);
+      link.deadLetterQueues.add(layout.deadLetterQueue);
+      if (earlier !== null) await unbindEarlierPartitions(probe, layout, earlier, logger);
+      await migrateLegacyQueue(probe, layout, logger);
+    });
+    link.declaring = declared.catch(() => undefined);
+    await declared;
     const { consumerTag } = await channel.consume(
       layout.membersQueue,
       (delivery) => {

@@ -16,6 +16,11 @@ export interface Link {
   publisher: Publisher | null;
   /** Dead-letter queues declared on this connection (declared once per connection). */
   readonly deadLetterQueues: Set<string>;
+  /**
+   * The group topology declarations on this connection, one after the other (see
+   * group-attachment.ts): the tail of that chain.
+   */
+  declaring: Promise<void>;
 }
 
 /** The confirm channel of a {@link Link}. */
@@ -72,7 +77,7 @@ export async function openLink(
     () => new Error(`connection attempt timed out after ${remaining} ms`),
     closeQuietly,
   );
-  const link: Link = { connection, endpoint, closed: false, blocked: false, publisher: null, deadLetterQueues: new Set() };
+  const link: Link = { connection, endpoint, closed: false, blocked: false, publisher: null, deadLetterQueues: new Set(), declaring: Promise.resolve() };
   connection.on('error', (error: unknown) => events.failed(safeText(error, settings.secrets)));
   connection.on('close', (error?: unknown) => {
     link.closed = true;

@@ -86,7 +86,7 @@ if want rabbitmq; then
   if [ "$skip_conformance" != 1 ]; then
     t1=$SECONDS
     # The broker-restart case of the conformance suite restarts one node of the cluster.
-    MSGPORT_RABBITMQ_URL=$URLS MSGPORT_RABBITMQCTL_NODE=rmq1@localhost \
+    MSGPORT_RABBITMQ_URL=$URLS MSGPORT_RABBITMQCTL_NODE=rmq1@localhost MSGPORT_RABBITMQ_QUEUE_TYPE=quorum \
       MSGPORT_RABBITMQ_RESTART_COMMAND='bash scripts/rabbitmq-cluster.sh restart 2' \
       npx jest --ci packages/rabbitmq/test/conformance.test.ts
     echo "msgport: RabbitMQ conformance on the cluster took $((SECONDS - t1)) s" >&2

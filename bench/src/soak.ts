@@ -131,7 +131,8 @@ async function runChild(kind: BrokerKind, messages: number, every: number): Prom
   };
   await broker.subscribe(
     topic,
-    () => {
+    // async, as the README's handlers are (on the in-memory broker that is the tracked path).
+    async () => {
       handled++;
       for (let i = waiters.length - 1; i >= 0; i--) {
         if (handled >= waiters[i]!.target) waiters.splice(i, 1)[0]!.resolve();

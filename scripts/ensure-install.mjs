@@ -12,8 +12,7 @@ const pnpm = pkg.packageManager; // e.g. pnpm@10.34.8
 const marker = join(root, 'node_modules', '.modules.yaml');
 const lockfile = join(root, 'pnpm-lock.yaml');
 
-const upToDate =
-  existsSync(marker) && (!existsSync(lockfile) || statSync(marker).mtimeMs >= statSync(lockfile).mtimeMs);
+const upToDate = existsSync(marker) && (!existsSync(lockfile) || statSync(marker).mtimeMs >= statSync(lockfile).mtimeMs);
 
 if (!upToDate) {
   process.stderr.write(`msgport: installing dependencies with ${pnpm} …\n`);

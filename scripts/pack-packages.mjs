@@ -29,7 +29,8 @@ function parseArgs(argv) {
     if (arg === '--out') args.out = resolve(argv[++i] ?? fail('--out needs a directory'));
     else if (arg === '--no-build') args.build = false;
     else if (arg === '--json') args.json = true;
-    else fail(`Unknown argument ${JSON.stringify(arg)}. Usage: node scripts/pack-packages.mjs [--out <dir>] [--no-build] [--json]`);
+    else
+      fail(`Unknown argument ${JSON.stringify(arg)}. Usage: node scripts/pack-packages.mjs [--out <dir>] [--no-build] [--json]`);
   }
   return args;
 }
@@ -77,10 +78,14 @@ export function readTarball(file) {
   const data = gunzipSync(readFileSync(file));
   const entries = new Map();
   let longName = null;
-  for (let offset = 0; offset + 512 <= data.length; ) {
+  for (let offset = 0; offset + 512 <= data.length;) {
     const header = data.subarray(offset, offset + 512);
     if (header.every((byte) => byte === 0)) break;
-    const field = (start, length) => header.subarray(start, start + length).toString('utf8').replace(/\0[\s\S]*$/, '');
+    const field = (start, length) =>
+      header
+        .subarray(start, start + length)
+        .toString('utf8')
+        .replace(/\0[\s\S]*$/, '');
     const size = Number.parseInt(field(124, 12).trim() || '0', 8);
     const type = field(156, 1) || '0';
     const prefix = field(345, 155);
@@ -132,7 +137,11 @@ export function checkPackedManifest(source, packed, versions) {
   return problems;
 }
 
-export async function packPackages({ out = join(root, '.tmp', 'packs'), build = true, log = (line) => process.stderr.write(`${line}\n`) } = {}) {
+export async function packPackages({
+  out = join(root, '.tmp', 'packs'),
+  build = true,
+  log = (line) => process.stderr.write(`${line}\n`),
+} = {}) {
   const started = Date.now();
   if (build) {
     log('pack-packages: building (tsc -b tsconfig.json)');
@@ -142,7 +151,8 @@ export async function packPackages({ out = join(root, '.tmp', 'packs'), build = 
   const versions = new Map(packages.map(({ manifest }) => [manifest.name, manifest.version]));
   for (const { dir, manifest } of packages) {
     const entry = join(dir, manifest.exports?.['.']?.default ?? manifest.main ?? 'dist/index.js');
-    if (!existsSync(entry)) throw new Error(`${manifest.name} is not built: ${entry} is missing (run tsc -b, or drop --no-build).`);
+    if (!existsSync(entry))
+      throw new Error(`${manifest.name} is not built: ${entry} is missing (run tsc -b, or drop --no-build).`);
   }
 
   rmSync(out, { recursive: true, force: true });

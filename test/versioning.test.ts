@@ -1,6 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +22,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CHANGESET = join(root, 'node_modules', '@changesets', 'cli', 'bin.js');
-const PUBLISHED = ['@msgport/autoconfig', '@msgport/core', '@msgport/kafka', '@msgport/memory', '@msgport/rabbitmq', '@msgport/testkit'];
+const PUBLISHED = [
+  '@msgport/autoconfig',
+  '@msgport/core',
+  '@msgport/kafka',
+  '@msgport/memory',
+  '@msgport/rabbitmq',
+  '@msgport/testkit',
+];
 const CORE_PEER_DEPENDENTS = ['@msgport/kafka', '@msgport/memory', '@msgport/rabbitmq', '@msgport/testkit'];
 
 type Bump = 'major' | 'minor' | 'patch';
@@ -27,7 +44,9 @@ interface Manifest {
 
 /** The workspace package directories, from pnpm-workspace.yaml (`dir` and `dir/*` entries). */
 function workspaceDirs(): string[] {
-  const globs = [...readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8').matchAll(/^\s*-\s*['"]?([^'"\s]+)['"]?\s*$/gm)].map(([, glob]) => glob!);
+  const globs = [...readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8').matchAll(/^\s*-\s*['"]?([^'"\s]+)['"]?\s*$/gm)].map(
+    ([, glob]) => glob!,
+  );
   return globs.flatMap((glob) => {
     if (!glob.endsWith('/*')) return existsSync(join(root, glob, 'package.json')) ? [glob] : [];
     const parent = glob.slice(0, -2);
@@ -44,7 +63,9 @@ function readManifest(file: string): Manifest {
 /** The bumps a changeset file asks for, from its front matter. */
 function parseChangeset(text: string): Record<string, Bump> {
   const front = /^---\n([\s\S]*?)\n---/.exec(text)?.[1] ?? '';
-  return Object.fromEntries([...front.matchAll(/^\s*["']?([^"':]+)["']?\s*:\s*(major|minor|patch)\s*$/gm)].map(([, name, bump]) => [name!, bump as Bump]));
+  return Object.fromEntries(
+    [...front.matchAll(/^\s*["']?([^"':]+)["']?\s*:\s*(major|minor|patch)\s*$/gm)].map(([, name, bump]) => [name!, bump as Bump]),
+  );
 }
 
 function changeset(bumps: Record<string, Bump>, summary: string): string {
@@ -83,7 +104,8 @@ async function versionDryRun(options: DryRunOptions): Promise<DryRun> {
       const manifest = readManifest(join(root, pkgDir, 'package.json'));
       if (options.version !== undefined && PUBLISHED.includes(manifest.name)) manifest.version = options.version;
       writeFileSync(join(dir, pkgDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-      if (existsSync(join(root, pkgDir, 'CHANGELOG.md'))) cpSync(join(root, pkgDir, 'CHANGELOG.md'), join(dir, pkgDir, 'CHANGELOG.md'));
+      if (existsSync(join(root, pkgDir, 'CHANGELOG.md')))
+        cpSync(join(root, pkgDir, 'CHANGELOG.md'), join(dir, pkgDir, 'CHANGELOG.md'));
       before[manifest.name] = manifest.version;
       locations[manifest.name] = pkgDir;
     }
@@ -140,7 +162,14 @@ describe('versioning with changesets', () => {
       expect(text.startsWith(`# ${manifest.name}\n`)).toBe(true);
       found[manifest.name] = /^## (\S+)/m.exec(text)?.[1] ?? null;
     }
-    expect(found).toEqual(Object.fromEntries(PUBLISHED.map((name) => [name, readManifest(join(root, 'packages', name.slice('@msgport/'.length), 'package.json')).version])));
+    expect(found).toEqual(
+      Object.fromEntries(
+        PUBLISHED.map((name) => [
+          name,
+          readManifest(join(root, 'packages', name.slice('@msgport/'.length), 'package.json')).version,
+        ]),
+      ),
+    );
   });
 
   it('a minor changeset for @msgport/core at 1.x releases core 1.1.0 and leaves the packages that take it as a peer at 1.0.0', async () => {
@@ -156,9 +185,12 @@ describe('versioning with changesets', () => {
       '@msgport/rabbitmq': '1.0.0',
       '@msgport/testkit': '1.0.0',
     });
-    expect(run.changelogs['@msgport/core']).toMatch(/^# @msgport\/core\n\n## 1\.1\.0\n\n### Minor Changes\n\n- Add a feature to the port\.\n/);
+    expect(run.changelogs['@msgport/core']).toMatch(
+      /^# @msgport\/core\n\n## 1\.1\.0\n\n### Minor Changes\n\n- Add a feature to the port\.\n/,
+    );
     // Ranges stay workspace:^ in the repository; pnpm pack turns them into ^1.1.0-style ranges.
-    for (const name of CORE_PEER_DEPENDENTS) expect(`${name} ${run.manifests[name]!.peerDependencies?.['@msgport/core']}`).toBe(`${name} workspace:^`);
+    for (const name of CORE_PEER_DEPENDENTS)
+      expect(`${name} ${run.manifests[name]!.peerDependencies?.['@msgport/core']}`).toBe(`${name} workspace:^`);
   }, 60_000);
 
   it('without onlyUpdatePeerDependentsWhenOutOfRange the same changeset would release every peer dependent of core as 2.0.0', async () => {
@@ -178,7 +210,10 @@ describe('versioning with changesets', () => {
       version: '0.1.0',
       changesets: { 'core-feature.md': changeset({ '@msgport/core': 'patch' }, 'Add a feature to the port.') },
     });
-    expect(published(run.after)).toEqual({ ...Object.fromEntries(PUBLISHED.map((name) => [name, '0.1.0'])), '@msgport/core': '0.1.1' });
+    expect(published(run.after)).toEqual({
+      ...Object.fromEntries(PUBLISHED.map((name) => [name, '0.1.0'])),
+      '@msgport/core': '0.1.1',
+    });
   }, 60_000);
 
   it('at 0.x a minor changeset for core leaves the ^0.1.0 peer range, so every peer dependent would be released as 1.0.0', async () => {
@@ -202,9 +237,9 @@ describe('versioning with changesets', () => {
       }
     }
     const run = await versionDryRun({ changesets: 'repository' });
-    const unasked = PUBLISHED.filter((name) => asked[name] !== 'major' && major(run.after[name]!) !== major(run.before[name]!)).map(
-      (name) => `${name} ${run.before[name]} → ${run.after[name]} (asked: ${asked[name] ?? 'nothing'})`,
-    );
+    const unasked = PUBLISHED.filter(
+      (name) => asked[name] !== 'major' && major(run.after[name]!) !== major(run.before[name]!),
+    ).map((name) => `${name} ${run.before[name]} → ${run.after[name]} (asked: ${asked[name] ?? 'nothing'})`);
     expect(unasked).toEqual([]);
   }, 60_000);
 });

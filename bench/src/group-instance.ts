@@ -37,7 +37,9 @@ if (config.role === 'publisher') {
     seqs.set(key, seq + 1);
     return { key, value: `${key}|${seq}` };
   });
-  await drive(config.messages, { kind: 'window', size: 1_000 }, (i) => publisher.publish(config.topic, bodies[i]!.value, { key: bodies[i]!.key }));
+  await drive(config.messages, { kind: 'window', size: 1_000 }, (i) =>
+    publisher.publish(config.topic, bodies[i]!.value, { key: bodies[i]!.key }),
+  );
   await publisher.stop();
   process.stdout.write('published\n');
   process.exit(0);
@@ -81,7 +83,8 @@ report('ready');
 let owned = -1;
 const watch = setInterval(() => {
   void broker.health().then((health) => {
-    const partitions = (health.details['ownedPartitions'] as Record<string, number[]> | undefined)?.[`${config.topic}.${config.group}`] ?? [];
+    const partitions =
+      (health.details['ownedPartitions'] as Record<string, number[]> | undefined)?.[`${config.topic}.${config.group}`] ?? [];
     if (partitions.length !== owned) {
       owned = partitions.length;
       report(`owned ${owned}`);

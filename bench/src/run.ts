@@ -59,10 +59,20 @@ const USAGE = `Usage: node bench/dist/run.js [options]   (or: npm run bench -- [
   --help              this text`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { scenarios: [], runs: undefined, quick: false, verbose: false, profileDir: undefined, out: RESULTS_DIR, node24: false };
+  const args: Args = {
+    scenarios: [],
+    runs: undefined,
+    quick: false,
+    verbose: false,
+    profileDir: undefined,
+    out: RESULTS_DIR,
+    node24: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
     const value = (): string => {
       const v = inline ?? argv[++i];
       if (v === undefined) fail(`${flag} needs a value`);
@@ -71,7 +81,12 @@ function parseArgs(argv: string[]): Args {
     switch (flag) {
       case '--scenario':
       case '--scenarios':
-        args.scenarios.push(...value().split(',').map((s) => s.trim()).filter(Boolean));
+        args.scenarios.push(
+          ...value()
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        );
         break;
       case '--runs': {
         const n = Number(value());
@@ -121,7 +136,9 @@ function fail(message: string): never {
 async function machineInfo(args: Args): Promise<MachineInfo> {
   let cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
     if (line !== undefined) cpu = line.slice(line.indexOf(':') + 1).trim();
   } catch {
     // not Linux: keep os.cpus()
@@ -151,9 +168,18 @@ async function childNodeVersion(): Promise<string> {
 }
 
 /** Runs one variant once in a fresh Node process and returns what it measured. */
-function runChild(args: Args, scenario: Scenario, variant: VariantSpec, context: Record<string, unknown>, run: number): Promise<RunOutcome> {
+function runChild(
+  args: Args,
+  scenario: Scenario,
+  variant: VariantSpec,
+  context: Record<string, unknown>,
+  run: number,
+): Promise<RunOutcome> {
   const job = Buffer.from(JSON.stringify({ scenario: scenario.name, variant, context, run })).toString('base64');
-  const nodeArgs = args.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args.profileDir}`, `--cpu-prof-name=${scenario.name}.${variant.id}.r${run}.cpuprofile`];
+  const nodeArgs =
+    args.profileDir === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${args.profileDir}`, `--cpu-prof-name=${scenario.name}.${variant.id}.r${run}.cpuprofile`];
   const node = args.node24 || variant.node === '24' ? node24Binary() : Promise.resolve(process.execPath);
   return node.then(
     (execPath) => spawnChild(args, execPath, [...nodeArgs, CHILD, job]),
@@ -195,12 +221,17 @@ function spawnChild(args: Args, execPath: string, childArgs: string[]): Promise<
 function describeOutcome(outcome: RunOutcome): string {
   if ('error' in outcome) return `FAILED ${outcome.error.slice(0, 400)}`;
   const rss = outcome.maxRssKiB === undefined ? '' : `, ${(outcome.maxRssKiB / 1024).toFixed(0)} MiB`;
-  if (outcome.p50Ms !== undefined) return `p50 ${outcome.p50Ms.toFixed(2)} ms, p99 ${outcome.p99Ms?.toFixed(2)} ms (${outcome.messages} msgs)${rss}`;
+  if (outcome.p50Ms !== undefined)
+    return `p50 ${outcome.p50Ms.toFixed(2)} ms, p99 ${outcome.p99Ms?.toFixed(2)} ms (${outcome.messages} msgs)${rss}`;
   return `${Math.round(outcome.rate).toLocaleString('en-US')} msg/s (${outcome.messages} in ${outcome.seconds.toFixed(2)} s)${rss}`;
 }
 
 /** Waits (up to {@link BROKER_WAIT_MS}) until `scenario` (or `variant`) can run; the last reason, or null. */
-async function waitUntilAvailable(scenario: Scenario, log: (line: string) => void, variant?: VariantSpec): Promise<string | null> {
+async function waitUntilAvailable(
+  scenario: Scenario,
+  log: (line: string) => void,
+  variant?: VariantSpec,
+): Promise<string | null> {
   const deadline = Date.now() + BROKER_WAIT_MS;
   let reason = await scenario.unavailable(variant);
   if (reason !== null) log(`waiting up to ${BROKER_WAIT_MS / 1000} s: ${reason}`);
@@ -294,7 +325,9 @@ async function main(): Promise<void> {
   const written = ['latest.json', 'latest.md', 'latest.svg'];
   // A PNG as well when librsvg's rsvg-convert is installed (optional; the SVG is the chart).
   try {
-    await promisify(execFile)('rsvg-convert', ['-o', join(args.out, 'latest.png'), join(args.out, 'latest.svg')], { timeout: 30_000 });
+    await promisify(execFile)('rsvg-convert', ['-o', join(args.out, 'latest.png'), join(args.out, 'latest.svg')], {
+      timeout: 30_000,
+    });
     written.push('latest.png');
   } catch {
     rmSync(join(args.out, 'latest.png'), { force: true }); // no rsvg-convert: the SVG alone, no stale PNG

@@ -94,7 +94,10 @@ function createBroker(kind: BrokerKind): { broker: MessageBrokerPort; options: s
         options: `new KafkaAdapter({ bootstrapServers: '${KAFKA_BROKERS}', fromBeginning: true })`,
       };
     case 'rabbitmq':
-      return { broker: new RabbitMQAdapter({ url: RABBITMQ_URL }), options: `new RabbitMQAdapter({ url: '${RABBITMQ_URL.replace(/:[^:@/]*@/, ':***@')}' })` };
+      return {
+        broker: new RabbitMQAdapter({ url: RABBITMQ_URL }),
+        options: `new RabbitMQAdapter({ url: '${RABBITMQ_URL.replace(/:[^:@/]*@/, ':***@')}' })`,
+      };
   }
 }
 
@@ -111,7 +114,8 @@ async function cleanup(kind: BrokerKind, topic: string, group: string): Promise<
       const connection = await amqp.connect(RABBITMQ_URL);
       const channel = await connection.createChannel();
       channel.on('error', () => undefined);
-      for (const suffix of ['p0', 'p1', 'p2', 'p3', 'members', 'dlq']) await channel.deleteQueue(`${topic}.${group}.${suffix}`).catch(() => undefined);
+      for (const suffix of ['p0', 'p1', 'p2', 'p3', 'members', 'dlq'])
+        await channel.deleteQueue(`${topic}.${group}.${suffix}`).catch(() => undefined);
       await connection.close().catch(() => undefined);
     }
   } catch {
@@ -163,7 +167,9 @@ async function runChild(kind: BrokerKind, messages: number, every: number): Prom
     await Promise.all(Array.from({ length: kind === 'memory' ? 1 : IN_FLIGHT }, worker));
     await handledAtLeast(checkpoint);
     samples.push(sample(handled, began));
-    process.stderr.write(`soak ${kind}: ${handled.toLocaleString('en-US')} handled after ${((Date.now() - began) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(
+      `soak ${kind}: ${handled.toLocaleString('en-US')} handled after ${((Date.now() - began) / 1000).toFixed(1)} s\n`,
+    );
   }
   const durationMs = Date.now() - began;
   await broker.stop();
@@ -222,9 +228,13 @@ function report(results: readonly SoakResult[]): string {
 
 function runInChild(kind: BrokerKind, messages: number, every: number): Promise<SoakResult> {
   return new Promise((resolveResult) => {
-    const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), `--child=${kind}`, `--messages=${messages}`, `--every=${every}`], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', fileURLToPath(import.meta.url), `--child=${kind}`, `--messages=${messages}`, `--every=${every}`],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => (out += chunk));
@@ -283,7 +293,9 @@ async function main(): Promise<void> {
     return;
   }
   const brokers = (option(argv, 'brokers') ?? BROKERS.join(',')).split(',').map((name) => name.trim());
-  for (const name of brokers) if (!(BROKERS as readonly string[]).includes(name)) throw new Error(`--brokers: unknown broker ${name} (${BROKERS.join(', ')})`);
+  for (const name of brokers)
+    if (!(BROKERS as readonly string[]).includes(name))
+      throw new Error(`--brokers: unknown broker ${name} (${BROKERS.join(', ')})`);
   const results: SoakResult[] = [];
   for (const kind of brokers as BrokerKind[]) results.push(await runInChild(kind, messages, every));
 
@@ -298,7 +310,10 @@ async function main(): Promise<void> {
   console.log(text);
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, 'soak.md'), `${text}\n`);
-  writeFileSync(join(RESULTS_DIR, 'soak.json'), `${JSON.stringify({ node: process.version, at: new Date().toISOString(), results }, null, 2)}\n`);
+  writeFileSync(
+    join(RESULTS_DIR, 'soak.json'),
+    `${JSON.stringify({ node: process.version, at: new Date().toISOString(), results }, null, 2)}\n`,
+  );
   if (results.some((result) => result.error !== undefined)) process.exitCode = 1;
 }
 

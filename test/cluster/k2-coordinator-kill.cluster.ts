@@ -1,7 +1,15 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { until } from '../reliability/support/until.js';
-import { coordinatorOf, ensureClusterUp, killNode, partitions, restartNode, waitForFullIsr, type NodeId } from './support/cluster.js';
+import {
+  coordinatorOf,
+  ensureClusterUp,
+  killNode,
+  partitions,
+  restartNode,
+  waitForFullIsr,
+  type NodeId,
+} from './support/cluster.js';
 import { ClusterScenario, recordFigures, SHUTDOWN_TIMEOUT_MS } from './support/cluster-scenario.js';
 
 // Scenario 2 (issue 11): SIGKILL the broker that is the group coordinator of the consumers'

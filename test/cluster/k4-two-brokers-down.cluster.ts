@@ -49,7 +49,9 @@ describe('kafka cluster: two brokers down', () => {
         downAt = Date.now();
         // Long enough for publishes issued after both kills to reach their deadline.
         await until(
-          () => s.publishMs.some((p) => !p.ok && p.at - p.ms >= downAt) && Date.now() >= downAt + PUBLISH_TIMEOUT_MS + LATE_TOLERANCE_MS,
+          () =>
+            s.publishMs.some((p) => !p.ok && p.at - p.ms >= downAt) &&
+            Date.now() >= downAt + PUBLISH_TIMEOUT_MS + LATE_TOLERANCE_MS,
           { timeoutMs: PUBLISH_TIMEOUT_MS * 4, what: () => `a publish issued after both kills to reject\n${s.logs()}` },
         );
         rejectedWhileDown = s.ledger.rejected.size;
@@ -64,7 +66,10 @@ describe('kafka cluster: two brokers down', () => {
       // Service resumes with one of the two back (two replicas alive again: min.insync.replicas).
       await until(
         () => s.publishMs.some((p) => p.ok && p.at > firstBackAt) && s.ledger.handlings.some((h) => h.at > firstBackAt),
-        { timeoutMs: 120_000, what: () => `a publish to resolve and a message to be handled with node ${first} back\n${s.logs()}` },
+        {
+          timeoutMs: 120_000,
+          what: () => `a publish to resolve and a message to be handled with node ${first} back\n${s.logs()}`,
+        },
       ).catch(() => undefined); // asserted below, after the figures are recorded
       const firstConfirmAfter = s.publishMs.find((p) => p.ok && p.at > firstBackAt)?.at ?? null;
       const firstHandleAfter = s.ledger.handlings.find((h) => h.at > firstBackAt)?.at ?? null;
@@ -77,7 +82,8 @@ describe('kafka cluster: two brokers down', () => {
       const latencies = s.publishMs.filter((p) => !p.ok).map((p) => p.ms);
       // Publishes issued after both kills that resolved before a broker was started again: must be none.
       const confirmedDuringOutage = s.publishMs.filter((p) => p.ok && p.at - p.ms >= downAt && p.at <= restartBeganAt).length;
-      const recoveredAt = firstConfirmAfter === null || firstHandleAfter === null ? null : Math.max(firstConfirmAfter, firstHandleAfter);
+      const recoveredAt =
+        firstConfirmAfter === null || firstHandleAfter === null ? null : Math.max(firstConfirmAfter, firstHandleAfter);
       recordFigures({
         scenario: '4. Two brokers down (SIGKILL), then back one at a time',
         sent: end.sent,

@@ -1,6 +1,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClusterScenario, RABBIT_CLUSTER, rabbitPartitionQueues, recordFigures, SHUTDOWN_TIMEOUT_MS } from './support/cluster-scenario.js';
+import {
+  ClusterScenario,
+  RABBIT_CLUSTER,
+  rabbitPartitionQueues,
+  recordFigures,
+  SHUTDOWN_TIMEOUT_MS,
+} from './support/cluster-scenario.js';
 import {
   connectionsPerNode,
   ensureRabbitClusterUp,

@@ -1,6 +1,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClusterScenario, RABBIT_CLUSTER, rabbitPartitionQueues, recordFigures, SHUTDOWN_TIMEOUT_MS } from './support/cluster-scenario.js';
+import {
+  ClusterScenario,
+  RABBIT_CLUSTER,
+  rabbitPartitionQueues,
+  recordFigures,
+  SHUTDOWN_TIMEOUT_MS,
+} from './support/cluster-scenario.js';
 import {
   connectionsPerNode,
   ensureRabbitClusterUp,
@@ -57,7 +63,9 @@ describe('rabbitmq cluster: the node leading the quorum queues SIGKILLed mid-str
       try {
         await killRabbitNode(victim);
         await sleep(Math.max(0, killAt + RESTART_AFTER_MS - Date.now())); // the scenario's timing, not a wait for a condition
-        leadersAfter = (await rabbitPartitionQueues(s.topic, s.group)).map((q) => (q.leader === '' ? victim : rabbitNodeOf(q.leader)));
+        leadersAfter = (await rabbitPartitionQueues(s.topic, s.group)).map((q) =>
+          q.leader === '' ? victim : rabbitNodeOf(q.leader),
+        );
         await restartRabbitNode(victim);
         restartedAt = Date.now();
       } finally {

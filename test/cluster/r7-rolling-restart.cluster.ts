@@ -1,6 +1,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { ClusterScenario, RABBIT_CLUSTER, recordFigures, SHUTDOWN_TIMEOUT_MS } from './support/cluster-scenario.js';
-import { connectionsPerNode, ensureRabbitClusterUp, RABBIT_NODES, restartRabbitNode, waitForQuorumMembers } from './support/rabbitmq-cluster.js';
+import {
+  connectionsPerNode,
+  ensureRabbitClusterUp,
+  RABBIT_NODES,
+  restartRabbitNode,
+  waitForQuorumMembers,
+} from './support/rabbitmq-cluster.js';
 
 // Scenario 7 (issue 11): rolling restart of the three RabbitMQ nodes, one at a time, under steady
 // load. Each node is stopped gracefully and started again on its data, the next one only once
@@ -32,7 +38,9 @@ describe('rabbitmq cluster: rolling restart under steady load', () => {
           const restartedMs = Date.now() - began;
           const membersMs = await waitForQuorumMembers(`${s.topic}.${s.group}.p`, 120_000);
           const connections = [...(await connectionsPerNode()).keys()].join(',');
-          steps.push(`node ${node}: restarted in ${restartedMs} ms, members online ${membersMs} ms later, applications then on node(s) ${connections}`);
+          steps.push(
+            `node ${node}: restarted in ${restartedMs} ms, members online ${membersMs} ms later, applications then on node(s) ${connections}`,
+          );
         }
       } finally {
         await ensureRabbitClusterUp();

@@ -35,7 +35,10 @@ interface PackedPackage {
   readonly version: string;
   readonly tarball: string;
   readonly files: readonly string[];
-  readonly manifest: Record<string, unknown> & { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+  readonly manifest: Record<string, unknown> & {
+    dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+  };
 }
 
 interface RoundTrip {
@@ -87,14 +90,21 @@ function childEnv(): NodeJS.ProcessEnv {
 
 function run(command: string, args: readonly string[], cwd: string, timeoutMs = 120_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, env: childEnv(), timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        const why = error.killed ? `did not finish within ${timeoutMs} ms (killed)` : `failed (exit code ${String(error.code)})`;
-        reject(new Error(`${[command, ...args].join(' ')} in ${cwd} ${why}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
-      } else {
-        resolve({ stdout, stderr });
-      }
-    });
+    execFile(
+      command,
+      args,
+      { cwd, env: childEnv(), timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) {
+          const why = error.killed
+            ? `did not finish within ${timeoutMs} ms (killed)`
+            : `failed (exit code ${String(error.code)})`;
+          reject(new Error(`${[command, ...args].join(' ')} in ${cwd} ${why}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
+        } else {
+          resolve({ stdout, stderr });
+        }
+      },
+    );
   });
 }
 
@@ -104,7 +114,8 @@ const pnpm = (cwd: string, ...args: string[]) => run(process.execPath, [PNPM, ..
 /** The value after `marker ` on a line of the output, parsed as JSON. */
 function marked<T>(output: RunResult, marker: string): T {
   const line = output.stdout.split('\n').find((candidate) => candidate.startsWith(`${marker} `));
-  if (line === undefined) throw new Error(`no "${marker}" line in the output\n--- stdout\n${output.stdout}\n--- stderr\n${output.stderr}`);
+  if (line === undefined)
+    throw new Error(`no "${marker}" line in the output\n--- stdout\n${output.stdout}\n--- stderr\n${output.stderr}`);
   return JSON.parse(line.slice(marker.length + 1)) as T;
 }
 
@@ -139,7 +150,12 @@ function createProject(name: string, manifest: Record<string, unknown>): string 
   const dir = join(work, name);
   mkdirSync(dir);
   for (const file of ['round-trip.cjs', 'app.mjs', 'app.cjs', 'broker-side.mjs']) cpSync(join(fixtures, file), join(dir, file));
-  writeJson(join(dir, 'package.json'), { name: `msgport-install-${basename(name)}`, version: '1.0.0', private: true, ...manifest });
+  writeJson(join(dir, 'package.json'), {
+    name: `msgport-install-${basename(name)}`,
+    version: '1.0.0',
+    private: true,
+    ...manifest,
+  });
   return dir;
 }
 
@@ -153,7 +169,10 @@ function expectNpmLockOnlyFromTarballs(dir: string): void {
   const lock = readJson(join(dir, 'package-lock.json'));
   const fromElsewhere = Object.entries(lock.packages as Record<string, { resolved?: string }>)
     .filter(([path]) => /node_modules\/@msgport\/[^/]+$/.test(path))
-    .filter(([, entry]) => !packed.some((pkg) => entry.resolved !== undefined && join(dir, entry.resolved.replace(/^file:/, '')) === pkg.tarball))
+    .filter(
+      ([, entry]) =>
+        !packed.some((pkg) => entry.resolved !== undefined && join(dir, entry.resolved.replace(/^file:/, '')) === pkg.tarball),
+    )
     .map(([path, entry]) => `${path} ← ${entry.resolved ?? '(no resolved)'}`);
   expect(fromElsewhere).toEqual([]);
 }
@@ -180,7 +199,9 @@ async function expectReachable(what: string, host: string, port: number): Promis
     socket.once('error', resolve);
   });
   if (error !== null) {
-    throw new Error(`${what} is unreachable on ${host}:${port} (${error.message}). Start it (npm test starts Kafka itself; RabbitMQ: rabbitmq-server -detached) and run the tests again.`);
+    throw new Error(
+      `${what} is unreachable on ${host}:${port} (${error.message}). Start it (npm test starts Kafka itself; RabbitMQ: rabbitmq-server -detached) and run the tests again.`,
+    );
   }
 }
 
@@ -207,7 +228,10 @@ function expectDelivered(result: RoundTrip, provider: string): void {
   expect({ topic: message!.topic, key: message!.key, value: message!.value, headers: message!.headers }).toEqual({
     topic: result.topic,
     ...result.sent,
-    headers: { ...result.sent.headers, 'msgport-message-id': expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/) },
+    headers: {
+      ...result.sent.headers,
+      'msgport-message-id': expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+    },
   });
   expect([result.healthWhileRunning, result.healthAfterStop]).toEqual(['up', 'stopped']);
 }
@@ -228,7 +252,10 @@ interface KafkaOffsets {
 /** On RabbitMQ: the group's durable partition queues exist, hold nothing (acknowledged) and have no consumer left. Then removed. */
 async function expectThroughRabbitMQ(dir: string, result: RoundTrip): Promise<void> {
   expect(result.received[0]!.metadata).toMatchObject({ redelivered: false });
-  const queue = marked<RabbitQueue>(await run(process.execPath, ['broker-side.mjs', 'rabbitmq', result.topic, result.group], dir), 'MSGPORT_BROKER');
+  const queue = marked<RabbitQueue>(
+    await run(process.execPath, ['broker-side.mjs', 'rabbitmq', result.topic, result.group], dir),
+    'MSGPORT_BROKER',
+  );
   expect(queue).toEqual({
     queues: [0, 1, 2, 3].map((partition) => `${result.topic}.${result.group}.p${partition}`),
     exists: true,
@@ -240,7 +267,10 @@ async function expectThroughRabbitMQ(dir: string, result: RoundTrip): Promise<vo
 /** On Kafka: the topic holds one message, and the group committed past it. Then topic and group are removed. */
 async function expectThroughKafka(dir: string, result: RoundTrip): Promise<void> {
   expect(result.received[0]!.metadata).toMatchObject({ partition: expect.any(Number), offset: expect.any(String) });
-  const offsets = marked<KafkaOffsets>(await run(process.execPath, ['broker-side.mjs', 'kafka', result.topic, result.group], dir), 'MSGPORT_BROKER');
+  const offsets = marked<KafkaOffsets>(
+    await run(process.execPath, ['broker-side.mjs', 'kafka', result.topic, result.group], dir),
+    'MSGPORT_BROKER',
+  );
   const total = (list: KafkaOffsets['endOffsets']) => list.reduce((sum, { offset }) => sum + Math.max(0, Number(offset)), 0);
   expect(total(offsets.endOffsets)).toBe(1);
   expect(total(offsets.committedOffsets)).toBe(1);
@@ -251,7 +281,12 @@ async function expectThroughKafka(dir: string, result: RoundTrip): Promise<void>
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'msgport-install-'));
   if (!relative(root, work).startsWith('..')) throw new Error(`${work} is inside the workspace; the consumers must not see it`);
-  const output = await run(process.execPath, [join(root, 'scripts', 'pack-packages.mjs'), '--out', join(work, 'packs'), '--json'], root, 180_000);
+  const output = await run(
+    process.execPath,
+    [join(root, 'scripts', 'pack-packages.mjs'), '--out', join(work, 'packs'), '--json'],
+    root,
+    180_000,
+  );
   packed = (JSON.parse(output.stdout.trim().split('\n').at(-1)!) as { packages: PackedPackage[] }).packages;
 }, 180_000);
 
@@ -276,13 +311,16 @@ describe('packed packages', () => {
       for (const [name, range] of Object.entries({ ...pkg.manifest.dependencies, ...pkg.manifest.peerDependencies })) {
         // Caret ranges, except autoconfig's optional adapter peers: any 0.x of an adapter (it only maps
         // options to them), so that an adapter's 0.x minor does not force autoconfig to a major.
-        if (name.startsWith('@msgport/')) expect(`${pkg.name} → ${name}@${range}`).toMatch(/@(\^\d+\.\d+\.\d+|>=\d+\.\d+\.\d+ <1\.0\.0)$/);
+        if (name.startsWith('@msgport/'))
+          expect(`${pkg.name} → ${name}@${range}`).toMatch(/@(\^\d+\.\d+\.\d+|>=\d+\.\d+\.\d+ <1\.0\.0)$/);
       }
       // src/ ships so that the source maps resolve; LICENSE and CHANGELOG.md ship for users.
       expect(pkg.files).toEqual(
         expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts', 'src/index.ts', 'LICENSE', 'CHANGELOG.md']),
       );
-      const stray = pkg.files.filter((file) => !/^(dist\/.+\.(js|d\.ts)(\.map)?|src\/.+\.ts|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file));
+      const stray = pkg.files.filter(
+        (file) => !/^(dist\/.+\.(js|d\.ts)(\.map)?|src\/.+\.ts|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file),
+      );
       expect(`${pkg.name}: ${stray.join(', ')}`).toBe(`${pkg.name}: `);
     }
     const peers = Object.fromEntries(packed.map((pkg) => [pkg.name, pkg.manifest.peerDependencies?.['@msgport/core']]));
@@ -298,7 +336,11 @@ describe('an npm consumer, one project that adds and removes adapters as a user 
   /** The project, created with only @msgport/autoconfig on first use (each test also runs alone with -t). */
   function npmProject(): Promise<string> {
     project ??= (async () => {
-      const dir = createProject('npm', { type: 'module', dependencies: { '@msgport/autoconfig': tarball('@msgport/autoconfig') }, overrides: pins() });
+      const dir = createProject('npm', {
+        type: 'module',
+        dependencies: { '@msgport/autoconfig': tarball('@msgport/autoconfig') },
+        overrides: pins(),
+      });
       await npm(dir, 'install', ...INSTALL_FLAGS);
       expectNpmLockOnlyFromTarballs(dir);
       return dir;
@@ -348,7 +390,8 @@ describe('an npm consumer, one project that adds and removes adapters as a user 
   it('after npm uninstall @msgport/kafka, the same code is back on RabbitMQ', async () => {
     await rabbitmqReachable();
     const dir = await npmProject();
-    if (installedMsgport(dir).join() !== 'autoconfig,core,kafka,memory,rabbitmq') await installAdapters(dir, ['rabbitmq', 'kafka']);
+    if (installedMsgport(dir).join() !== 'autoconfig,core,kafka,memory,rabbitmq')
+      await installAdapters(dir, ['rabbitmq', 'kafka']);
     await npm(dir, 'uninstall', ...INSTALL_FLAGS, '@msgport/kafka');
     expect(installedMsgport(dir)).toEqual(['autoconfig', 'core', 'memory', 'rabbitmq']);
     expect(existsSync(join(dir, 'node_modules', 'kafkajs'))).toBe(false);
@@ -390,7 +433,9 @@ describe('a pnpm consumer: an app inside a pnpm workspace, without hoisting', ()
     writeFileSync(join(workspace, 'pnpm-workspace.yaml'), 'packages:\n  - apps/*\n');
     writeFileSync(join(workspace, '.npmrc'), 'hoist=false\n');
     mkdirSync(join(workspace, 'apps'));
-    dir = createProject(join('pnpm', 'apps', 'service'), { dependencies: { '@msgport/autoconfig': tarball('@msgport/autoconfig') } });
+    dir = createProject(join('pnpm', 'apps', 'service'), {
+      dependencies: { '@msgport/autoconfig': tarball('@msgport/autoconfig') },
+    });
   }
 
   it('with only @msgport/autoconfig installed, pnpm resolves its dependencies and the in-memory broker is selected', async () => {
@@ -434,7 +479,8 @@ describe('a TypeScript consumer', () => {
         devDependencies: { '@types/node': TYPES_NODE },
         overrides: pins(),
       });
-      for (const file of ['consumer.ts', 'consumer-cjs.cts', 'tsconfig.nodenext.json', 'tsconfig.bundler.json']) cpSync(join(fixtures, file), join(dir, file));
+      for (const file of ['consumer.ts', 'consumer-cjs.cts', 'tsconfig.nodenext.json', 'tsconfig.bundler.json'])
+        cpSync(join(fixtures, file), join(dir, file));
       await npm(dir, 'install', ...INSTALL_FLAGS);
       expectNpmLockOnlyFromTarballs(dir);
       return dir;
@@ -446,7 +492,10 @@ describe('a TypeScript consumer', () => {
     const dir = await typescriptProject();
     // skipLibCheck false: the shipped declarations are checked under the consumer's strict flags.
     await run(process.execPath, [TSC, '-p', 'tsconfig.nodenext.json'], dir);
-    const output = marked<{ provider: string; billed: string[] }>(await run(process.execPath, ['dist/consumer.js'], dir), 'MSGPORT_RESULT');
+    const output = marked<{ provider: string; billed: string[] }>(
+      await run(process.execPath, ['dist/consumer.js'], dir),
+      'MSGPORT_RESULT',
+    );
     expect(output).toEqual({ provider: 'memory', billed: ['customer-7:o-1'] });
   }, 120_000);
 

@@ -57,7 +57,13 @@ describe('kafka: publish while the broker is down', () => {
           return { status: 'rejected', ms: Date.now() - issuedAt, message, code, retriable };
         },
       );
-    let outcomes: Array<{ status: string; ms: number; message: string; code?: string | undefined; retriable?: boolean | undefined }>;
+    let outcomes: Array<{
+      status: string;
+      ms: number;
+      message: string;
+      code?: string | undefined;
+      retriable?: boolean | undefined;
+    }>;
     try {
       await broker.kill();
       const issuedAt = Date.now();

@@ -44,7 +44,9 @@ describe.each<BrokerKind>(['kafka', 'rabbitmq'])('%s: consumer process SIGKILL m
       what: () => `consumer-a to handle ${KILL_AFTER_HANDLED} messages (handled ${a.count('h')}, b ${b.count('h')})\n${s.logs()}`,
     });
     expect(producer.find('done')).toBeUndefined(); // the kill really is mid-stream
-    const heldByA = new Set(ledger.handlings.filter((h) => h.app === 'consumer-a' && h.partition !== undefined).map((h) => h.partition!));
+    const heldByA = new Set(
+      ledger.handlings.filter((h) => h.app === 'consumer-a' && h.partition !== undefined).map((h) => h.partition!),
+    );
     const handledByABeforeKill = a.count('h');
     const killedAt = a.signal('SIGKILL');
     await a.exited;

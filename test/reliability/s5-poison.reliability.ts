@@ -50,7 +50,8 @@ describe.each<BrokerKind>(['kafka', 'rabbitmq'])('%s: poison messages', (kind) =
 
     await until(() => good.every((id) => ledger.handled.has(id)), {
       timeoutMs: 120_000,
-      what: () => `every good message to be handled (${good.filter((id) => !ledger.handled.has(id)).length} missing)\n${s.logs()}`,
+      what: () =>
+        `every good message to be handled (${good.filter((id) => !ledger.handled.has(id)).length} missing)\n${s.logs()}`,
     }).catch(() => undefined); // asserted below, after the figures are recorded
     const flowEnd = Math.max(...ledger.handlings.map((h) => h.at));
     const flowMs = flowEnd - (ledger.firstConfirmAt ?? s.startedAt);
@@ -97,7 +98,10 @@ describe.each<BrokerKind>(['kafka', 'rabbitmq'])('%s: poison messages', (kind) =
       };
       const problems = Object.entries(expected)
         .filter(([name, value]) => letter.headers[name] !== value)
-        .map(([name, value]) => `id ${letter.id}: ${name} is ${JSON.stringify(letter.headers[name])}, expected ${JSON.stringify(value)}`);
+        .map(
+          ([name, value]) =>
+            `id ${letter.id}: ${name} is ${JSON.stringify(letter.headers[name])}, expected ${JSON.stringify(value)}`,
+        );
       if (!String(letter.headers['msgport-error-message']).includes(`poison message ${letter.id} refused on purpose`)) {
         problems.push(`id ${letter.id}: msgport-error-message is ${JSON.stringify(letter.headers['msgport-error-message'])}`);
       }

@@ -31,7 +31,8 @@ interface Expectation {
 function expectationFor(kind: BrokerKind, caseName: string, topic: string): Expectation | 'resolves' {
   if (caseName.startsWith('after a too-large message')) return 'resolves';
   if (/^(publish|subscribe): .*topic/.test(caseName)) return { name: 'InvalidArgumentError', mentions: ['invalid topic'] };
-  if (/^publish: (value|key|header|headers|options)/.test(caseName)) return { name: 'InvalidArgumentError', mentions: [`"${topic}"`] };
+  if (/^publish: (value|key|header|headers|options)/.test(caseName))
+    return { name: 'InvalidArgumentError', mentions: [`"${topic}"`] };
   if (/^subscribe: handler/.test(caseName)) return { name: 'InvalidArgumentError', mentions: [`"${topic}"`, 'handler'] };
   if (/^subscribe: group/.test(caseName)) return { name: 'InvalidArgumentError', mentions: [`"${topic}"`, 'group'] };
   if (/too large|over maxMessageBytes|over the broker limit/.test(caseName)) {
@@ -45,8 +46,10 @@ function expectationFor(kind: BrokerKind, caseName: string, topic: string): Expe
   if (/wrong password|unknown user|virtual host/.test(caseName)) {
     return { name: 'ConnectionError', code: 'AUTHENTICATION_FAILED', retriable: false, mentions: ['127.0.0.1'] };
   }
-  if (/ssl|amqps/.test(caseName)) return { name: 'ConnectionError', mentions: [kind === 'kafka' ? '127.0.0.1:9092' : '127.0.0.1'], matches: /TLS|SSL/ };
-  if (/SASL/.test(caseName)) return { name: 'ConnectionError', code: 'AUTHENTICATION_FAILED', mentions: ['127.0.0.1:9092'], matches: /sasl|SASL/ };
+  if (/ssl|amqps/.test(caseName))
+    return { name: 'ConnectionError', mentions: [kind === 'kafka' ? '127.0.0.1:9092' : '127.0.0.1'], matches: /TLS|SSL/ };
+  if (/SASL/.test(caseName))
+    return { name: 'ConnectionError', code: 'AUTHENTICATION_FAILED', mentions: ['127.0.0.1:9092'], matches: /sasl|SASL/ };
   throw new Error(`no expectation for case "${caseName}"`);
 }
 
@@ -81,7 +84,8 @@ describe.each<BrokerKind>(['kafka', 'rabbitmq'])('%s: bad input', (kind) => {
     for (const result of cases) {
       const name = String(result['case']);
       const expectation = expectationFor(kind, name, topic);
-      const error = result['error'] as { messaging: boolean; name: string; code: string; retriable: boolean; message: string } | undefined;
+      const error = result['error'] as
+        { messaging: boolean; name: string; code: string; retriable: boolean; message: string } | undefined;
       const ms = Number(result['ms']);
       const bound = Number(result['bound']);
       const where = `${name}: ${String(result['outcome'])} in ${ms} ms${error === undefined ? '' : ` — ${error.name} ${error.code}: ${error.message}`}`;
@@ -96,12 +100,15 @@ describe.each<BrokerKind>(['kafka', 'rabbitmq'])('%s: bad input', (kind) => {
       }
       if (!error.messaging) problems.push(`${where} (not a MessagingError)`);
       if (error.name !== expectation.name) problems.push(`${where} (expected ${expectation.name})`);
-      if (expectation.code !== undefined && error.code !== expectation.code) problems.push(`${where} (expected code ${expectation.code})`);
+      if (expectation.code !== undefined && error.code !== expectation.code)
+        problems.push(`${where} (expected code ${expectation.code})`);
       if (expectation.retriable !== undefined && error.retriable !== expectation.retriable) {
         problems.push(`${where} (expected retriable ${expectation.retriable})`);
       }
-      for (const mention of expectation.mentions) if (!error.message.includes(mention)) problems.push(`${where} (does not mention ${mention})`);
-      if (expectation.matches !== undefined && !expectation.matches.test(error.message)) problems.push(`${where} (does not match ${expectation.matches})`);
+      for (const mention of expectation.mentions)
+        if (!error.message.includes(mention)) problems.push(`${where} (does not mention ${mention})`);
+      if (expectation.matches !== undefined && !expectation.matches.test(error.message))
+        problems.push(`${where} (does not match ${expectation.matches})`);
       if (!ADVICE.test(error.message)) problems.push(`${where} (says nothing about what to do)`);
     }
     const connectionCases = cases.filter((event) => String(event['case']).startsWith('start():'));
@@ -122,7 +129,12 @@ describe.each<BrokerKind>(['kafka', 'rabbitmq'])('%s: bad input', (kind) => {
         `connectionTimeoutMs 2000, bound 5000 ms); process exited by itself (code ${exit.code})`,
     });
     console.log(
-      cases.map((event) => `${String(event['case'])}: ${String(event['outcome'])} ${Number(event['ms'])} ms ${JSON.stringify(event['error'] ?? '')}`).join('\n'),
+      cases
+        .map(
+          (event) =>
+            `${String(event['case'])}: ${String(event['outcome'])} ${Number(event['ms'])} ms ${JSON.stringify(event['error'] ?? '')}`,
+        )
+        .join('\n'),
     );
 
     expect(app.events.filter((event: AppEvent) => event.e === 'crash')).toEqual([]);
@@ -177,11 +189,20 @@ describe('configuration: an invalid value for every key', () => {
         // In code (overrides) …
         cases++;
         const overrides = nest(key.path, value);
-        problems.push(...checkRejected(() => loadConfig({ cwd, env: {}, overrides }), path, 'in options', `${path} = ${JSON.stringify(value)}`));
+        problems.push(
+          ...checkRejected(
+            () => loadConfig({ cwd, env: {}, overrides }),
+            path,
+            'in options',
+            `${path} = ${JSON.stringify(value)}`,
+          ),
+        );
         // … and from the environment, where every value is a string.
         if (typeof value === 'string' && value !== '' && !key.path.includes('sasl')) {
           cases++;
-          problems.push(...checkRejected(() => loadConfig({ cwd, env: { [key.env]: value } }), path, key.env, `${key.env}=${value}`));
+          problems.push(
+            ...checkRejected(() => loadConfig({ cwd, env: { [key.env]: value } }), path, key.env, `${key.env}=${value}`),
+          );
         }
       }
     }
@@ -209,7 +230,8 @@ function checkRejected(load: () => unknown, path: string, source: string, what: 
   } catch (error) {
     const problems: string[] = [];
     const message = error instanceof Error ? error.message : String(error);
-    if (!isMessagingError(error) || error.name !== 'ConfigurationError') problems.push(`${what}: ${String(error)} is not a ConfigurationError`);
+    if (!isMessagingError(error) || error.name !== 'ConfigurationError')
+      problems.push(`${what}: ${String(error)} is not a ConfigurationError`);
     else if (error.code !== 'INVALID_CONFIG') problems.push(`${what}: code ${error.code}`);
     if (!message.includes(path)) problems.push(`${what}: the message does not name ${path}: ${message}`);
     if (!message.includes(source)) problems.push(`${what}: the message does not name the source ${source}: ${message}`);

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppProcess, killAllApps } from './support/app-process.js';
-import { closeConnectionsOf, deleteKafkaResources, deleteRabbitTopology, rabbitmqctl, requireKafka, requireRabbit, unique } from './support/brokers.js';
+import {
+  closeConnectionsOf,
+  deleteKafkaResources,
+  deleteRabbitTopology,
+  rabbitmqctl,
+  requireKafka,
+  requireRabbit,
+  unique,
+} from './support/brokers.js';
 import { recordFigures } from './support/figures.js';
 import { rabbitPartitionQueues } from './support/scenario.js';
 import { KAFKA_BROKERS, RABBITMQ_URL } from './support/paths.js';
@@ -174,12 +182,15 @@ describe('kafka: secrets', () => {
     const logs = app.find('logs')!['lines'] as string[];
     expect(logs.filter((line) => /^(warn|error):/.test(line)).length).toBeGreaterThan(0); // the outage was logged
     const errors = app.events.filter((event) => event.e === 'error');
-    expect(errors.find((event) => event['case'] === 'kafka: wrong SASL password')).toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+    expect(errors.find((event) => event['case'] === 'kafka: wrong SASL password')).toMatchObject({
+      code: 'AUTHENTICATION_FAILED',
+    });
     expect(errors.find((event) => event['case'] === 'kafka: SASL plain against a listener without SASL')).toMatchObject({
       code: 'AUTHENTICATION_FAILED',
     });
     expect(errors.length).toBeGreaterThanOrEqual(14);
-    for (const config of app.events.filter((event) => event.e === 'config')) expect(String(config['text'])).toContain("password: '***'");
+    for (const config of app.events.filter((event) => event.e === 'config'))
+      expect(String(config['text'])).toContain("password: '***'");
     expect(output).toContain('username: alice'); // the SASL settings are printed, the password masked
     expect(exit).toMatchObject({ code: 0 });
   }, 300_000);

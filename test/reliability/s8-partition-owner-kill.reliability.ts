@@ -41,12 +41,21 @@ function handlingsOf(apps: readonly AppProcess[], killed: AppProcess, killedAt: 
       if (event.e === 'b') begun.set(event.id!, time(event));
       if (event.e === 'h') {
         const begin = begun.get(event.id!) ?? time(event);
-        all.push({ app: app.name, id: event.id!, begin, end: time(event), partition: event['p'] as number | undefined, finished: true });
+        all.push({
+          app: app.name,
+          id: event.id!,
+          begin,
+          end: time(event),
+          partition: event['p'] as number | undefined,
+          finished: true,
+        });
         begun.delete(event.id!);
       }
     }
     // Begun, never finished: the process was killed in the middle of the handler.
-    if (app === killed) for (const [id, begin] of begun) all.push({ app: app.name, id, begin, end: killedAt, partition: undefined, finished: false });
+    if (app === killed)
+      for (const [id, begin] of begun)
+        all.push({ app: app.name, id, begin, end: killedAt, partition: undefined, finished: false });
   }
   return all.sort((x, y) => x.end - y.end);
 }
@@ -113,7 +122,8 @@ describe('rabbitmq: the owner of partitions is SIGKILLed mid-stream (per-key ord
     // a took every partition when it started alone, then gave its share beyond two to another instance.
     await until(() => a.count('h') >= KILL_AFTER_HANDLED && b.count('h') + c.count('h') > 0, {
       timeoutMs: 60_000,
-      what: () => `consumer-a to handle ${KILL_AFTER_HANDLED} messages and another instance some (a ${a.count('h')}, b ${b.count('h')}, c ${c.count('h')})\n${s.logs()}`,
+      what: () =>
+        `consumer-a to handle ${KILL_AFTER_HANDLED} messages and another instance some (a ${a.count('h')}, b ${b.count('h')}, c ${c.count('h')})\n${s.logs()}`,
     });
     expect(producer.find('done')).toBeUndefined(); // the kill really is mid-stream
     const recent = a.events.filter((event) => event.e === 'h').slice(-50);

@@ -11,11 +11,19 @@ export async function amqpConnect(): Promise<ChannelModel> {
  * Publishes one persistent message on a confirm channel and resolves on the broker's confirm;
  * waits for 'drain' first when the channel's buffer is full (as a careful raw user would).
  */
-export function publishConfirmed(channel: ConfirmChannel, gate: DrainGate, exchange: string, routingKey: string, content: Buffer): Promise<void> {
+export function publishConfirmed(
+  channel: ConfirmChannel,
+  gate: DrainGate,
+  exchange: string,
+  routingKey: string,
+  content: Buffer,
+): Promise<void> {
   const send = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const writable = channel.publish(exchange, routingKey, content, { persistent: true }, (error: unknown) =>
-        error === null || error === undefined ? resolve() : reject(error instanceof Error ? error : new Error('RabbitMQ nacked the message', { cause: error })),
+        error === null || error === undefined
+          ? resolve()
+          : reject(error instanceof Error ? error : new Error('RabbitMQ nacked the message', { cause: error })),
       );
       if (!writable) gate.block(channel);
     });
@@ -102,7 +110,13 @@ export async function deleteTopology(queues: string[], exchanges: string[]): Pro
  * Fills `queue` (bound to `exchange` with `routingKey`) with `count` persistent messages, up to
  * 1,000 unconfirmed at a time, and waits until the queue holds them all.
  */
-export async function fillQueue(exchange: string, routingKey: string, queue: string, count: number, value: Buffer): Promise<void> {
+export async function fillQueue(
+  exchange: string,
+  routingKey: string,
+  queue: string,
+  count: number,
+  value: Buffer,
+): Promise<void> {
   const connection = await amqpConnect();
   try {
     const channel = await connection.createConfirmChannel();

@@ -17,7 +17,12 @@ export type Mode =
  * `deadline` (a {@link now} value), no call starts after it: the run ends early, still waiting for
  * the calls in flight. Rejects on the first failure.
  */
-export async function drive(total: number, mode: Mode, call: (i: number) => Promise<unknown>, deadline = Infinity): Promise<number> {
+export async function drive(
+  total: number,
+  mode: Mode,
+  call: (i: number) => Promise<unknown>,
+  deadline = Infinity,
+): Promise<number> {
   let next = 0;
   switch (mode.kind) {
     case 'sequential':

@@ -13,7 +13,9 @@ export const RABBITMQ_URL = process.env['MSGPORT_BENCH_RABBITMQ_URL'] ?? 'amqp:/
 
 /** True when a TCP connection to `address` (host:port) opens within `timeoutMs`. */
 export function portOpen(address: string, timeoutMs = 2_000): Promise<boolean> {
-  const [host, port] = address.includes('://') ? hostPort(new URL(address)) : [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const [host, port] = address.includes('://')
+    ? hostPort(new URL(address))
+    : [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
   return new Promise((resolvePromise) => {
     const socket = connectTcp({ host, port });
     const done = (ok: boolean): void => {

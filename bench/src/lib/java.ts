@@ -6,7 +6,9 @@ import { REPO_ROOT } from './env.js';
 /** Runs `java` under /usr/bin/time (for its peak RSS); resolves with stdout+stderr and peak RSS in KiB. */
 export function runJava(args: string[], timeoutMs = 180_000): Promise<{ output: string; maxRssKiB: number | undefined }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '@@maxrss %M', 'java', '-Xmx512m', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '@@maxrss %M', 'java', '-Xmx512m', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -25,9 +27,9 @@ let toolsClasspath: Promise<string> | null = null;
 
 /** The classpath of org.apache.kafka:kafka-tools (downloaded by scripts/kafka.sh on first use). */
 export function kafkaToolsClasspath(): Promise<string> {
-  toolsClasspath ??= promisify(execFile)('bash', [join(REPO_ROOT, 'scripts', 'kafka.sh'), 'tools-classpath'], { timeout: 600_000 }).then(
-    ({ stdout }) => stdout.trim(),
-  );
+  toolsClasspath ??= promisify(execFile)('bash', [join(REPO_ROOT, 'scripts', 'kafka.sh'), 'tools-classpath'], {
+    timeout: 600_000,
+  }).then(({ stdout }) => stdout.trim());
   return toolsClasspath;
 }
 

@@ -64,7 +64,11 @@ export async function createTopic(kafka: KafkaClient, topics: string | readonly 
   await admin.connect();
   try {
     const names = typeof topics === 'string' ? [topics] : topics;
-    await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })), waitForLeaders: true, timeout: 60_000 });
+    await admin.createTopics({
+      topics: names.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
+      waitForLeaders: true,
+      timeout: 60_000,
+    });
   } finally {
     await admin.disconnect();
   }
@@ -104,7 +108,7 @@ export async function prefill(kafka: KafkaClient, topic: string, count: number, 
   const producer = rawProducer(kafka);
   await producer.connect();
   try {
-    for (let sent = 0; sent < count; ) {
+    for (let sent = 0; sent < count;) {
       const n = Math.min(1_000, count - sent);
       await producer.send({ topic, acks: -1, messages: Array.from({ length: n }, () => ({ value })) });
       sent += n;

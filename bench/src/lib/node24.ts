@@ -16,7 +16,8 @@ let installed: Promise<string> | undefined;
  */
 export function node24Binary(): Promise<string> {
   installed ??= (async () => {
-    if (!existsSync(BINARY)) await run('npm', ['ci', '--prefix', DIR, '--no-audit', '--no-fund', '--loglevel=error'], { timeout: 300_000 });
+    if (!existsSync(BINARY))
+      await run('npm', ['ci', '--prefix', DIR, '--no-audit', '--no-fund', '--loglevel=error'], { timeout: 300_000 });
     const { stdout } = await run(BINARY, ['-v']);
     if (!stdout.startsWith('v24.')) throw new Error(`${BINARY} -v printed ${stdout.trim()}, not a Node 24 version`);
     return BINARY;

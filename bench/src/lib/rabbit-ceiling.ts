@@ -15,7 +15,12 @@ import type { Measurement } from './types.js';
  */
 const AMQP_CLIENT_VERSION = '5.37.1';
 const TOOL_DIR = join(REPO_ROOT, 'bench', 'tools', 'rabbitmq-ceiling');
-const CACHE = join(process.env['MSGPORT_CACHE'] ?? join(homedir(), '.cache', 'msgport'), 'rabbitmq-ceiling', AMQP_CLIENT_VERSION, 'libs');
+const CACHE = join(
+  process.env['MSGPORT_CACHE'] ?? join(homedir(), '.cache', 'msgport'),
+  'rabbitmq-ceiling',
+  AMQP_CLIENT_VERSION,
+  'libs',
+);
 const INFLIGHT = 1_000;
 
 let download: Promise<void> | null = null;
@@ -26,7 +31,15 @@ function ensureLibs(): Promise<void> {
     mkdirSync(CACHE, { recursive: true });
     await promisify(execFile)(
       process.env['MVN'] ?? 'mvn',
-      ['-B', '-q', '-f', join(TOOL_DIR, 'pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${CACHE}`],
+      [
+        '-B',
+        '-q',
+        '-f',
+        join(TOOL_DIR, 'pom.xml'),
+        'dependency:copy-dependencies',
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${CACHE}`,
+      ],
       { timeout: 300_000 },
     );
   })();
@@ -34,9 +47,9 @@ function ensureLibs(): Promise<void> {
 }
 
 /** Whether the ceiling can run here (downloads the Java client on first use). */
-export async function rabbitCeilingAvailable(log: (line: string) => void): Promise<
-  { available: true; label: string; short: string } | { available: false; reason: string }
-> {
+export async function rabbitCeilingAvailable(
+  log: (line: string) => void,
+): Promise<{ available: true; label: string; short: string } | { available: false; reason: string }> {
   try {
     await ensureLibs();
     return {
@@ -67,5 +80,10 @@ export async function rabbitCeiling(exchange: string, queue: string, routingKey:
   ]);
   const match = /@@result (\d+) ([\d.]+) ([\d.]+)/.exec(output);
   if (match === null) throw new Error(`cannot read ConfirmPublisher output: ${output.slice(-300)}`);
-  return { messages: Number(match[1]), seconds: Number(match[2]), rate: Number(match[3]), ...(maxRssKiB === undefined ? {} : { maxRssKiB }) };
+  return {
+    messages: Number(match[1]),
+    seconds: Number(match[2]),
+    rate: Number(match[3]),
+    ...(maxRssKiB === undefined ? {} : { maxRssKiB }),
+  };
 }

@@ -50,7 +50,12 @@ function comparisonRows(s: ScenarioResult): string[][] {
 function pad(rows: string[][]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function machineLine(r: BenchResults): string {
@@ -98,7 +103,12 @@ function targetRows(r: BenchResults): string[][] {
       rows.push([c.label, c.ratio.n === 0 ? '—' : `${x(c.ratio.median)}×`, c.target.text, verdict(c)]);
     }
     for (const a of s.absoluteTargets) {
-      rows.push([a.label, a.value.n === 0 ? '—' : `${int(a.value.median)} msg/s`, a.text, verdict({ target: a, ...(a.met === undefined ? {} : { met: a.met }) })]);
+      rows.push([
+        a.label,
+        a.value.n === 0 ? '—' : `${int(a.value.median)} msg/s`,
+        a.text,
+        verdict({ target: a, ...(a.met === undefined ? {} : { met: a.met }) }),
+      ]);
     }
   }
   return rows;
@@ -106,13 +116,19 @@ function targetRows(r: BenchResults): string[][] {
 
 function mdTable(header: string[], rows: string[][]): string[] {
   const esc = (cell: string): string => cell.replace(/\|/g, '\\|');
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(esc).join(' | ')} |`)];
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.map(esc).join(' | ')} |`),
+  ];
 }
 
 /** The same report as Markdown, for bench/README.md. */
 export function markdownReport(r: BenchResults): string {
   const out: string[] = [];
-  out.push(`Run ${r.startedAt}${r.quick ? ' with `--quick`' : ''} (\`${r.command}\`, ${Math.round(r.seconds)} s) on ${machineLine(r)}.`);
+  out.push(
+    `Run ${r.startedAt}${r.quick ? ' with `--quick`' : ''} (\`${r.command}\`, ${Math.round(r.seconds)} s) on ${machineLine(r)}.`,
+  );
   out.push('Figures are the median of the runs with (min–max); ratios are msgport / baseline, paired run by run.');
   for (const s of r.scenarios) {
     out.push('');
@@ -173,13 +189,19 @@ export function svgChart(r: BenchResults): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">`,
   );
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  parts.push(`<text x="12" y="22" font-size="16" font-weight="bold">msgport vs baselines: ratio per comparison (median, whisker = min–max of per-run ratios)</text>`);
-  parts.push(`<text x="12" y="42" fill="#444">${escapeXml(`${r.startedAt}${r.quick ? ' (--quick)' : ''} — ${machineLine(r)}`)}</text>`);
+  parts.push(
+    `<text x="12" y="22" font-size="16" font-weight="bold">msgport vs baselines: ratio per comparison (median, whisker = min–max of per-run ratios)</text>`,
+  );
+  parts.push(
+    `<text x="12" y="42" fill="#444">${escapeXml(`${r.startedAt}${r.quick ? ' (--quick)' : ''} — ${machineLine(r)}`)}</text>`,
+  );
   // grid
   const labelled = new Set([0.01, 0.1, 0.5, 1, 2, 10, 100]);
   for (const tick of [0.01, 0.03, 0.1, 0.3, 0.5, 1, 2, 3, 10, 30, 100]) {
     const gx = xOf(tick);
-    parts.push(`<line x1="${gx}" y1="${top - 8}" x2="${gx}" y2="${top + rows.length * rowHeight}" stroke="${tick === 1 ? '#000' : '#ddd'}" stroke-width="${tick === 1 ? 1.5 : 1}"/>`);
+    parts.push(
+      `<line x1="${gx}" y1="${top - 8}" x2="${gx}" y2="${top + rows.length * rowHeight}" stroke="${tick === 1 ? '#000' : '#ddd'}" stroke-width="${tick === 1 ? 1.5 : 1}"/>`,
+    );
     if (labelled.has(tick)) parts.push(`<text x="${gx}" y="${top - 12}" text-anchor="middle" fill="#555">${tick}×</text>`);
   }
   rows.forEach((row, i) => {
@@ -200,12 +222,16 @@ export function svgChart(r: BenchResults): string {
     const colour = c.met === undefined ? '#4a78c2' : c.met ? '#2e9e4f' : '#d0433a';
     const x1 = xOf(1);
     const xm = xOf(c.ratio.median);
-    parts.push(`<rect x="${Math.min(x1, xm)}" y="${y + 5}" width="${Math.max(1, Math.abs(xm - x1))}" height="${rowHeight - 10}" fill="${colour}" opacity="0.85"/>`);
+    parts.push(
+      `<rect x="${Math.min(x1, xm)}" y="${y + 5}" width="${Math.max(1, Math.abs(xm - x1))}" height="${rowHeight - 10}" fill="${colour}" opacity="0.85"/>`,
+    );
     const xa = xOf(c.ratio.min);
     const xb = xOf(c.ratio.max);
     const cy = y + rowHeight / 2;
     parts.push(`<line x1="${xa}" y1="${cy}" x2="${xb}" y2="${cy}" stroke="#222" stroke-width="1.2"/>`);
-    parts.push(`<line x1="${xa}" y1="${cy - 5}" x2="${xa}" y2="${cy + 5}" stroke="#222"/><line x1="${xb}" y1="${cy - 5}" x2="${xb}" y2="${cy + 5}" stroke="#222"/>`);
+    parts.push(
+      `<line x1="${xa}" y1="${cy - 5}" x2="${xa}" y2="${cy + 5}" stroke="#222"/><line x1="${xb}" y1="${cy - 5}" x2="${xb}" y2="${cy + 5}" stroke="#222"/>`,
+    );
     if (c.target !== undefined) {
       const xt = xOf(c.target.min);
       parts.push(`<line x1="${xt}" y1="${y + 2}" x2="${xt}" y2="${y + rowHeight - 2}" stroke="#d0000a" stroke-width="2.5"/>`);
@@ -216,8 +242,12 @@ export function svgChart(r: BenchResults): string {
   const ly = top + rows.length * rowHeight + 28;
   parts.push(`<rect x="12" y="${ly - 10}" width="12" height="12" fill="#2e9e4f"/><text x="30" y="${ly}">target met</text>`);
   parts.push(`<rect x="120" y="${ly - 10}" width="12" height="12" fill="#d0433a"/><text x="138" y="${ly}">target missed</text>`);
-  parts.push(`<rect x="245" y="${ly - 10}" width="12" height="12" fill="#4a78c2"/><text x="263" y="${ly}">no target (ceilings, latency)</text>`);
-  parts.push(`<line x1="470" y1="${ly - 10}" x2="470" y2="${ly + 2}" stroke="#d0000a" stroke-width="2.5"/><text x="478" y="${ly}">target ratio</text>`);
+  parts.push(
+    `<rect x="245" y="${ly - 10}" width="12" height="12" fill="#4a78c2"/><text x="263" y="${ly}">no target (ceilings, latency)</text>`,
+  );
+  parts.push(
+    `<line x1="470" y1="${ly - 10}" x2="470" y2="${ly + 2}" stroke="#d0000a" stroke-width="2.5"/><text x="478" y="${ly}">target ratio</text>`,
+  );
   parts.push(`<text x="580" y="${ly}" fill="#444">log scale; bars start at parity (1×); ratio = msgport / baseline</text>`);
   parts.push('</svg>');
   return parts.join('\n') + '\n';

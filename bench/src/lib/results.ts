@@ -8,8 +8,7 @@ export interface Failure {
 
 export type RunOutcome = Measurement | Failure;
 
-export const isFailure = (outcome: RunOutcome | undefined): outcome is Failure =>
-  outcome !== undefined && 'error' in outcome;
+export const isFailure = (outcome: RunOutcome | undefined): outcome is Failure => outcome !== undefined && 'error' in outcome;
 
 export interface VariantResult {
   readonly id: string;
@@ -74,7 +73,13 @@ function metricOf(outcome: RunOutcome | undefined, metric: Metric): number | und
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-export function summarizeVariant(id: string, label: string, role: Role, runs: RunOutcome[], figure: 'rate' | 'duration' = 'rate'): VariantResult {
+export function summarizeVariant(
+  id: string,
+  label: string,
+  role: Role,
+  runs: RunOutcome[],
+  figure: 'rate' | 'duration' = 'rate',
+): VariantResult {
   const ok = runs.filter((r): r is Measurement => !isFailure(r));
   const p50 = ok.map((r) => r.p50Ms).filter((v): v is number => v !== undefined);
   const p99 = ok.map((r) => r.p99Ms).filter((v): v is number => v !== undefined);
@@ -87,7 +92,12 @@ export function summarizeVariant(id: string, label: string, role: Role, runs: Ru
     rate: spread(ok.map((r) => r.rate)),
     ...(p50.length > 0 ? { p50Ms: spread(p50) } : {}),
     ...(p99.length > 0 ? { p99Ms: spread(p99) } : {}),
-    maxRssMiB: spread(ok.map((r) => r.maxRssKiB).filter((v): v is number => v !== undefined).map((kib) => kib / 1024)),
+    maxRssMiB: spread(
+      ok
+        .map((r) => r.maxRssKiB)
+        .filter((v): v is number => v !== undefined)
+        .map((kib) => kib / 1024),
+    ),
   };
 }
 

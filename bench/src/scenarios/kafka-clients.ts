@@ -1,7 +1,16 @@
 import { Consumer, MessagesStreamModes, Producer } from '@platformatic/kafka';
 import { now, payload } from '../lib/drive.js';
 import { firstKafkaBroker, KAFKA_BROKERS, portOpen } from '../lib/env.js';
-import { createTopic, deleteByPrefix, deleteQuietly, kafkaClient, prefill, RAW_RUN_COMMIT, rawConsumer, rawProducer } from '../lib/kafka.js';
+import {
+  createTopic,
+  deleteByPrefix,
+  deleteQuietly,
+  kafkaClient,
+  prefill,
+  RAW_RUN_COMMIT,
+  rawConsumer,
+  rawProducer,
+} from '../lib/kafka.js';
 import type { Measurement, RunInput, Scenario, ScenarioPlan, VariantSpec } from '../lib/types.js';
 
 /**
@@ -60,7 +69,7 @@ export const kafkaClientsScenario: Scenario = {
         `${BATCH.toLocaleString('en-US')} per send call, acks -1, one call at a time. Consume: ${consumeCount.toLocaleString('en-US')} pre-filled ` +
         'records read from the beginning by a fresh group, timed from the first record to the last, the handler only counts ' +
         '(kafkajs eachBatch; @platformatic/kafka stream, data events; its default fetch takes up to 50 MiB, ' +
-        'kafkajs 1 MiB per partition: a second @platformatic/kafka variant uses kafkajs\' sizes)',
+        "kafkajs 1 MiB per partition: a second @platformatic/kafka variant uses kafkajs' sizes)",
       variants: [
         variant('kafkajs', 'publish', 'kafkajs 2.2.4 producer.send'),
         variant('platformatic', 'publish', '@platformatic/kafka 2.12.1 producer.send'),
@@ -69,8 +78,20 @@ export const kafkaClientsScenario: Scenario = {
         variant('platformatic', 'consume', '@platformatic/kafka, kafkajs fetch sizes', 'kafkajs'),
       ],
       comparisons: [
-        { id: 'kafka-clients-publish', label: 'Kafka publish: @platformatic/kafka / kafkajs (Node 24)', subject: 'platformatic-publish', baseline: 'kafkajs-publish', metric: 'rate' },
-        { id: 'kafka-clients-consume', label: 'Kafka consume: @platformatic/kafka / kafkajs (Node 24)', subject: 'platformatic-consume', baseline: 'kafkajs-consume', metric: 'rate' },
+        {
+          id: 'kafka-clients-publish',
+          label: 'Kafka publish: @platformatic/kafka / kafkajs (Node 24)',
+          subject: 'platformatic-publish',
+          baseline: 'kafkajs-publish',
+          metric: 'rate',
+        },
+        {
+          id: 'kafka-clients-consume',
+          label: 'Kafka consume: @platformatic/kafka / kafkajs (Node 24)',
+          subject: 'platformatic-consume',
+          baseline: 'kafkajs-consume',
+          metric: 'rate',
+        },
         {
           id: 'kafka-clients-consume-same-fetch',
           label: 'Kafka consume, same fetch sizes: @platformatic/kafka / kafkajs (Node 24)',
@@ -94,7 +115,9 @@ export const kafkaClientsScenario: Scenario = {
     const count = Number(context['consumeCount']);
     const groupId = `${String(context['prefix'])}-${variant.id}-r${run}`;
     try {
-      return client === 'kafkajs' ? await consumeKafkajs(topic, count, groupId) : await consumePlatformatic(topic, count, groupId, fetch === 'kafkajs');
+      return client === 'kafkajs'
+        ? await consumeKafkajs(topic, count, groupId)
+        : await consumePlatformatic(topic, count, groupId, fetch === 'kafkajs');
     } finally {
       await deleteQuietly(kafkaClient('msgport-bench'), [], [groupId]);
     }
@@ -118,7 +141,12 @@ async function publishKafkajs(topic: string, count: number): Promise<Measurement
 }
 
 async function publishPlatformatic(topic: string, count: number): Promise<Measurement> {
-  const producer = new Producer({ clientId: 'msgport-bench', bootstrapBrokers: KAFKA_BROKERS.split(','), acks: -1, autocreateTopics: false });
+  const producer = new Producer({
+    clientId: 'msgport-bench',
+    bootstrapBrokers: KAFKA_BROKERS.split(','),
+    acks: -1,
+    autocreateTopics: false,
+  });
   const value = payload();
   const records = Array.from({ length: BATCH }, () => ({ topic, value }));
   try {

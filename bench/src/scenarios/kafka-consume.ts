@@ -2,7 +2,16 @@ import { KafkaAdapter } from '@msgport/kafka';
 import { now, payload } from '../lib/drive.js';
 import { firstKafkaBroker, KAFKA_BROKERS, portOpen } from '../lib/env.js';
 import { kafkaLog4j, kafkaToolsClasspath, runJava } from '../lib/java.js';
-import { createTopic, deleteByPrefix, deleteQuietly, kafkaAdapterOptions, kafkaClient, prefill, RAW_RUN_COMMIT, rawConsumer } from '../lib/kafka.js';
+import {
+  createTopic,
+  deleteByPrefix,
+  deleteQuietly,
+  kafkaAdapterOptions,
+  kafkaClient,
+  prefill,
+  RAW_RUN_COMMIT,
+  rawConsumer,
+} from '../lib/kafka.js';
 import type { Measurement, RunInput, Scenario, ScenarioPlan, VariantSpec } from '../lib/types.js';
 
 /**
@@ -39,19 +48,55 @@ export const kafkaConsumeScenario: Scenario = {
       throw error;
     }
     const variants: VariantSpec[] = [
-      { id: 'msgport', label: 'msgport KafkaAdapter (group, fromBeginning)', role: 'msgport', where: 'child', params: { impl: 'msgport' } },
+      {
+        id: 'msgport',
+        label: 'msgport KafkaAdapter (group, fromBeginning)',
+        role: 'msgport',
+        where: 'child',
+        params: { impl: 'msgport' },
+      },
       { id: 'each-message', label: 'kafkajs eachMessage', role: 'baseline', where: 'child', params: { impl: 'each-message' } },
       { id: 'each-batch', label: 'kafkajs eachBatch', role: 'baseline', where: 'child', params: { impl: 'each-batch' } },
     ];
     // The Java ceiling needs a JVM start (and a download on first use): not in --quick.
-    if (!quick) variants.push({ id: 'consumer-perf', label: 'ConsumerPerformance (Java, fetch rate)', role: 'ceiling', where: 'parent', params: { impl: 'consumer-performance' } });
+    if (!quick)
+      variants.push({
+        id: 'consumer-perf',
+        label: 'ConsumerPerformance (Java, fetch rate)',
+        role: 'ceiling',
+        where: 'parent',
+        params: { impl: 'consumer-performance' },
+      });
     return {
       workload: `${messages.toLocaleString('en-US')} messages of 1 KiB pre-filled in a one-partition topic, read from the beginning by a fresh group each run; timed from the first message to the last; handlers only count; consumers configured like the adapter's (fetch wait 500 ms, commit every 5 s)`,
       variants,
       comparisons: [
-        { id: 'kafka-consume-each-message', label: 'Kafka consume: msgport / kafkajs eachMessage', subject: 'msgport', baseline: 'each-message', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
-        { id: 'kafka-consume-each-batch', label: 'Kafka consume: msgport / kafkajs eachBatch', subject: 'msgport', baseline: 'each-batch', metric: 'rate' },
-        ...(quick ? [] : [{ id: 'kafka-consume-ceiling', label: 'Kafka consume: msgport / ConsumerPerformance', subject: 'msgport', baseline: 'consumer-perf', metric: 'rate' as const }]),
+        {
+          id: 'kafka-consume-each-message',
+          label: 'Kafka consume: msgport / kafkajs eachMessage',
+          subject: 'msgport',
+          baseline: 'each-message',
+          metric: 'rate',
+          target: { min: 0.9, text: '≥ 0.9×' },
+        },
+        {
+          id: 'kafka-consume-each-batch',
+          label: 'Kafka consume: msgport / kafkajs eachBatch',
+          subject: 'msgport',
+          baseline: 'each-batch',
+          metric: 'rate',
+        },
+        ...(quick
+          ? []
+          : [
+              {
+                id: 'kafka-consume-ceiling',
+                label: 'Kafka consume: msgport / ConsumerPerformance',
+                subject: 'msgport',
+                baseline: 'consumer-perf',
+                metric: 'rate' as const,
+              },
+            ]),
       ],
       context: { prefix, topic, messages },
       cleanup,

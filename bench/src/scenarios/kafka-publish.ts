@@ -38,33 +38,127 @@ export const kafkaPublishScenario: Scenario = {
     const window: Mode = { kind: 'window', size: WINDOW };
     const batches: Mode = { kind: 'batches', size: WINDOW };
     const variants: VariantSpec[] = [
-      { id: 'msgport-seq', label: 'msgport KafkaAdapter, sequential awaited', role: 'msgport', where: 'child', params: { impl: 'msgport', mode: seq, messages: sequential, seconds } },
-      { id: 'raw-seq', label: 'kafkajs send (1 msg/call), sequential awaited', role: 'baseline', where: 'child', params: { impl: 'raw', mode: seq, messages: sequential, seconds } },
-      { id: 'msgport-conc', label: `msgport KafkaAdapter, ${WINDOW} in flight`, role: 'msgport', where: 'child', params: { impl: 'msgport', mode: window, messages: concurrent, seconds } },
-      { id: 'raw-conc', label: `kafkajs send (1 msg/call), ${WINDOW} in flight`, role: 'baseline', where: 'child', params: { impl: 'raw', mode: window, messages: concurrent, seconds } },
-      { id: 'raw-batch', label: `kafkajs send (${WINDOW} msgs/call), sequential`, role: 'baseline', where: 'child', params: { impl: 'raw-batch', mode: batches, messages: concurrent, seconds } },
+      {
+        id: 'msgport-seq',
+        label: 'msgport KafkaAdapter, sequential awaited',
+        role: 'msgport',
+        where: 'child',
+        params: { impl: 'msgport', mode: seq, messages: sequential, seconds },
+      },
+      {
+        id: 'raw-seq',
+        label: 'kafkajs send (1 msg/call), sequential awaited',
+        role: 'baseline',
+        where: 'child',
+        params: { impl: 'raw', mode: seq, messages: sequential, seconds },
+      },
+      {
+        id: 'msgport-conc',
+        label: `msgport KafkaAdapter, ${WINDOW} in flight`,
+        role: 'msgport',
+        where: 'child',
+        params: { impl: 'msgport', mode: window, messages: concurrent, seconds },
+      },
+      {
+        id: 'raw-conc',
+        label: `kafkajs send (1 msg/call), ${WINDOW} in flight`,
+        role: 'baseline',
+        where: 'child',
+        params: { impl: 'raw', mode: window, messages: concurrent, seconds },
+      },
+      {
+        id: 'raw-batch',
+        label: `kafkajs send (${WINDOW} msgs/call), sequential`,
+        role: 'baseline',
+        where: 'child',
+        params: { impl: 'raw-batch', mode: batches, messages: concurrent, seconds },
+      },
     ];
     // The Java ceilings need a JVM start each (and a download on first use): not in --quick.
-    if (!quick) variants.push(
-      { id: 'producer-perf', label: 'ProducerPerformance (Java, acks=all, idempotent, defaults)', role: 'ceiling', where: 'parent', params: { impl: 'producer-performance', mode: seq, messages: ceiling, seconds: 0, props: [] } },
-      { id: 'producer-perf-batched', label: 'ProducerPerformance (same + linger.ms=5, batch.size=1 MiB)', role: 'ceiling', where: 'parent', params: { impl: 'producer-performance', mode: seq, messages: ceiling, seconds: 0, props: batchedProps } },
-    );
+    if (!quick)
+      variants.push(
+        {
+          id: 'producer-perf',
+          label: 'ProducerPerformance (Java, acks=all, idempotent, defaults)',
+          role: 'ceiling',
+          where: 'parent',
+          params: { impl: 'producer-performance', mode: seq, messages: ceiling, seconds: 0, props: [] },
+        },
+        {
+          id: 'producer-perf-batched',
+          label: 'ProducerPerformance (same + linger.ms=5, batch.size=1 MiB)',
+          role: 'ceiling',
+          where: 'parent',
+          params: { impl: 'producer-performance', mode: seq, messages: ceiling, seconds: 0, props: batchedProps },
+        },
+      );
     // A fresh topic per variant and run, all created up front (not timed, and not in the children).
     const kafka = kafkaClient('msgport-bench');
-    await createTopic(kafka, variants.flatMap((v) => Array.from({ length: runs }, (_, run) => topicName(prefix, v.id, run))));
+    await createTopic(
+      kafka,
+      variants.flatMap((v) => Array.from({ length: runs }, (_, run) => topicName(prefix, v.id, run))),
+    );
     return {
       workload: `1 KiB values, no key, a fresh one-partition topic per run; each Node variant publishes for ${seconds} s (at most ${concurrent.toLocaleString('en-US')} messages) ${WARMUP_TEXT}${quick ? '' : `, ProducerPerformance sends ${ceiling.toLocaleString('en-US')}`}; Node producers idempotent, acks -1, maxInFlightRequests 1 (the adapter's settings)`,
       variants,
       comparisons: [
-        { id: 'kafka-publish-seq', label: 'Kafka publish sequential: msgport / kafkajs', subject: 'msgport-seq', baseline: 'raw-seq', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
-        { id: 'kafka-publish-conc', label: `Kafka publish ${WINDOW} in flight: msgport / kafkajs 1 msg/call`, subject: 'msgport-conc', baseline: 'raw-conc', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
-        { id: 'kafka-publish-conc-batch', label: `Kafka publish ${WINDOW} in flight: msgport / kafkajs batched`, subject: 'msgport-conc', baseline: 'raw-batch', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
-        { id: 'kafka-publish-conc-vs-seq', label: 'Kafka publish: msgport concurrent / msgport sequential', subject: 'msgport-conc', baseline: 'msgport-seq', metric: 'rate', target: { min: 10, text: '≥ 10×' } },
-        ...(quick ? [] : [
-        { id: 'kafka-publish-ceiling', label: 'Kafka publish: msgport concurrent / ProducerPerformance defaults', subject: 'msgport-conc', baseline: 'producer-perf', metric: 'rate' as const },
-        { id: 'kafka-publish-ceiling-batched', label: 'Kafka publish: msgport concurrent / ProducerPerformance batched', subject: 'msgport-conc', baseline: 'producer-perf-batched', metric: 'rate' as const },
-        { id: 'kafka-publish-raw-ceiling', label: 'Kafka publish: kafkajs batched / ProducerPerformance batched', subject: 'raw-batch', baseline: 'producer-perf-batched', metric: 'rate' as const },
-        ]),
+        {
+          id: 'kafka-publish-seq',
+          label: 'Kafka publish sequential: msgport / kafkajs',
+          subject: 'msgport-seq',
+          baseline: 'raw-seq',
+          metric: 'rate',
+          target: { min: 0.9, text: '≥ 0.9×' },
+        },
+        {
+          id: 'kafka-publish-conc',
+          label: `Kafka publish ${WINDOW} in flight: msgport / kafkajs 1 msg/call`,
+          subject: 'msgport-conc',
+          baseline: 'raw-conc',
+          metric: 'rate',
+          target: { min: 0.9, text: '≥ 0.9×' },
+        },
+        {
+          id: 'kafka-publish-conc-batch',
+          label: `Kafka publish ${WINDOW} in flight: msgport / kafkajs batched`,
+          subject: 'msgport-conc',
+          baseline: 'raw-batch',
+          metric: 'rate',
+          target: { min: 0.9, text: '≥ 0.9×' },
+        },
+        {
+          id: 'kafka-publish-conc-vs-seq',
+          label: 'Kafka publish: msgport concurrent / msgport sequential',
+          subject: 'msgport-conc',
+          baseline: 'msgport-seq',
+          metric: 'rate',
+          target: { min: 10, text: '≥ 10×' },
+        },
+        ...(quick
+          ? []
+          : [
+              {
+                id: 'kafka-publish-ceiling',
+                label: 'Kafka publish: msgport concurrent / ProducerPerformance defaults',
+                subject: 'msgport-conc',
+                baseline: 'producer-perf',
+                metric: 'rate' as const,
+              },
+              {
+                id: 'kafka-publish-ceiling-batched',
+                label: 'Kafka publish: msgport concurrent / ProducerPerformance batched',
+                subject: 'msgport-conc',
+                baseline: 'producer-perf-batched',
+                metric: 'rate' as const,
+              },
+              {
+                id: 'kafka-publish-raw-ceiling',
+                label: 'Kafka publish: kafkajs batched / ProducerPerformance batched',
+                subject: 'raw-batch',
+                baseline: 'producer-perf-batched',
+                metric: 'rate' as const,
+              },
+            ]),
       ],
       context: { prefix },
       cleanup: async () => {
@@ -90,7 +184,13 @@ export const kafkaPublishScenario: Scenario = {
         const result = measured(sent, start);
         const after = producerStats(await broker.health());
         const requests = after.produceRequests - before.produceRequests;
-        return { ...result, extra: { produceRequests: requests, messagesPerRequest: requests > 0 ? (after.messagesSent - before.messagesSent) / requests : 0 } };
+        return {
+          ...result,
+          extra: {
+            produceRequests: requests,
+            messagesPerRequest: requests > 0 ? (after.messagesSent - before.messagesSent) / requests : 0,
+          },
+        };
       } finally {
         await broker.stop();
       }
@@ -132,7 +232,10 @@ function measured(messages: number, start: number, extra?: Record<string, number
 }
 
 /** The adapter's producer counters from health(). */
-function producerStats(report: { details: Readonly<Record<string, unknown>> }): { produceRequests: number; messagesSent: number } {
+function producerStats(report: { details: Readonly<Record<string, unknown>> }): {
+  produceRequests: number;
+  messagesSent: number;
+} {
   const producer = report.details['producer'] as { produceRequests?: number; messagesSent?: number } | undefined;
   return { produceRequests: producer?.produceRequests ?? 0, messagesSent: producer?.messagesSent ?? 0 };
 }
@@ -162,5 +265,10 @@ async function producerPerformance(topic: string, messages: number, props: reado
   const match = [...output.matchAll(/(\d+) records sent, ([\d.]+) records\/sec/g)].at(-1);
   if (match === undefined) throw new Error(`cannot read ProducerPerformance output: ${output.slice(-300)}`);
   const rate = Number(match[2]);
-  return { messages: Number(match[1]), seconds: Number(match[1]) / rate, rate, ...(maxRssKiB === undefined ? {} : { maxRssKiB }) };
+  return {
+    messages: Number(match[1]),
+    seconds: Number(match[1]) / rate,
+    rate,
+    ...(maxRssKiB === undefined ? {} : { maxRssKiB }),
+  };
 }

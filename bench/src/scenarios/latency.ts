@@ -1,10 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KafkaAdapter } from '@msgport/kafka';
 import { RabbitMQAdapter } from '@msgport/rabbitmq';
-import { amqpConnect, deleteRabbitRuns, deleteTopology, DrainGate, PREFETCH, publishConfirmed, rabbitAdapterOptions, rabbitNames } from '../lib/amqp.js';
+import {
+  amqpConnect,
+  deleteRabbitRuns,
+  deleteTopology,
+  DrainGate,
+  PREFETCH,
+  publishConfirmed,
+  rabbitAdapterOptions,
+  rabbitNames,
+} from '../lib/amqp.js';
 import { now, until } from '../lib/drive.js';
 import { firstKafkaBroker, portOpen, RABBITMQ_URL } from '../lib/env.js';
-import { createTopic, deleteQuietly, kafkaAdapterOptions, kafkaClient, deleteByPrefix, RAW_RUN_COMMIT, rawConsumer, rawProducer } from '../lib/kafka.js';
+import {
+  createTopic,
+  deleteQuietly,
+  kafkaAdapterOptions,
+  kafkaClient,
+  deleteByPrefix,
+  RAW_RUN_COMMIT,
+  rawConsumer,
+  rawProducer,
+} from '../lib/kafka.js';
 import { percentile } from '../lib/stats.js';
 import type { Comparison, Measurement, RunInput, Scenario, ScenarioPlan, VariantSpec } from '../lib/types.js';
 
@@ -48,20 +66,37 @@ export const latencyScenario: Scenario = {
     const comparisons: Comparison[] = [];
     const brokers: Array<[Params['broker'], string, string]> = [];
     // A broker that is down may be restarting (other suites do that): give it a minute.
-    if (await reachable(firstKafkaBroker(), log)) brokers.push(['kafka', 'KafkaAdapter', 'kafkajs (send per message + eachMessage)']);
+    if (await reachable(firstKafkaBroker(), log))
+      brokers.push(['kafka', 'KafkaAdapter', 'kafkajs (send per message + eachMessage)']);
     if (await reachable(RABBITMQ_URL, log)) brokers.push(['rabbitmq', 'RabbitMQAdapter', 'amqplib (ConfirmChannel + consume)']);
     for (const [broker, adapter, raw] of brokers) {
       variants.push(
-        { id: `${broker}-msgport`, label: `msgport ${adapter}`, role: 'msgport', where: 'child', params: { broker, impl: 'msgport', rate, seconds } },
+        {
+          id: `${broker}-msgport`,
+          label: `msgport ${adapter}`,
+          role: 'msgport',
+          where: 'child',
+          params: { broker, impl: 'msgport', rate, seconds },
+        },
         { id: `${broker}-raw`, label: raw, role: 'baseline', where: 'child', params: { broker, impl: 'raw', rate, seconds } },
       );
       for (const metric of ['p50Ms', 'p99Ms'] as const) {
-        comparisons.push({ id: `latency-${broker}-${metric}`, label: `${broker} latency: msgport / raw`, subject: `${broker}-msgport`, baseline: `${broker}-raw`, metric });
+        comparisons.push({
+          id: `latency-${broker}-${metric}`,
+          label: `${broker} latency: msgport / raw`,
+          subject: `${broker}-msgport`,
+          baseline: `${broker}-raw`,
+          metric,
+        });
       }
     }
     const kafka = kafkaClient('msgport-bench');
     const kafkaVariants = variants.filter((v) => v.id.startsWith('kafka'));
-    if (kafkaVariants.length > 0) await createTopic(kafka, kafkaVariants.flatMap((v) => Array.from({ length: runs }, (_, run) => `${prefix}-${v.id}-r${run}`)));
+    if (kafkaVariants.length > 0)
+      await createTopic(
+        kafka,
+        kafkaVariants.flatMap((v) => Array.from({ length: runs }, (_, run) => `${prefix}-${v.id}-r${run}`)),
+      );
     return {
       workload: `${rate} msg/s of 1 KiB for ${seconds} s (${(rate * seconds).toLocaleString('en-US')} messages) per run, published without awaiting (open loop) and consumed in the same process by a group subscription; latency = handler entry − publish() call`,
       variants,
@@ -88,7 +123,8 @@ export const latencyScenario: Scenario = {
       }
       if (measured < total) latencies[measured++] = now() - value.readDoubleLE(8);
     };
-    const pipe = params.broker === 'kafka' ? await kafkaPipe(params.impl, name, handle) : await rabbitPipe(params.impl, name, handle);
+    const pipe =
+      params.broker === 'kafka' ? await kafkaPipe(params.impl, name, handle) : await rabbitPipe(params.impl, name, handle);
     let failures = 0;
     try {
       // Warm up until the consumer is really receiving (group joined, first fetch done).

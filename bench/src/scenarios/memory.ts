@@ -39,8 +39,20 @@ async function plan(quick: boolean): Promise<ScenarioPlan> {
   for (const [tag, mode] of modes) {
     const how = describeMode(mode);
     variants.push(
-      { id: `msgport-${tag}`, label: `msgport memory, ${how}`, role: 'msgport', where: 'child', params: { impl: 'msgport', mode, messages, warmup } },
-      { id: `loop-${tag}`, label: `hand loop, ${how}`, role: 'baseline', where: 'child', params: { impl: 'loop', mode, messages, warmup } },
+      {
+        id: `msgport-${tag}`,
+        label: `msgport memory, ${how}`,
+        role: 'msgport',
+        where: 'child',
+        params: { impl: 'msgport', mode, messages, warmup },
+      },
+      {
+        id: `loop-${tag}`,
+        label: `hand loop, ${how}`,
+        role: 'baseline',
+        where: 'child',
+        params: { impl: 'loop', mode, messages, warmup },
+      },
     );
     comparisons.push({
       id: `memory-${tag}`,

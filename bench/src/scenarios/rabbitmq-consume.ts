@@ -1,5 +1,13 @@
 import { RabbitMQAdapter } from '@msgport/rabbitmq';
-import { amqpConnect, deleteRabbitRuns, deleteTopology, fillQueue, PREFETCH, rabbitAdapterOptions, rabbitNames } from '../lib/amqp.js';
+import {
+  amqpConnect,
+  deleteRabbitRuns,
+  deleteTopology,
+  fillQueue,
+  PREFETCH,
+  rabbitAdapterOptions,
+  rabbitNames,
+} from '../lib/amqp.js';
 import { now, payload } from '../lib/drive.js';
 import { portOpen, RABBITMQ_URL } from '../lib/env.js';
 import type { Measurement, RunInput, Scenario, ScenarioPlan } from '../lib/types.js';
@@ -26,11 +34,30 @@ export const rabbitmqConsumeScenario: Scenario = {
     return {
       workload: `${messages.toLocaleString('en-US')} persistent 1 KiB messages pre-filled (untimed) into a durable queue per run, then drained; timed from the first delivery to the last; handlers only count; ack per message after the handler; prefetch ${PREFETCH} for both`,
       variants: [
-        { id: 'msgport', label: `msgport RabbitMQAdapter (group queue, prefetch ${PREFETCH})`, role: 'msgport', where: 'child', params: { impl: 'msgport' } },
-        { id: 'raw', label: `amqplib consume + ack (prefetch ${PREFETCH})`, role: 'baseline', where: 'child', params: { impl: 'raw' } },
+        {
+          id: 'msgport',
+          label: `msgport RabbitMQAdapter (group queue, prefetch ${PREFETCH})`,
+          role: 'msgport',
+          where: 'child',
+          params: { impl: 'msgport' },
+        },
+        {
+          id: 'raw',
+          label: `amqplib consume + ack (prefetch ${PREFETCH})`,
+          role: 'baseline',
+          where: 'child',
+          params: { impl: 'raw' },
+        },
       ],
       comparisons: [
-        { id: 'rabbitmq-consume', label: 'RabbitMQ consume: msgport / amqplib', subject: 'msgport', baseline: 'raw', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
+        {
+          id: 'rabbitmq-consume',
+          label: 'RabbitMQ consume: msgport / amqplib',
+          subject: 'msgport',
+          baseline: 'raw',
+          metric: 'rate',
+          target: { min: 0.9, text: '≥ 0.9×' },
+        },
       ],
       context: { prefix, messages },
       cleanup: () => deleteRabbitRuns(prefix, ['msgport', 'raw'], runs),

@@ -41,8 +41,20 @@ export const rabbitmqInstancesScenario: Scenario = {
         'are published (1,000 in flight, from a process of their own) and consumed; timed from the first delivery to the last across the instances; per-key order ' +
         'checked across them (peak RSS: the publishing process)',
       variants: [
-        { id: 'one', label: 'msgport RabbitMQAdapter, 1 instance of the group', role: 'baseline', where: 'child', params: { instances: 1, processes: false } },
-        { id: 'four', label: 'msgport RabbitMQAdapter, 4 instances of the group (one process)', role: 'msgport', where: 'child', params: { instances: 4, processes: false } },
+        {
+          id: 'one',
+          label: 'msgport RabbitMQAdapter, 1 instance of the group',
+          role: 'baseline',
+          where: 'child',
+          params: { instances: 1, processes: false },
+        },
+        {
+          id: 'four',
+          label: 'msgport RabbitMQAdapter, 4 instances of the group (one process)',
+          role: 'msgport',
+          where: 'child',
+          params: { instances: 4, processes: false },
+        },
         {
           id: 'four-processes',
           label: 'msgport RabbitMQAdapter, 4 instances of the group (a process each)',
@@ -60,7 +72,13 @@ export const rabbitmqInstancesScenario: Scenario = {
           metric: 'rate',
           target: { min: 2.5, text: '≥ 2.5×' },
         },
-        { id: 'rabbitmq-instances-processes', label: 'RabbitMQ group: 4 instance processes / 1 instance', subject: 'four-processes', baseline: 'one', metric: 'rate' },
+        {
+          id: 'rabbitmq-instances-processes',
+          label: 'RabbitMQ group: 4 instance processes / 1 instance',
+          subject: 'four-processes',
+          baseline: 'one',
+          metric: 'rate',
+        },
       ],
       context: { prefix, messages },
       cleanup: () => deleteRabbitRuns(prefix, ['one', 'four', 'four-processes'], runs),
@@ -85,14 +103,18 @@ export const rabbitmqInstancesScenario: Scenario = {
       // gives up its share beyond one per instance at its next review.
       const joined = now();
       for (const child of children) await waitFor(child, () => child.ready, 60_000, 'the instance to start');
-      for (const child of children) await waitFor(child, () => child.owned === 4 / instances, 30_000, 'the instances to share the partitions');
+      for (const child of children)
+        await waitFor(child, () => child.owned === 4 / instances, 30_000, 'the instances to share the partitions');
       balancedMs = now() - joined;
 
       // From a process of its own, so that publishing does not take the consumers' CPU in theirs.
       publisher = new InstanceProcess({ ...base, role: 'publisher', seed: 0 });
       const deadline = Date.now() + TIMEOUT_MS;
       while (children.reduce((sum, child) => sum + child.handled.length, 0) < messages) {
-        if (Date.now() > deadline) throw new Error(`handled ${children.reduce((sum, child) => sum + child.handled.length, 0)} of ${messages} messages within ${TIMEOUT_MS} ms`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `handled ${children.reduce((sum, child) => sum + child.handled.length, 0)} of ${messages} messages within ${TIMEOUT_MS} ms`,
+          );
         await sleep(5);
       }
     } finally {
@@ -161,7 +183,8 @@ interface Instance {
 async function waitFor(instance: Instance, predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
-    if (instance.failure !== null || Date.now() > deadline) throw new Error(`Gave up waiting for ${what}: ${instance.failure ?? 'timed out'}`);
+    if (instance.failure !== null || Date.now() > deadline)
+      throw new Error(`Gave up waiting for ${what}: ${instance.failure ?? 'timed out'}`);
     await sleep(10);
   }
 }
@@ -209,7 +232,9 @@ class InProcessInstance implements Instance {
       );
     this.#watch = setInterval(() => {
       void this.#broker.health().then((health) => {
-        this.owned = ((health.details['ownedPartitions'] as Record<string, number[]> | undefined)?.[`${config.topic}.${config.group}`] ?? []).length;
+        this.owned = (
+          (health.details['ownedPartitions'] as Record<string, number[]> | undefined)?.[`${config.topic}.${config.group}`] ?? []
+        ).length;
       });
     }, 50);
   }

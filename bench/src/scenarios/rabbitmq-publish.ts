@@ -1,5 +1,13 @@
 import { RabbitMQAdapter } from '@msgport/rabbitmq';
-import { amqpConnect, deleteRabbitRuns, deleteTopology, DrainGate, publishConfirmed, rabbitAdapterOptions, rabbitNames } from '../lib/amqp.js';
+import {
+  amqpConnect,
+  deleteRabbitRuns,
+  deleteTopology,
+  DrainGate,
+  publishConfirmed,
+  rabbitAdapterOptions,
+  rabbitNames,
+} from '../lib/amqp.js';
 import { drive, now, payload, WARMUP_TEXT, warmupMessages, type Mode } from '../lib/drive.js';
 import { portOpen, RABBITMQ_URL } from '../lib/env.js';
 import { rabbitCeiling, rabbitCeilingAvailable } from '../lib/rabbit-ceiling.js';
@@ -30,29 +38,92 @@ export const rabbitmqPublishScenario: Scenario = {
     const seq: Mode = { kind: 'sequential' };
     const window: Mode = { kind: 'window', size: WINDOW };
     const variants: VariantSpec[] = [
-      { id: 'msgport-seq', label: 'msgport RabbitMQAdapter, sequential awaited', role: 'msgport', where: 'child', params: { impl: 'msgport', mode: seq, messages, seconds } },
-      { id: 'raw-seq', label: 'amqplib ConfirmChannel, sequential awaited', role: 'baseline', where: 'child', params: { impl: 'raw', mode: seq, messages, seconds } },
-      { id: 'msgport-conc', label: `msgport RabbitMQAdapter, ${WINDOW} in flight`, role: 'msgport', where: 'child', params: { impl: 'msgport', mode: window, messages, seconds } },
-      { id: 'raw-conc', label: `amqplib ConfirmChannel, ${WINDOW} in flight`, role: 'baseline', where: 'child', params: { impl: 'raw', mode: window, messages, seconds } },
+      {
+        id: 'msgport-seq',
+        label: 'msgport RabbitMQAdapter, sequential awaited',
+        role: 'msgport',
+        where: 'child',
+        params: { impl: 'msgport', mode: seq, messages, seconds },
+      },
+      {
+        id: 'raw-seq',
+        label: 'amqplib ConfirmChannel, sequential awaited',
+        role: 'baseline',
+        where: 'child',
+        params: { impl: 'raw', mode: seq, messages, seconds },
+      },
+      {
+        id: 'msgport-conc',
+        label: `msgport RabbitMQAdapter, ${WINDOW} in flight`,
+        role: 'msgport',
+        where: 'child',
+        params: { impl: 'msgport', mode: window, messages, seconds },
+      },
+      {
+        id: 'raw-conc',
+        label: `amqplib ConfirmChannel, ${WINDOW} in flight`,
+        role: 'baseline',
+        where: 'child',
+        params: { impl: 'raw', mode: window, messages, seconds },
+      },
     ];
     // The Java ceiling needs a JVM start (and a download on first use): not in --quick.
     const ceiling = quick ? ({ available: false, reason: 'not run with --quick' } as const) : await rabbitCeilingAvailable(log);
     if (ceiling.available) {
-      variants.push({ id: 'ceiling', label: ceiling.label, role: 'ceiling', where: 'parent', params: { impl: 'ceiling', mode: window, messages: 20_000, seconds: 0 } });
+      variants.push({
+        id: 'ceiling',
+        label: ceiling.label,
+        role: 'ceiling',
+        where: 'parent',
+        params: { impl: 'ceiling', mode: window, messages: 20_000, seconds: 0 },
+      });
     }
     return {
       workload: `1 KiB persistent messages to a durable direct exchange with one bound durable queue (fresh per run), publisher confirms; each variant publishes for ${seconds} s (at most ${messages.toLocaleString('en-US')} messages) ${WARMUP_TEXT}${ceiling.available ? '' : `; ceiling: ${ceiling.reason}`}`,
       variants,
       comparisons: [
-        { id: 'rabbitmq-publish-seq', label: 'RabbitMQ publish sequential: msgport / amqplib', subject: 'msgport-seq', baseline: 'raw-seq', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
-        { id: 'rabbitmq-publish-conc', label: `RabbitMQ publish ${WINDOW} in flight: msgport / amqplib`, subject: 'msgport-conc', baseline: 'raw-conc', metric: 'rate', target: { min: 0.9, text: '≥ 0.9×' } },
-        { id: 'rabbitmq-publish-conc-vs-seq', label: 'RabbitMQ publish: msgport concurrent / msgport sequential', subject: 'msgport-conc', baseline: 'msgport-seq', metric: 'rate' },
+        {
+          id: 'rabbitmq-publish-seq',
+          label: 'RabbitMQ publish sequential: msgport / amqplib',
+          subject: 'msgport-seq',
+          baseline: 'raw-seq',
+          metric: 'rate',
+          target: { min: 0.9, text: '≥ 0.9×' },
+        },
+        {
+          id: 'rabbitmq-publish-conc',
+          label: `RabbitMQ publish ${WINDOW} in flight: msgport / amqplib`,
+          subject: 'msgport-conc',
+          baseline: 'raw-conc',
+          metric: 'rate',
+          target: { min: 0.9, text: '≥ 0.9×' },
+        },
+        {
+          id: 'rabbitmq-publish-conc-vs-seq',
+          label: 'RabbitMQ publish: msgport concurrent / msgport sequential',
+          subject: 'msgport-conc',
+          baseline: 'msgport-seq',
+          metric: 'rate',
+        },
         ...(ceiling.available
-          ? [{ id: 'rabbitmq-publish-ceiling', label: `RabbitMQ publish: msgport concurrent / ${ceiling.short}`, subject: 'msgport-conc', baseline: 'ceiling', metric: 'rate' as const }]
+          ? [
+              {
+                id: 'rabbitmq-publish-ceiling',
+                label: `RabbitMQ publish: msgport concurrent / ${ceiling.short}`,
+                subject: 'msgport-conc',
+                baseline: 'ceiling',
+                metric: 'rate' as const,
+              },
+            ]
           : []),
       ],
       context: { prefix },
-      cleanup: () => deleteRabbitRuns(prefix, variants.map((v) => v.id), runs),
+      cleanup: () =>
+        deleteRabbitRuns(
+          prefix,
+          variants.map((v) => v.id),
+          runs,
+        ),
     };
   },
   async run({ variant, context, run }: RunInput): Promise<Measurement> {

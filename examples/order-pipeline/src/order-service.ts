@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageBrokerPort } from '@msgport/core';
-import { EVENT_TYPE_HEADER, orderEvents, type OrderCancelled, type OrderCreated, type OrderEvent, type OrderItem } from './order-events.js';
+import {
+  EVENT_TYPE_HEADER,
+  orderEvents,
+  type OrderCancelled,
+  type OrderCreated,
+  type OrderEvent,
+  type OrderItem,
+} from './order-events.js';
 
 /** Takes orders and publishes what happened to them; it knows nothing about who listens. */
 export class OrderService {

@@ -42,7 +42,11 @@ export function createServices(): PipelineServices {
  *
  * @throws {MessagingError} code `WAIT_TIMEOUT` when a service has not handled everything in time.
  */
-export async function publishOrders(broker: MessageBrokerPort, services: PipelineServices, options: PipelineOptions = {}): Promise<PipelineReport> {
+export async function publishOrders(
+  broker: MessageBrokerPort,
+  services: PipelineServices,
+  options: PipelineOptions = {},
+): Promise<PipelineReport> {
   const orders = new OrderService(broker);
   await orders.placeOrder('customer-ada', [
     { sku: 'keyboard', quantity: 1, priceCents: 4990 },
@@ -129,6 +133,7 @@ export function formatReport(report: PipelineReport): string[] {
       .map(([customer, count]) => `${customer} ${count}`)
       .join(', ')}`,
   );
-  if (report.earlierEvents > 0) lines.push(`(the services also received ${report.earlierEvents} events left over from earlier runs)`);
+  if (report.earlierEvents > 0)
+    lines.push(`(the services also received ${report.earlierEvents} events left over from earlier runs)`);
   return lines;
 }

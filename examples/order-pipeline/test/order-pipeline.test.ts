@@ -55,11 +55,24 @@ describe('the order pipeline on the in-memory broker', () => {
     await registerListeners(broker, services.notifications, services.analytics);
     await broker.start();
     try {
-      const refused = orderEvents.publish(broker, { type: 'order.cancelled', eventId: 'e', orderId: 'o', customerId: 'c' } as unknown as OrderEvent);
+      const refused = orderEvents.publish(broker, {
+        type: 'order.cancelled',
+        eventId: 'e',
+        orderId: 'o',
+        customerId: 'c',
+      } as unknown as OrderEvent);
       await expect(refused).rejects.toThrow('reason: Invalid input');
       await broker.publish('orders', JSON.stringify({ type: 'order.created', orderId: 'ord-9' }), { key: 'customer-x' });
       const dead = broker.publishedTo('orders.DLT');
-      expect(dead.map((message) => [message.headers['msgport-group'], message.headers['msgport-error-type'], message.headers['msgport-attempts']]).sort()).toEqual([
+      expect(
+        dead
+          .map((message) => [
+            message.headers['msgport-group'],
+            message.headers['msgport-error-type'],
+            message.headers['msgport-attempts'],
+          ])
+          .sort(),
+      ).toEqual([
         ['analytics', 'InvalidMessageError', '1'],
         ['notifications', 'InvalidMessageError', '1'],
       ]);

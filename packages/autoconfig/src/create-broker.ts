@@ -99,7 +99,8 @@ export async function createBroker(options: CreateBrokerOptions = {}): Promise<C
   const configFile = loadedFrom(config) ?? null;
   const importer = options.importer ?? importAdapter;
 
-  let chosen: { provider: ProviderName; module: Record<string, unknown>; exportName: string; name: AdapterModuleName } | undefined;
+  let chosen:
+    { provider: ProviderName; module: Record<string, unknown>; exportName: string; name: AdapterModuleName } | undefined;
   if (config.provider === 'auto') {
     for (const [provider, name, exportName] of DETECTION_ORDER) {
       const module = await tryImport(importer, name);
@@ -137,15 +138,23 @@ export async function createBroker(options: CreateBrokerOptions = {}): Promise<C
       { code: 'PROVIDER_LOAD_FAILED' },
     );
   }
-  const adapterOptions = { ...adapterOptionsFor(chosen.provider, config), ...(options.logger === undefined ? {} : { logger: options.logger }) };
+  const adapterOptions = {
+    ...adapterOptionsFor(chosen.provider, config),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  };
   const logger = adapterOptions['logger'];
   const broker: unknown = new (Adapter as new (options: Record<string, unknown>) => unknown)(adapterOptions);
   if (!isMessageBrokerPort(broker)) {
-    throw new ConfigurationError(`${chosen.exportName} from ${chosen.name} is not a MessageBrokerPort; install matching msgport versions.`, {
-      code: 'PROVIDER_LOAD_FAILED',
-    });
+    throw new ConfigurationError(
+      `${chosen.exportName} from ${chosen.name} is not a MessageBrokerPort; install matching msgport versions.`,
+      {
+        code: 'PROVIDER_LOAD_FAILED',
+      },
+    );
   }
-  logger?.info(`Using the ${chosen.provider} adapter (${config.provider === 'auto' ? `auto-detected: ${chosen.name} is installed` : 'configured'}).`);
+  logger?.info(
+    `Using the ${chosen.provider} adapter (${config.provider === 'auto' ? `auto-detected: ${chosen.name} is installed` : 'configured'}).`,
+  );
   return Object.freeze({ broker, provider: chosen.provider, detected: config.provider === 'auto', config, configFile });
 }
 

@@ -104,7 +104,13 @@ export function loadConfig(options: LoadConfigOptions = {}): MsgportConfig {
 }
 
 /** Merges `source` into `target`, recording where each value came from. */
-function merge(target: Record<string, unknown>, source: unknown, path: string[], origin: Origin, origins: Map<string, Origin>): void {
+function merge(
+  target: Record<string, unknown>,
+  source: unknown,
+  path: string[],
+  origin: Origin,
+  origins: Map<string, Origin>,
+): void {
   if (!isPlainObject(source)) return;
   for (const [key, value] of Object.entries(source)) {
     if (value === undefined) continue;

@@ -63,7 +63,8 @@ export const AMQP_URL_SEPARATOR = /,(?=\s*amqps?:\/\/)/i;
 const amqpUrls = z
   .custom<string | string[]>(() => true)
   .superRefine((value, context) => {
-    const urls: unknown[] | null = typeof value === 'string' ? value.split(AMQP_URL_SEPARATOR) : Array.isArray(value) ? value : null;
+    const urls: unknown[] | null =
+      typeof value === 'string' ? value.split(AMQP_URL_SEPARATOR) : Array.isArray(value) ? value : null;
     if (urls === null || urls.length === 0 || urls.some((url) => typeof url !== 'string')) {
       context.addIssue({
         code: 'custom',
@@ -114,25 +115,37 @@ const kafkaSchema = z
     'min-insync-replicas': positiveInt()
       .optional()
       .describe('min.insync.replicas of topics the adapter creates: replicas that must have a message before publish() resolves'),
-    'from-beginning': z
-      .boolean()
-      .optional()
-      .describe('A new consumer group starts at the earliest offset instead of the latest'),
+    'from-beginning': z.boolean().optional().describe('A new consumer group starts at the earliest offset instead of the latest'),
     'connection-timeout-ms': positiveInt().optional().describe('How long to wait for a broker connection'),
     'publish-timeout-ms': positiveInt().optional().describe('How long publish() waits during a broker outage before rejecting'),
     'partition-assigners': z
       .string()
-      .regex(/^\s*(roundrobin|range)\s*(,\s*(roundrobin|range)\s*)?$/, 'must be "roundrobin", "range", "roundrobin,range" or "range,roundrobin"')
+      .regex(
+        /^\s*(roundrobin|range)\s*(,\s*(roundrobin|range)\s*)?$/,
+        'must be "roundrobin", "range", "roundrobin,range" or "range,roundrobin"',
+      )
       .optional()
       .describe('How a group shares partitions, in order of preference: roundrobin and/or range (comma-separated)'),
-    'request-timeout-ms': positiveInt().optional().describe('Bound of one request to a broker (a produce request waits this long for all in-sync replicas)'),
+    'request-timeout-ms': positiveInt()
+      .optional()
+      .describe('Bound of one request to a broker (a produce request waits this long for all in-sync replicas)'),
     'session-timeout-ms': positiveInt().optional().describe('A consumer that sends no heartbeat for this long leaves its group'),
-    'heartbeat-interval-ms': positiveInt().optional().describe('Heartbeat period of consumers; lower than session-timeout-ms (a third is usual)'),
-    'rebalance-timeout-ms': positiveInt().optional().describe('How long the group waits for members to rejoin during a rebalance'),
-    'fetch-max-wait-ms': nonNegativeInt().optional().describe('Longest wait of a fetch with no new message (also how quickly an idle consumer notices a rebalance)'),
+    'heartbeat-interval-ms': positiveInt()
+      .optional()
+      .describe('Heartbeat period of consumers; lower than session-timeout-ms (a third is usual)'),
+    'rebalance-timeout-ms': positiveInt()
+      .optional()
+      .describe('How long the group waits for members to rejoin during a rebalance'),
+    'fetch-max-wait-ms': nonNegativeInt()
+      .optional()
+      .describe('Longest wait of a fetch with no new message (also how quickly an idle consumer notices a rebalance)'),
     'max-batch-size': positiveInt().optional().describe('Most messages per produce request'),
-    'max-batch-bytes': positiveInt().optional().describe('Most bytes of records per produce request (a single larger message is still sent, alone)'),
-    'linger-ms': nonNegativeInt().optional().describe('How long an idle producer waits for more messages before sending; 0 sends after one event-loop turn'),
+    'max-batch-bytes': positiveInt()
+      .optional()
+      .describe('Most bytes of records per produce request (a single larger message is still sent, alone)'),
+    'linger-ms': nonNegativeInt()
+      .optional()
+      .describe('How long an idle producer waits for more messages before sending; 0 sends after one event-loop turn'),
   })
   .superRefine((kafka, context) => {
     const replication = kafka['replication-factor'] ?? 1;
@@ -163,10 +176,14 @@ const rabbitmqSchema = z
       .describe('Partitions of every topic (one queue each per group; the same for every publisher and instance)'),
     'connection-timeout-ms': positiveInt().optional().describe('How long to wait for the connection'),
     'publish-timeout-ms': positiveInt().optional().describe('How long publish() waits for the publisher confirm'),
-    'max-message-bytes': positiveInt().optional().describe('Largest value publish() sends; larger ones reject with MESSAGE_TOO_LARGE before anything is sent'),
+    'max-message-bytes': positiveInt()
+      .optional()
+      .describe('Largest value publish() sends; larger ones reject with MESSAGE_TOO_LARGE before anything is sent'),
     reconnect: z
       .strictObject({
-        'initial-delay-ms': positiveInt().optional().describe('Delay before the first reconnection attempt after the connection dropped'),
+        'initial-delay-ms': positiveInt()
+          .optional()
+          .describe('Delay before the first reconnection attempt after the connection dropped'),
         'max-delay-ms': positiveInt().optional().describe('Upper bound of the delay between two reconnection attempts'),
       })
       .optional()
@@ -181,7 +198,10 @@ const rabbitmqSchema = z
  */
 export const msgportConfigSchema = z
   .strictObject({
-    provider: z.enum(PROVIDERS).default('auto').describe('Adapter to use; auto picks the first installed of kafka, rabbitmq, memory'),
+    provider: z
+      .enum(PROVIDERS)
+      .default('auto')
+      .describe('Adapter to use; auto picks the first installed of kafka, rabbitmq, memory'),
     'shutdown-timeout-ms': nonNegativeInt().optional().describe('How long stop() waits for in-flight handlers'),
     concurrency: positiveInt().optional().describe('Messages of one consumer handled at once (same key: never concurrently)'),
     'log-level': z.enum(LOG_LEVELS).optional().describe('Level of the console logger given to the adapter'),

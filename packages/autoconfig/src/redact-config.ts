@@ -18,7 +18,8 @@ export function redactConfig<T extends MsgportConfigInput>(config: T): T {
   const url = rabbitmq?.['url'];
   // One URL, a comma-separated string of them, or a list: every password is masked.
   if (typeof url === 'string') rabbitmq!['url'] = url.split(AMQP_URL_SEPARATOR).map(redactUrl).join(',');
-  else if (Array.isArray(url)) rabbitmq!['url'] = url.map((entry: unknown) => (typeof entry === 'string' ? redactUrl(entry) : entry));
+  else if (Array.isArray(url))
+    rabbitmq!['url'] = url.map((entry: unknown) => (typeof entry === 'string' ? redactUrl(entry) : entry));
   return copy;
 }
 

@@ -63,7 +63,11 @@ export async function startMessaging(options: StartMessagingOptions = {}): Promi
 
   const logger = options.logger ?? createConsoleLogger(created.config['log-level'] ?? 'warn', 'msgport');
   const signals: readonly NodeJS.Signals[] =
-    options.signals === undefined || options.signals === true ? ['SIGINT', 'SIGTERM'] : options.signals === false ? [] : options.signals;
+    options.signals === undefined || options.signals === true
+      ? ['SIGINT', 'SIGTERM']
+      : options.signals === false
+        ? []
+        : options.signals;
 
   let stopping: Promise<void> | null = null;
   let markStopped!: () => void;

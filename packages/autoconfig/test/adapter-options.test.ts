@@ -4,7 +4,12 @@ import { SASL_MECHANISMS } from '@msgport/core/adapter';
 import { KafkaAdapter, type KafkaAdapterOptions } from '@msgport/kafka';
 import { InMemoryMessageBroker } from '@msgport/memory';
 import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq';
-import { describeConfigKeys, msgportConfigSchema, SASL_MECHANISMS as AUTOCONFIG_SASL_MECHANISMS, type MsgportConfigInput } from '@msgport/autoconfig';
+import {
+  describeConfigKeys,
+  msgportConfigSchema,
+  SASL_MECHANISMS as AUTOCONFIG_SASL_MECHANISMS,
+  type MsgportConfigInput,
+} from '@msgport/autoconfig';
 import {
   adapterOptionsFor,
   CODE_ONLY_OPTIONS,
@@ -77,8 +82,16 @@ function optionNames(table: OptionTable<object, unknown>): string[] {
 }
 
 const adapters = {
-  kafka: { create: (options: KafkaAdapterOptions) => new KafkaAdapter(options), table: KAFKA_TABLE, codeOnly: CODE_ONLY_OPTIONS.kafka },
-  rabbitmq: { create: (options: RabbitMQAdapterOptions) => new RabbitMQAdapter(options), table: RABBITMQ_TABLE, codeOnly: CODE_ONLY_OPTIONS.rabbitmq },
+  kafka: {
+    create: (options: KafkaAdapterOptions) => new KafkaAdapter(options),
+    table: KAFKA_TABLE,
+    codeOnly: CODE_ONLY_OPTIONS.kafka,
+  },
+  rabbitmq: {
+    create: (options: RabbitMQAdapterOptions) => new RabbitMQAdapter(options),
+    table: RABBITMQ_TABLE,
+    codeOnly: CODE_ONLY_OPTIONS.rabbitmq,
+  },
   memory: { create: (options: object) => new InMemoryMessageBroker(options), table: {}, codeOnly: CODE_ONLY_OPTIONS.memory },
 } as const;
 
@@ -105,7 +118,14 @@ describe('the mapping from configuration keys to adapter options', () => {
       expect(read.has('notAnOption')).toBe(false); // the adapter reads its options one by one, not by spreading them
       expect(Object.keys(options).filter((name) => !read.has(name))).toEqual([]);
       expect(options).toMatchObject({ shutdownTimeoutMs: 1_234, concurrency: 3 });
-      expect(options['retry']).toEqual({ maxAttempts: 4, initialDelayMs: 5, multiplier: 3, maxDelayMs: 50, jitter: 0.1, deadLetter: false });
+      expect(options['retry']).toEqual({
+        maxAttempts: 4,
+        initialDelayMs: 5,
+        multiplier: 3,
+        maxDelayMs: 50,
+        jitter: 0.1,
+        deadLetter: false,
+      });
     });
 
     it(`${provider}: every option the adapter reads has a key, or is code-only with a reason`, () => {
@@ -120,7 +140,8 @@ describe('the mapping from configuration keys to adapter options', () => {
         ...Object.keys(adapter.codeOnly),
       ]);
       expect([...read].filter((name) => !covered.has(name))).toEqual([]);
-      for (const reason of Object.values({ ...CODE_ONLY_OPTIONS.common, ...adapter.codeOnly })) expect(reason.length).toBeGreaterThan(10);
+      for (const reason of Object.values({ ...CODE_ONLY_OPTIONS.common, ...adapter.codeOnly }))
+        expect(reason.length).toBeGreaterThan(10);
     });
   }
 
@@ -132,8 +153,16 @@ describe('the mapping from configuration keys to adapter options', () => {
       partitionAssigners: ['range', 'roundrobin'],
       lingerMs: 20,
     });
-    expect(adapterOptionsFor('rabbitmq', config)).toMatchObject({ reconnect: { initialDelayMs: 25, maxDelayMs: 26 }, maxMessageBytes: 24 });
-    expect(Object.keys(adapterOptionsFor('memory', config)).sort()).toEqual(['concurrency', 'logger', 'retry', 'shutdownTimeoutMs']);
+    expect(adapterOptionsFor('rabbitmq', config)).toMatchObject({
+      reconnect: { initialDelayMs: 25, maxDelayMs: 26 },
+      maxMessageBytes: 24,
+    });
+    expect(Object.keys(adapterOptionsFor('memory', config)).sort()).toEqual([
+      'concurrency',
+      'logger',
+      'retry',
+      'shutdownTimeoutMs',
+    ]);
   });
 
   it('maps every field of the retry policy', () => {

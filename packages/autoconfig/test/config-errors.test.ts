@@ -83,7 +83,9 @@ describe('invalid configuration', () => {
       `msgport.messaging.rabbitmq.url: expected an amqp:// or amqps:// URL such as amqp://guest:guest@localhost/, got a http:// URL (in ${http.file})`,
     ]);
     const garbage = failWith(messaging('rabbitmq:\n  url: localhost'));
-    expect(garbage.error.issues[0]).toMatch(/^msgport\.messaging\.rabbitmq\.url: expected an amqp:\/\/ or amqps:\/\/ URL .*could not be parsed/);
+    expect(garbage.error.issues[0]).toMatch(
+      /^msgport\.messaging\.rabbitmq\.url: expected an amqp:\/\/ or amqps:\/\/ URL .*could not be parsed/,
+    );
   });
 
   it('rejects bootstrap servers that are not a host:port list, quoting the bad entries', () => {
@@ -101,18 +103,26 @@ describe('invalid configuration', () => {
         `be in sync refuses every publish. Raise replication-factor (3 with min-insync-replicas 2 is usual) (in ${file})`,
     ]);
     const unset = failWith(messaging('kafka:\n  min-insync-replicas: 2'));
-    expect(unset.error.issues[0]).toMatch(/^msgport\.messaging\.kafka\.min-insync-replicas: must not exceed replication-factor \(1, the default\)/);
+    expect(unset.error.issues[0]).toMatch(
+      /^msgport\.messaging\.kafka\.min-insync-replicas: must not exceed replication-factor \(1, the default\)/,
+    );
   });
 
   it('accepts IPv4, IPv6 and host names with ports, with spaces after commas', () => {
-    const made = tempDir({ 'msgport.yaml': messaging('kafka:\n  bootstrap-servers: "10.0.0.1:9092, [::1]:9093, kafka-0.kafka.svc:9094"') });
+    const made = tempDir({
+      'msgport.yaml': messaging('kafka:\n  bootstrap-servers: "10.0.0.1:9092, [::1]:9093, kafka-0.kafka.svc:9094"'),
+    });
     dirs.push(made);
-    expect(loadConfig({ cwd: made.dir, env: {} }).kafka['bootstrap-servers']).toBe('10.0.0.1:9092, [::1]:9093, kafka-0.kafka.svc:9094');
+    expect(loadConfig({ cwd: made.dir, env: {} }).kafka['bootstrap-servers']).toBe(
+      '10.0.0.1:9092, [::1]:9093, kafka-0.kafka.svc:9094',
+    );
   });
 
   it('requires every key of a sasl section', () => {
     const { error } = failWith(messaging('kafka:\n  sasl:\n    mechanism: plain\n    username: app'));
-    expect(error.issues).toEqual([expect.stringMatching(/^msgport\.messaging\.kafka\.sasl\.password: required, expected a string/)]);
+    expect(error.issues).toEqual([
+      expect.stringMatching(/^msgport\.messaging\.kafka\.sasl\.password: required, expected a string/),
+    ]);
   });
 
   it('reports a YAML syntax error with the file, line and column', () => {
@@ -124,7 +134,9 @@ describe('invalid configuration', () => {
   });
 
   it('rejects a file that is not a mapping, or holds several documents', () => {
-    expect(failWith('- provider: memory\n').error.issues[0]).toMatch(/expected a mapping with a "msgport:" section at the top, got a list/);
+    expect(failWith('- provider: memory\n').error.issues[0]).toMatch(
+      /expected a mapping with a "msgport:" section at the top, got a list/,
+    );
     expect(failWith('msgport: {}\n---\nmsgport: {}\n').error.issues[0]).toMatch(/expected one YAML document, found 2/);
   });
 
@@ -161,7 +173,9 @@ unknown-key: 1`),
       ].sort(),
     );
     expect(error.issues.find((issue) => issue.startsWith('msgport.messaging.provider'))).toContain('did you mean "kafka"?');
-    expect(error.issues.find((issue) => issue.startsWith('msgport.messaging.retry.jitter'))).toContain('(from MSGPORT_MESSAGING_RETRY_JITTER)');
+    expect(error.issues.find((issue) => issue.startsWith('msgport.messaging.retry.jitter'))).toContain(
+      '(from MSGPORT_MESSAGING_RETRY_JITTER)',
+    );
     expect(error.issues.find((issue) => issue.startsWith('msgport.messaging.concurrency'))).toContain(`(in ${file})`);
   });
 });
@@ -186,7 +200,11 @@ rabbitmq:
   });
 
   it('never echo a password that is a number or an unparsable URL', () => {
-    const { error } = failWith(messaging('kafka:\n  sasl:\n    mechanism: plain\n    username: app\n    password: 8675309\nrabbitmq:\n  url: "amqp://app:8675309@"'));
+    const { error } = failWith(
+      messaging(
+        'kafka:\n  sasl:\n    mechanism: plain\n    username: app\n    password: 8675309\nrabbitmq:\n  url: "amqp://app:8675309@"',
+      ),
+    );
     expect(error.message).not.toContain('8675309');
   });
 

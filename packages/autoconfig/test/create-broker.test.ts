@@ -8,7 +8,9 @@ import { tempDir } from './temp-dir.js';
 // importer that fails the way Node's import() does.
 
 /** A fake adapter: a real in-memory broker that remembers the options it was created with. */
-function fakeAdapter(name: string): new (options: Record<string, unknown>) => MessageBrokerPort & { options: Record<string, unknown> } {
+function fakeAdapter(
+  name: string,
+): new (options: Record<string, unknown>) => MessageBrokerPort & { options: Record<string, unknown> } {
   return class extends InMemoryMessageBroker {
     static readonly adapter = name;
     readonly options: Record<string, unknown>;
@@ -26,9 +28,12 @@ const FAKE_MODULES: Record<AdapterModuleName, Record<string, unknown>> = {
 };
 
 function notFound(name: string, code = 'ERR_MODULE_NOT_FOUND'): Error {
-  return Object.assign(new Error(`Cannot find package '${name}' imported from /app/node_modules/@msgport/autoconfig/dist/create-broker.js`), {
-    code,
-  });
+  return Object.assign(
+    new Error(`Cannot find package '${name}' imported from /app/node_modules/@msgport/autoconfig/dist/create-broker.js`),
+    {
+      code,
+    },
+  );
 }
 
 /** An importer for which only `installed` exist; `broken` maps a package to the error importing it throws. */
@@ -83,8 +88,10 @@ describe('provider: auto', () => {
 
   it('treats the require() and Jest form of "module not found" as not installed too', async () => {
     const load: AdapterImporter = async (name) => {
-      if (name === '@msgport/kafka') throw Object.assign(new Error(`Cannot find module '${name}'\nRequire stack: …`), { code: 'MODULE_NOT_FOUND' });
-      if (name === '@msgport/rabbitmq') throw Object.assign(new Error(`Cannot find module "${name}" from 'src/x.ts'`), { code: 'MODULE_NOT_FOUND' });
+      if (name === '@msgport/kafka')
+        throw Object.assign(new Error(`Cannot find module '${name}'\nRequire stack: …`), { code: 'MODULE_NOT_FOUND' });
+      if (name === '@msgport/rabbitmq')
+        throw Object.assign(new Error(`Cannot find module "${name}" from 'src/x.ts'`), { code: 'MODULE_NOT_FOUND' });
       return FAKE_MODULES[name];
     };
     expect((await createBroker({ ...base, importer: load })).provider).toBe('memory');
@@ -271,7 +278,9 @@ msgport:
     const withLogger = await createBroker({ ...base, importer: load, logger });
     expect((withLogger.broker as unknown as { options: { logger: unknown } }).options.logger).toBe(logger);
     const withLevel = await createBroker({ ...base, importer: load, config: { 'log-level': 'silent' } });
-    expect(typeof (withLevel.broker as unknown as { options: { logger: { info: unknown } } }).options.logger.info).toBe('function');
+    expect(typeof (withLevel.broker as unknown as { options: { logger: { info: unknown } } }).options.logger.info).toBe(
+      'function',
+    );
   });
 });
 

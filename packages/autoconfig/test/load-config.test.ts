@@ -67,7 +67,14 @@ describe('loadConfig()', () => {
       'shutdown-timeout-ms': 5000,
       concurrency: 4,
       'log-level': 'info',
-      retry: { 'max-attempts': 5, 'initial-delay-ms': 50, multiplier: 3, 'max-delay-ms': 2000, jitter: 0.1, 'dead-letter': false },
+      retry: {
+        'max-attempts': 5,
+        'initial-delay-ms': 50,
+        multiplier: 3,
+        'max-delay-ms': 2000,
+        jitter: 0.1,
+        'dead-letter': false,
+      },
       kafka: {
         'bootstrap-servers': 'kafka1:9092,kafka2:9093',
         'client-id': 'orders-app',
@@ -112,7 +119,10 @@ describe('loadConfig()', () => {
     const { dir } = dirWith({ 'msgport.yaml': '# nothing yet\n' });
     expect(loadConfig({ cwd: dir, env: {} }).provider).toBe('auto');
     const other = dirWith({ 'msgport.yaml': 'msgport:\n  messaging:\n    provider: memory\n    kafka:\n    retry:\n' });
-    expect(loadConfig({ cwd: other.dir, env: {} })).toMatchObject({ provider: 'memory', kafka: { 'bootstrap-servers': 'localhost:9092' } });
+    expect(loadConfig({ cwd: other.dir, env: {} })).toMatchObject({
+      provider: 'memory',
+      kafka: { 'bootstrap-servers': 'localhost:9092' },
+    });
   });
 
   it('reads the file named by MSGPORT_CONFIG, relative to the working directory', () => {
@@ -257,7 +267,9 @@ describe('environment overrides', () => {
       },
     });
     expect(config.rabbitmq).toMatchObject({ url: 'amqp://u:p@rabbit1:5672/, amqp://u:p@rabbit2:5672/', 'queue-type': 'classic' });
-    const wrong = thrown(() => loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_RABBITMQ_QUEUE_TYPE: 'mirrored' } })) as ConfigurationError;
+    const wrong = thrown(() =>
+      loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_RABBITMQ_QUEUE_TYPE: 'mirrored' } }),
+    ) as ConfigurationError;
     expect(wrong.issues).toEqual([
       'msgport.messaging.rabbitmq.queue-type: expected one of quorum, classic, got "mirrored" (from MSGPORT_MESSAGING_RABBITMQ_QUEUE_TYPE)',
     ]);
@@ -265,13 +277,19 @@ describe('environment overrides', () => {
 
   it('check every URL of a RabbitMQ list, without quoting any', () => {
     const { dir } = dirWith({
-      'msgport.yaml': 'msgport:\n  messaging:\n    rabbitmq:\n      url:\n        - amqp://u:secret1@rabbit1/\n        - http://u:secret2@rabbit2/\n',
+      'msgport.yaml':
+        'msgport:\n  messaging:\n    rabbitmq:\n      url:\n        - amqp://u:secret1@rabbit1/\n        - http://u:secret2@rabbit2/\n',
     });
     const error = thrown(() => loadConfig({ cwd: dir, env: {} })) as ConfigurationError;
     expect(error.issues).toHaveLength(1);
-    expect(error.issues[0]).toMatch(/^msgport\.messaging\.rabbitmq\.url(\.1)?: expected an amqp:\/\/ or amqps:\/\/ URL .*got a http:\/\/ URL/);
+    expect(error.issues[0]).toMatch(
+      /^msgport\.messaging\.rabbitmq\.url(\.1)?: expected an amqp:\/\/ or amqps:\/\/ URL .*got a http:\/\/ URL/,
+    );
     expect(error.message).not.toMatch(/secret/);
-    const listed = loadConfig({ cwd: dirWith({ 'msgport.yaml': 'msgport:\n  messaging:\n    rabbitmq:\n      url: [amqp://a/, amqp://b/]\n' }).dir, env: {} });
+    const listed = loadConfig({
+      cwd: dirWith({ 'msgport.yaml': 'msgport:\n  messaging:\n    rabbitmq:\n      url: [amqp://a/, amqp://b/]\n' }).dir,
+      env: {},
+    });
     expect(listed.rabbitmq.url).toEqual(['amqp://a/', 'amqp://b/']);
   });
 
@@ -294,7 +312,9 @@ describe('environment overrides', () => {
 
   it('reject an unknown MSGPORT_MESSAGING_ variable, suggesting the right one', () => {
     const { dir } = dirWith({});
-    const error = thrown(() => loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_KAFKA_BOOTSTRAP_SERVER: 'k:9092' } })) as ConfigurationError;
+    const error = thrown(() =>
+      loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_KAFKA_BOOTSTRAP_SERVER: 'k:9092' } }),
+    ) as ConfigurationError;
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]).toMatch(
       /^MSGPORT_MESSAGING_KAFKA_BOOTSTRAP_SERVER: unknown environment variable, did you mean MSGPORT_MESSAGING_KAFKA_BOOTSTRAP_SERVERS\?/,
@@ -328,7 +348,9 @@ msgport:
   });
 
   it('merges nested sections key by key', () => {
-    const { dir } = dirWith({ 'msgport.yaml': 'msgport:\n  messaging:\n    retry:\n      max-attempts: 5\n      initial-delay-ms: 10\n' });
+    const { dir } = dirWith({
+      'msgport.yaml': 'msgport:\n  messaging:\n    retry:\n      max-attempts: 5\n      initial-delay-ms: 10\n',
+    });
     const config = loadConfig({
       cwd: dir,
       env: { MSGPORT_MESSAGING_RETRY_INITIAL_DELAY_MS: '20' },
@@ -347,7 +369,9 @@ msgport:
 describe('a section set only partly', () => {
   it('names the missing keys, and where the section came from', () => {
     const { dir } = dirWith({});
-    const error = thrown(() => loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_KAFKA_SASL_PASSWORD: 'pw' } })) as ConfigurationError;
+    const error = thrown(() =>
+      loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_KAFKA_SASL_PASSWORD: 'pw' } }),
+    ) as ConfigurationError;
     expect(error.issues).toEqual([
       'msgport.messaging.kafka.sasl.mechanism: required, expected one of plain, scram-sha-256, scram-sha-512 (from MSGPORT_MESSAGING_KAFKA_SASL_PASSWORD)',
       'msgport.messaging.kafka.sasl.username: required, expected a string (from MSGPORT_MESSAGING_KAFKA_SASL_PASSWORD)',
@@ -355,7 +379,9 @@ describe('a section set only partly', () => {
   });
 
   it('is completed by the other layers', () => {
-    const { dir } = dirWith({ 'msgport.yaml': 'msgport:\n  messaging:\n    kafka:\n      sasl:\n        mechanism: plain\n        username: app\n' });
+    const { dir } = dirWith({
+      'msgport.yaml': 'msgport:\n  messaging:\n    kafka:\n      sasl:\n        mechanism: plain\n        username: app\n',
+    });
     const config = loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_KAFKA_SASL_PASSWORD: 'pw' } });
     expect(config.kafka.sasl).toEqual({ mechanism: 'plain', username: 'app', password: 'pw' });
   });

@@ -23,7 +23,16 @@ const suffix = randomBytes(4).toString('hex');
 
 // Only what a PyFly service's file holds: no exchange name, so both sides use PyFly's default "pyfly".
 const project = tempDir({
-  'pyfly.yaml': ['pyfly:', '  app:', '    name: billing', '  messaging:', '    provider: rabbitmq', '    rabbitmq:', `      url: ${URL_}`, ''].join('\n'),
+  'pyfly.yaml': [
+    'pyfly:',
+    '  app:',
+    '    name: billing',
+    '  messaging:',
+    '    provider: rabbitmq',
+    '    rabbitmq:',
+    `      url: ${URL_}`,
+    '',
+  ].join('\n'),
 });
 const handles: MessagingHandle[] = [];
 const topics: string[] = [];
@@ -60,7 +69,7 @@ async function msgportService(topic: string, group: string, handled: Message[]):
 }
 
 describe('a msgport service beside a PyFly service (RabbitMQ, one pyfly.yaml)', () => {
-  it('takes PyFly\'s exchange from the file\'s dialect and handles what a PyFly service publishes, headers included', async () => {
+  it("takes PyFly's exchange from the file's dialect and handles what a PyFly service publishes, headers included", async () => {
     const topic = `orders-${suffix}`;
     topics.push(topic);
     const handled: Message[] = [];
@@ -70,7 +79,9 @@ describe('a msgport service beside a PyFly service (RabbitMQ, one pyfly.yaml)', 
     await run(PYTHON, [PEER, 'publish', URL_, 'pyfly', topic, '20', 'from-pyfly'], { timeout: 60_000 });
 
     await waitFor(() => handled.length >= 20, { timeoutMs: 20_000, description: '20 messages from the PyFly publisher' });
-    expect(handled.map((message) => message.value.toString()).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `from-pyfly-${i}`).sort());
+    expect(handled.map((message) => message.value.toString()).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `from-pyfly-${i}`).sort(),
+    );
     for (const message of handled) {
       expect(message.topic).toBe(topic);
       expect(message.key).toBeNull(); // PyFly does not send keys
@@ -83,24 +94,36 @@ describe('a msgport service beside a PyFly service (RabbitMQ, one pyfly.yaml)', 
     const topic = `payments-${suffix}`;
     topics.push(topic);
     const group = `pyfly-shipping-${suffix}`;
-    const consumer = spawn(PYTHON, [PEER, 'consume', URL_, 'pyfly', topic, group, '20', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const consumer = spawn(PYTHON, [PEER, 'consume', URL_, 'pyfly', topic, group, '20', '30'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines: string[] = [];
     let stderr = '';
-    consumer.stdout.setEncoding('utf8').on('data', (chunk: string) => lines.push(...chunk.split('\n').filter((line) => line !== '')));
+    consumer.stdout
+      .setEncoding('utf8')
+      .on('data', (chunk: string) => lines.push(...chunk.split('\n').filter((line) => line !== '')));
     consumer.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => consumer.on('exit', resolve));
     try {
-      await waitFor(() => lines.includes('ready'), { timeoutMs: 20_000, description: `the PyFly consumer to be ready (stderr: ${stderr})` });
+      await waitFor(() => lines.includes('ready'), {
+        timeoutMs: 20_000,
+        description: `the PyFly consumer to be ready (stderr: ${stderr})`,
+      });
       topics.push(`unused-${suffix}`);
       const messaging = await msgportService(`unused-${suffix}`, 'billing', []);
       for (let i = 0; i < 20; i++) {
-        await messaging.broker.publish(topic, `from-msgport-${i}`, { key: `customer-${i % 3}`, headers: { 'x-from': 'msgport', 'x-unicode': 'Grüße 🚀' } });
+        await messaging.broker.publish(topic, `from-msgport-${i}`, {
+          key: `customer-${i % 3}`,
+          headers: { 'x-from': 'msgport', 'x-unicode': 'Grüße 🚀' },
+        });
       }
       expect(await exited).toBe(0);
     } finally {
       consumer.kill();
     }
-    const received = lines.filter((line) => line !== 'ready').map((line) => JSON.parse(line) as { value: string; headers: Record<string, string> });
+    const received = lines
+      .filter((line) => line !== 'ready')
+      .map((line) => JSON.parse(line) as { value: string; headers: Record<string, string> });
     expect(received.map((message) => message.value)).toEqual(Array.from({ length: 20 }, (_, i) => `from-msgport-${i}`));
     for (const message of received) {
       expect(message.headers['x-from']).toBe('msgport');
@@ -114,7 +137,10 @@ describe('a msgport service beside a PyFly service (RabbitMQ, one pyfly.yaml)', 
 async function deleteQueuesOf(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
   const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name', '--no-table-headers'], { timeout: 60_000 });
-  const queues = stdout.split('\n').map((line) => line.trim()).filter((name) => names.some((topic) => name === topic || name.startsWith(`${topic}.`)));
+  const queues = stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((name) => names.some((topic) => name === topic || name.startsWith(`${topic}.`)));
   const connection = await amqplib.connect(URL_);
   try {
     const channel = await connection.createChannel();

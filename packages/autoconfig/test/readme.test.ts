@@ -59,7 +59,11 @@ describe('the configuration reference table', () => {
   );
 
   it('has one row per key of the schema, and no other', () => {
-    expect([...rows.keys()].sort()).toEqual(describeConfigKeys().map((key) => key.path.join('.')).sort());
+    expect([...rows.keys()].sort()).toEqual(
+      describeConfigKeys()
+        .map((key) => key.path.join('.'))
+        .sort(),
+    );
   });
 
   for (const key of describeConfigKeys()) {
@@ -67,7 +71,8 @@ describe('the configuration reference table', () => {
       const row = rows.get(key.path.join('.'))!;
       expect(row).toContain(`\`${key.env}\``);
       const fallback = key.default;
-      if (typeof fallback === 'string' || typeof fallback === 'number' || typeof fallback === 'boolean') expect(row).toContain(`\`${fallback}\``);
+      if (typeof fallback === 'string' || typeof fallback === 'number' || typeof fallback === 'boolean')
+        expect(row).toContain(`\`${fallback}\``);
       else expect(fallback).toBeUndefined();
       for (const value of key.values ?? []) expect(row).toContain(`\`${value}\``);
     });

@@ -60,7 +60,9 @@ describe('formatConfig()', () => {
   it('prints the configuration as msgport.yaml, credentials masked', () => {
     const text = formatConfig(configWithSecrets());
     expect(text).not.toContain(SECRET);
-    expect(text).toContain('password: \'***\'');
-    expect(load(text)).toMatchObject({ msgport: { messaging: { provider: 'auto', rabbitmq: { url: 'amqp://app:***@rabbit:5672/vhost' } } } });
+    expect(text).toContain("password: '***'");
+    expect(load(text)).toMatchObject({
+      msgport: { messaging: { provider: 'auto', rabbitmq: { url: 'amqp://app:***@rabbit:5672/vhost' } } },
+    });
   });
 });

@@ -126,9 +126,9 @@ describe('startMessaging()', () => {
     }
     const importer: AdapterImporter = async () => ({ KafkaAdapter: Unreachable });
     const before = signalCounts();
-    await expect(startMessaging({ cwd: empty.dir, env: {}, config: { provider: 'kafka' }, importer, listeners: [] })).rejects.toBeInstanceOf(
-      ConnectionError,
-    );
+    await expect(
+      startMessaging({ cwd: empty.dir, env: {}, config: { provider: 'kafka' }, importer, listeners: [] }),
+    ).rejects.toBeInstanceOf(ConnectionError);
     expect(signalCounts()).toEqual(before);
   });
 });

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** A throwaway directory with the given files; `cleanup()` removes it. */
-export function tempDir(files: Record<string, string> = {}): { dir: string; path: (name: string) => string; cleanup: () => void } {
+export function tempDir(files: Record<string, string> = {}): {
+  dir: string;
+  path: (name: string) => string;
+  cleanup: () => void;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'msgport-autoconfig-'));
   for (const [name, text] of Object.entries(files)) {
     const file = join(dir, name);

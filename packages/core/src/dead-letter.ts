@@ -76,7 +76,13 @@ export function createFallbackDeadLetterMessage(
 /** Built directly: every part comes from a valid Message, and building must not be able to fail. */
 function deadLetter(message: Message, destination: string, headers: Record<string, string>): Message {
   const id = headers[MESSAGE_ID_HEADER];
-  const base = { topic: destination, value: message.value, key: message.key, headers: Object.freeze(headers), metadata: FIRST_ATTEMPT };
+  const base = {
+    topic: destination,
+    value: message.value,
+    key: message.key,
+    headers: Object.freeze(headers),
+    metadata: FIRST_ATTEMPT,
+  };
   return Object.freeze(typeof id === 'string' ? { ...base, id } : base);
 }
 

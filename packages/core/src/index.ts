@@ -8,13 +8,7 @@ export { ConfigurationError } from './errors/configuration-error.js';
 export { SubscribeError } from './errors/subscribe-error.js';
 export { NonRetriableError } from './errors/non-retriable-error.js';
 export { InvalidMessageError } from './errors/invalid-message-error.js';
-export {
-  createMessage,
-  type Message,
-  type MessageInit,
-  type MessageMetadata,
-  type Payload,
-} from './message.js';
+export { createMessage, type Message, type MessageInit, type MessageMetadata, type Payload } from './message.js';
 export {
   isMessageBrokerPort,
   type HandlerContext,

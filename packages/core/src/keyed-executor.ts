@@ -98,7 +98,7 @@ export class KeyedExecutor {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      for (let i = this.#head; i < this.#queue.length && this.#active < this.#concurrency; ) {
+      for (let i = this.#head; i < this.#queue.length && this.#active < this.#concurrency;) {
         const task = this.#queue[i]!;
         if (!this.#tryAcquire(task.key)) {
           i++; // its key is busy: later tasks of other keys may pass it

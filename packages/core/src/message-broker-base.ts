@@ -243,7 +243,9 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       return Promise.reject(
         isMessagingError(error)
           ? error
-          : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, { cause: error }),
+          : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, {
+              cause: error,
+            }),
       );
     }
     const published =
@@ -256,9 +258,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
   async subscribe(topic: string, handler: MessageHandler, group?: string | SubscribeOptions): Promise<Subscription> {
     assertTopic(topic, 'subscribe');
     if (typeof handler !== 'function') {
-      throw new InvalidArgumentError(
-        `Cannot subscribe to "${topic}": the handler must be a function, got ${describe(handler)}.`,
-      );
+      throw new InvalidArgumentError(`Cannot subscribe to "${topic}": the handler must be a function, got ${describe(handler)}.`);
     }
     const options: SubscribeOptions =
       typeof group === 'string' || group === undefined ? (group === undefined ? {} : { group }) : group;
@@ -437,7 +437,9 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       return Promise.reject(
         isMessagingError(error)
           ? error
-          : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, { cause: error }),
+          : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, {
+              cause: error,
+            }),
       );
     }
     let sent: Promise<void>;
@@ -558,9 +560,13 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     const members = entry.members;
     if (members.length === 0) {
       return Promise.reject(
-        new MessagingError(`No handler is subscribed to "${entry.spec.topic}" any more; the message will be redelivered.`, 'NO_SUBSCRIBER', {
-          retriable: true,
-        }),
+        new MessagingError(
+          `No handler is subscribed to "${entry.spec.topic}" any more; the message will be redelivered.`,
+          'NO_SUBSCRIBER',
+          {
+            retriable: true,
+          },
+        ),
       );
     }
     const member = members[entry.next % members.length]!;
@@ -648,7 +654,10 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
           this.logger.debug(`Handler for "${message.topic}" failed (attempt ${attempt}); retrying in ${delay} ms.`, {
             error: errorText(error),
           });
-          await this.#backoff(delay, () => this.#state === 'stopping' || this.#state === 'stopped' || !entry.members.includes(member));
+          await this.#backoff(
+            delay,
+            () => this.#state === 'stopping' || this.#state === 'stopped' || !entry.members.includes(member),
+          );
           // stop() began, or the member left, during the backoff: the message is not acknowledged
           // (the transport redelivers it, with its attempts counted afresh) rather than retried by a
           // member that is gone or dead-lettered early; a remaining member of the group retries it.
@@ -729,13 +738,22 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
    * with minimal headers (the same tries); when even that fails, see {@link transportDeadLetters}.
    * While the broker stops, a failure rejects instead: the transport redelivers the message later.
    */
-  async #deadLetter(entry: ConsumerEntry, message: Message, error: unknown, attempts: number, policy: RetryPolicy): Promise<void> {
+  async #deadLetter(
+    entry: ConsumerEntry,
+    message: Message,
+    error: unknown,
+    attempts: number,
+    policy: RetryPolicy,
+  ): Promise<void> {
     const { topic, group } = entry.spec;
     const where = group === null ? `"${topic}"` : `"${topic}" (group "${group}")`;
     if (!policy.deadLetter) {
-      this.logger.warn(`Dropped a message from "${topic}" after ${attempts} failed attempt(s) (retry policy deadLetter: false).`, {
-        error: errorText(error),
-      });
+      this.logger.warn(
+        `Dropped a message from "${topic}" after ${attempts} failed attempt(s) (retry policy deadLetter: false).`,
+        {
+          error: errorText(error),
+        },
+      );
       return;
     }
     const cause: DeadLetterCause = { error, group, attempts };
@@ -821,13 +839,14 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       );
     }
   }
-
 }
 
 /** @throws {InvalidArgumentError} when `signal` is not an AbortSignal. */
 function assertSignal(topic: string, signal: unknown): void {
   if (!(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError(`Cannot publish to "${topic}": options.signal must be an AbortSignal, got ${describe(signal)}.`);
+    throw new InvalidArgumentError(
+      `Cannot publish to "${topic}": options.signal must be an AbortSignal, got ${describe(signal)}.`,
+    );
   }
 }
 
@@ -883,7 +902,9 @@ function sleep(ms: number): Promise<void> {
  */
 function guardedLogger(logger: Logger, adapterName: string): Logger {
   if (typeof logger !== 'object' || logger === null) {
-    throw new InvalidArgumentError(`The ${adapterName} broker's logger must be an object with debug, info, warn and error methods, got ${describeValue(logger)}.`);
+    throw new InvalidArgumentError(
+      `The ${adapterName} broker's logger must be an object with debug, info, warn and error methods, got ${describeValue(logger)}.`,
+    );
   }
   const guard =
     (level: keyof Logger) =>

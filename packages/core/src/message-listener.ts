@@ -158,7 +158,11 @@ function collect(bean: unknown): Array<{ options: ListenerOptions; handler: AnyL
   if (typeof bean !== 'object' || bean === null) return [];
   const found: Array<{ options: ListenerOptions; handler: AnyListener }> = [];
   const seen = new Set<PropertyKey>();
-  for (let proto: object | null = bean; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+  for (
+    let proto: object | null = bean;
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
     for (const name of Reflect.ownKeys(proto)) {
       if (name === 'constructor' || seen.has(name)) continue;
       seen.add(name);

@@ -69,8 +69,7 @@ const FIRST_ATTEMPT: Readonly<MessageMetadata> = Object.freeze({ attempt: 1 });
  */
 export function createMessage(init: MessageInit): Message {
   const headers = init.headers === undefined ? EMPTY_HEADERS : Object.freeze({ ...validateHeaders(init.topic, init.headers) });
-  const metadata =
-    init.metadata === undefined ? FIRST_ATTEMPT : Object.freeze({ attempt: 1, ...init.metadata });
+  const metadata = init.metadata === undefined ? FIRST_ATTEMPT : Object.freeze({ attempt: 1, ...init.metadata });
   return build(
     init.topic,
     toBuffer(init.value, 'value', init.topic),

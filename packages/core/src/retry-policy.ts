@@ -53,7 +53,10 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
  *
  * @throws {InvalidArgumentError} for a negative delay, fewer than 1 attempt, or jitter outside 0–1.
  */
-export function resolveRetryPolicy(options: RetryPolicyOptions | undefined, base: RetryPolicy = DEFAULT_RETRY_POLICY): RetryPolicy {
+export function resolveRetryPolicy(
+  options: RetryPolicyOptions | undefined,
+  base: RetryPolicy = DEFAULT_RETRY_POLICY,
+): RetryPolicy {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new InvalidArgumentError(`Invalid retry policy: expected an object, got ${describeValue(options)}.`);
   }
@@ -67,7 +70,8 @@ export function resolveRetryPolicy(options: RetryPolicyOptions | undefined, base
   if (!atLeast(policy.maxDelayMs, 0)) problems.push('maxDelayMs must be >= 0');
   if (!(atLeast(policy.jitter, 0) && policy.jitter <= 1)) problems.push('jitter must be between 0 and 1');
   if (typeof policy.deadLetter !== 'boolean') problems.push('deadLetter must be a boolean');
-  if (policy.shouldRetry !== undefined && typeof policy.shouldRetry !== 'function') problems.push('shouldRetry must be a function');
+  if (policy.shouldRetry !== undefined && typeof policy.shouldRetry !== 'function')
+    problems.push('shouldRetry must be a function');
   if (problems.length > 0) {
     throw new InvalidArgumentError(`Invalid retry policy: ${problems.join('; ')}.`);
   }

@@ -32,7 +32,9 @@ describe('settleWithin()', () => {
 
   it('rejects with a TimeoutExpiredError (or the error asked for) when time runs out first', async () => {
     await expect(settleWithin(new Promise(() => undefined), 5)).rejects.toBeInstanceOf(TimeoutExpiredError);
-    await expect(settleWithin(new Promise(() => undefined), 5, { timeoutError: () => new Error('custom') })).rejects.toThrow('custom');
+    await expect(settleWithin(new Promise(() => undefined), 5, { timeoutError: () => new Error('custom') })).rejects.toThrow(
+      'custom',
+    );
   });
 
   it('rejects when the signal aborts, with its reason when that is an Error', async () => {
@@ -42,13 +44,17 @@ describe('settleWithin()', () => {
     await expect(pending).rejects.toThrow('closing');
     const plain = new AbortController();
     plain.abort('just a string');
-    await expect(settleWithin(new Promise(() => undefined), 60_000, { signal: plain.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(settleWithin(new Promise(() => undefined), 60_000, { signal: plain.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 
   it('hands a value that arrives too late to onLate', async () => {
     const late: number[] = [];
     const slow = deferred<number>();
-    await expect(settleWithin(slow.promise, 5, { onLate: (value) => late.push(value) })).rejects.toBeInstanceOf(TimeoutExpiredError);
+    await expect(settleWithin(slow.promise, 5, { onLate: (value) => late.push(value) })).rejects.toBeInstanceOf(
+      TimeoutExpiredError,
+    );
     slow.resolve(3);
     await slow.promise;
     await Promise.resolve();
@@ -118,15 +124,15 @@ describe('tlsFailureReason()', () => {
     new Error('Connection error', { cause: Object.assign(new Error(message), code === undefined ? {} : { code }) });
 
   it('names the reason of a TLS failure found anywhere in the cause chain', () => {
-    expect(tlsFailureReason(wrap('write EPROTO 40E7:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:\n', 'EPROTO'))).toBe(
-      'wrong version number (EPROTO)',
-    );
-    expect(tlsFailureReason(wrap('Client network socket disconnected before secure TLS connection was established', 'ECONNRESET'))).toBe(
-      'Client network socket disconnected before secure TLS connection was established (ECONNRESET)',
-    );
-    expect(tlsFailureReason(new AggregateError([new Error('x'), wrap('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT')]))).toBe(
-      'self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)',
-    );
+    expect(
+      tlsFailureReason(wrap('write EPROTO 40E7:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:\n', 'EPROTO')),
+    ).toBe('wrong version number (EPROTO)');
+    expect(
+      tlsFailureReason(wrap('Client network socket disconnected before secure TLS connection was established', 'ECONNRESET')),
+    ).toBe('Client network socket disconnected before secure TLS connection was established (ECONNRESET)');
+    expect(
+      tlsFailureReason(new AggregateError([new Error('x'), wrap('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT')])),
+    ).toBe('self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)');
   });
 
   it('is null for other failures and for a handshake timeout (worth retrying)', () => {

@@ -12,7 +12,11 @@ describe('createDeadLetterMessage()', () => {
   });
 
   it('keeps key, value and headers, adds the msgport error headers and targets the destination', () => {
-    const dead = createDeadLetterMessage(original, 'orders.DLT', { error: new TypeError('bad total'), group: 'billing', attempts: 3 });
+    const dead = createDeadLetterMessage(original, 'orders.DLT', {
+      error: new TypeError('bad total'),
+      group: 'billing',
+      attempts: 3,
+    });
     expect(dead.topic).toBe('orders.DLT');
     expect(dead.value.equals(original.value)).toBe(true);
     expect(dead.key!.equals(original.key!)).toBe(true);

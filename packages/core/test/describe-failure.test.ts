@@ -16,7 +16,10 @@ describe('describeFailure()', () => {
     class CardDeclined extends Error {}
     expect(describeFailure(new TypeError('bad total'))).toEqual({ type: 'TypeError', message: 'bad total' });
     expect(describeFailure(new CardDeclined('no'))).toEqual({ type: 'CardDeclined', message: 'no' });
-    expect(describeFailure(Object.assign(new Error('x'), { name: 'OrderRejected' }))).toEqual({ type: 'OrderRejected', message: 'x' });
+    expect(describeFailure(Object.assign(new Error('x'), { name: 'OrderRejected' }))).toEqual({
+      type: 'OrderRejected',
+      message: 'x',
+    });
   });
 
   it('describes Errors from another realm like Errors of this one', () => {

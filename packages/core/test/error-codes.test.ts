@@ -39,7 +39,10 @@ function errorTableRows(readme: string): Row[] {
       header = null;
       continue;
     }
-    const cells = line.split('|').slice(1, -1).map((cell) => cell.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     if (header === null) {
       header = cells;
       continue;
@@ -89,7 +92,8 @@ describe('MESSAGING_ERROR_CODES', () => {
     for (const [error, name] of defaults) {
       expect({ code: error.code, class: codes[error.code]?.error }).toEqual({ code: error.code, class: name });
       const retriable = codes[error.code]!.retriable;
-      if (retriable !== 'either') expect({ code: error.code, retriable: error.retriable }).toEqual({ code: error.code, retriable });
+      if (retriable !== 'either')
+        expect({ code: error.code, retriable: error.retriable }).toEqual({ code: error.code, retriable });
     }
   });
 
@@ -107,7 +111,14 @@ describe('the README error tables', () => {
 
   it('exist in every package README that has an Errors section', () => {
     expect(new Set(rows.map((row) => row.readme))).toEqual(
-      new Set(['autoconfig/README.md', 'core/README.md', 'kafka/README.md', 'memory/README.md', 'rabbitmq/README.md', 'testkit/README.md']),
+      new Set([
+        'autoconfig/README.md',
+        'core/README.md',
+        'kafka/README.md',
+        'memory/README.md',
+        'rabbitmq/README.md',
+        'testkit/README.md',
+      ]),
     );
   });
 
@@ -126,7 +137,10 @@ describe('the README error tables', () => {
         }
         if (row.retriable !== null && info.retriable !== 'either') {
           const listed = /^yes\b/i.test(row.retriable) ? true : /^no\b/i.test(row.retriable) ? false : null;
-          if (listed !== info.retriable) problems.push(`${row.readme}:${row.line}: ${code} is listed retriable "${row.retriable}", the map says ${info.retriable}`);
+          if (listed !== info.retriable)
+            problems.push(
+              `${row.readme}:${row.line}: ${code} is listed retriable "${row.retriable}", the map says ${info.retriable}`,
+            );
         }
       }
     }

@@ -37,7 +37,11 @@ describe('MessagingError hierarchy', () => {
     const error = new ConnectionError('Cannot reach the broker', { cause });
     expect(error.cause).toBe(cause);
     expect(new PublishError('p', { cause: 'not an error' }).cause).toBe('not an error');
-    expect(new MessagingError('x', 'WAIT_TIMEOUT', { cause, retriable: true })).toMatchObject({ code: 'WAIT_TIMEOUT', retriable: true, cause });
+    expect(new MessagingError('x', 'WAIT_TIMEOUT', { cause, retriable: true })).toMatchObject({
+      code: 'WAIT_TIMEOUT',
+      retriable: true,
+      cause,
+    });
   });
 
   it('lets leaf errors take a specific code and retriable flag where documented', () => {

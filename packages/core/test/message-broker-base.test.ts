@@ -91,7 +91,13 @@ class LoopbackBroker extends MessageBrokerBase {
 
   /** Hands `value` to every open consumer of `topic`, as a transport would. */
   deliverAll(topic: string, value: string, key: string | null = null, metadata: MessageMetadata = {}): Promise<void[]> {
-    const message = { topic, value: Buffer.from(value), key: key === null ? null : Buffer.from(key), headers: { 'x-app': 'a' }, metadata };
+    const message = {
+      topic,
+      value: Buffer.from(value),
+      key: key === null ? null : Buffer.from(key),
+      headers: { 'x-app': 'a' },
+      metadata,
+    };
     return Promise.all(
       [...this.consumers.values()].filter((c) => c.spec.topic === topic).map((c) => c.deliver(Object.freeze(message))),
     );
@@ -222,7 +228,9 @@ describe('MessageBrokerBase', () => {
     await broker.start();
     const specs = [...broker.consumers.values()].map((c) => c.spec);
     expect(specs).toHaveLength(3);
-    expect(specs.filter((s) => s.group === 'billing')).toEqual([{ topic: 'orders', group: 'billing', id: 'orders.billing', concurrency: 1 }]);
+    expect(specs.filter((s) => s.group === 'billing')).toEqual([
+      { topic: 'orders', group: 'billing', id: 'orders.billing', concurrency: 1 },
+    ]);
     expect(new Set(specs.map((s) => s.id)).size).toBe(3);
   });
 
@@ -320,10 +328,14 @@ describe('MessageBrokerBase retry backoff (issue 15)', () => {
   it('stop() during a backoff ends it at once: the delivery rejects CONSUMER_CLOSED (not acknowledged), no further attempt, no dead letter', async () => {
     const broker = loopback();
     let attempts = 0;
-    await broker.subscribe('t', () => {
-      attempts++;
-      throw new Error('fails');
-    }, { group: 'g', retry });
+    await broker.subscribe(
+      't',
+      () => {
+        attempts++;
+        throw new Error('fails');
+      },
+      { group: 'g', retry },
+    );
     await broker.start();
     const delivery = broker.deliverAll('t', 'v', 'k');
     delivery.catch(() => undefined);
@@ -340,10 +352,14 @@ describe('MessageBrokerBase retry backoff (issue 15)', () => {
   it('a member that unsubscribes during its backoff is not called again: the next attempt goes to a remaining member', async () => {
     const broker = loopback();
     const calls: string[] = [];
-    const first = await broker.subscribe('t', () => {
-      calls.push('a');
-      throw new Error('a fails');
-    }, { group: 'g', retry });
+    const first = await broker.subscribe(
+      't',
+      () => {
+        calls.push('a');
+        throw new Error('a fails');
+      },
+      { group: 'g', retry },
+    );
     await broker.subscribe('t', (message) => void calls.push(`b:${message.metadata.attempt ?? 1}`), { group: 'g', retry });
     await broker.start();
     const delivery = broker.deliverAll('t', 'v', 'k');
@@ -358,10 +374,14 @@ describe('MessageBrokerBase retry backoff (issue 15)', () => {
   it('the last member unsubscribing during a backoff rejects the delivery CONSUMER_CLOSED instead of retrying or dead-lettering', async () => {
     const broker = loopback();
     let attempts = 0;
-    const subscription = await broker.subscribe('t', () => {
-      attempts++;
-      throw new Error('fails');
-    }, { group: 'g', retry });
+    const subscription = await broker.subscribe(
+      't',
+      () => {
+        attempts++;
+        throw new Error('fails');
+      },
+      { group: 'g', retry },
+    );
     await broker.start();
     const delivery = broker.deliverAll('t', 'v', 'k');
     delivery.catch(() => undefined);
@@ -376,10 +396,14 @@ describe('MessageBrokerBase retry backoff (issue 15)', () => {
   it('a backoff that nothing interrupts runs its full delay and retries the same member', async () => {
     const broker = loopback();
     const attempts: number[] = [];
-    await broker.subscribe('t', (message) => {
-      attempts.push(message.metadata.attempt ?? 1);
-      if (attempts.length === 1) throw new Error('first fails');
-    }, { group: 'g', retry: { maxAttempts: 2, initialDelayMs: 200, jitter: 0 } });
+    await broker.subscribe(
+      't',
+      (message) => {
+        attempts.push(message.metadata.attempt ?? 1);
+        if (attempts.length === 1) throw new Error('first fails');
+      },
+      { group: 'g', retry: { maxAttempts: 2, initialDelayMs: 200, jitter: 0 } },
+    );
     await broker.subscribe('other', () => undefined, 'g2');
     const other = await broker.subscribe('other', () => undefined, 'g3');
     await broker.start();
@@ -417,7 +441,9 @@ describe('MessageBrokerBase when dead-lettering fails', () => {
     await broker.deliverAll('orders', 'o1');
 
     expect(broker.deadLetterTries).toBe(3);
-    expect(broker.sent.map((m) => m.headers)).toEqual([expect.objectContaining({ 'x-app': 'a', [DeadLetterHeaders.errorType]: 'TypeError' })]);
+    expect(broker.sent.map((m) => m.headers)).toEqual([
+      expect.objectContaining({ 'x-app': 'a', [DeadLetterHeaders.errorType]: 'TypeError' }),
+    ]);
     expect(lines.filter((line) => line.startsWith('error:'))).toEqual([]);
     expect(lines.filter((line) => line.includes('Dead-lettering failed'))).toHaveLength(2);
   });
@@ -562,7 +588,9 @@ describe('MessageBrokerBase argument checks', () => {
     expect((error as Error).message).toContain('its dead-letter topic');
     expect((error as Error).message).toContain('has 253 characters, and a topic may have at most 249');
     // Without dead-lettering there is no dead-letter topic to worry about.
-    await expect(broker.subscribe(long, () => undefined, { group: 'billing', retry: { deadLetter: false } })).resolves.toBeDefined();
+    await expect(
+      broker.subscribe(long, () => undefined, { group: 'billing', retry: { deadLetter: false } }),
+    ).resolves.toBeDefined();
   });
 
   it('rejects options that are not an object and option values of the wrong type without echoing them', () => {
@@ -570,9 +598,13 @@ describe('MessageBrokerBase argument checks', () => {
     expect(() => loopback({ shutdownTimeoutMs: Object.create(null) as number })).toThrow(
       'shutdownTimeoutMs must be a number >= 0, got an object.',
     );
-    expect(() => loopback({ concurrency: Symbol('c') as unknown as number })).toThrow('concurrency must be an integer >= 1, got a symbol.');
+    expect(() => loopback({ concurrency: Symbol('c') as unknown as number })).toThrow(
+      'concurrency must be an integer >= 1, got a symbol.',
+    );
     expect(() => loopback({ retry: { initialDelayMs: Object.create(null) as number } })).toThrow('initialDelayMs must be >= 0');
-    expect(() => loopback({ retry: 'fast' as unknown as RetryPolicyOptions })).toThrow('Invalid retry policy: expected an object, got a string.');
+    expect(() => loopback({ retry: 'fast' as unknown as RetryPolicyOptions })).toThrow(
+      'Invalid retry policy: expected an object, got a string.',
+    );
     expect(() => loopback({ logger: 5 as unknown as Logger })).toThrow(InvalidArgumentError);
   });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { MessageListener, defineTopic, getListenerMetadata, registerListeners, type Message, type StandardSchemaV1 } from '@msgport/core';
+import {
+  MessageListener,
+  defineTopic,
+  getListenerMetadata,
+  registerListeners,
+  type Message,
+  type StandardSchemaV1,
+} from '@msgport/core';
 import { RecordingBroker } from './support/recording-broker.js';
 
 // Compiled with experimentalDecorators (tsconfig.test-experimental.json), as NestJS projects do.
@@ -60,7 +67,9 @@ describe('@MessageListener under experimentalDecorators', () => {
         version: 1,
         vendor: 'test',
         validate: (value) =>
-          typeof (value as { n?: unknown }).n === 'number' ? { value: value as { n: number } } : { issues: [{ message: 'Expected a number', path: ['n'] }] },
+          typeof (value as { n?: unknown }).n === 'number'
+            ? { value: value as { n: number } }
+            : { issues: [{ message: 'Expected a number', path: ['n'] }] },
       },
     };
     const numbers = defineTopic('numbers', schema);
@@ -81,7 +90,13 @@ describe('@MessageListener under experimentalDecorators', () => {
   });
 
   it('refuses to decorate a property that is not a method', () => {
-    const decorate = MessageListener({ topic: 'orders' }) as (target: object, key: string, descriptor: PropertyDescriptor) => void;
-    expect(() => decorate({}, 'field', { value: 42 })).toThrow('@MessageListener({ topic: "orders" }) can only decorate methods.');
+    const decorate = MessageListener({ topic: 'orders' }) as (
+      target: object,
+      key: string,
+      descriptor: PropertyDescriptor,
+    ) => void;
+    expect(() => decorate({}, 'field', { value: 42 })).toThrow(
+      '@MessageListener({ topic: "orders" }) can only decorate methods.',
+    );
   });
 });

@@ -16,11 +16,10 @@ import { RecordingBroker } from './support/recording-broker.js';
 describe('@MessageListener under standard decorators', () => {
   it('receives (method, context) from the standard decorator runtime', () => {
     const calls: unknown[][] = [];
-    const spy =
-      (...args: unknown[]): void => {
-        calls.push(args);
-        (MessageListener({ topic: 'orders' }) as (...a: unknown[]) => void)(...args);
-      };
+    const spy = (...args: unknown[]): void => {
+      calls.push(args);
+      (MessageListener({ topic: 'orders' }) as (...a: unknown[]) => void)(...args);
+    };
     class Service {
       @spy
       onOrder(_message: Message): void {}
@@ -56,7 +55,9 @@ describe('@MessageListener under standard decorators', () => {
     expect(() => MessageListener({ topic: 'orders', group: 'bad group' })).toThrow(
       /Cannot subscribe to "orders": invalid group "bad group"/,
     );
-    expect(() => MessageListener(undefined as never)).toThrow('@MessageListener() needs options { topic, group? }, got undefined.');
+    expect(() => MessageListener(undefined as never)).toThrow(
+      '@MessageListener() needs options { topic, group? }, got undefined.',
+    );
   });
 
   it('refuses to decorate something that is not a method', () => {

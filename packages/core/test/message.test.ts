@@ -91,7 +91,9 @@ describe('createMessage()', () => {
     expect(withHeaders({ count: 1 })).toThrow(
       'Cannot publish to "orders": header "count" must be a string, got a number. Convert it with String(value) or JSON.stringify(value).',
     );
-    expect(withHeaders(['a'])).toThrow('Cannot publish to "orders": headers must be a plain object of string values, got an array.');
+    expect(withHeaders(['a'])).toThrow(
+      'Cannot publish to "orders": headers must be a plain object of string values, got an array.',
+    );
     expect(withHeaders(null)).toThrow(/headers must be a plain object of string values, got null/);
     expect(withHeaders({ '': 'x' })).toThrow('Cannot publish to "orders": header names must not be empty.');
     expect(withHeaders({ a: undefined })).toThrow(/header "a" must be a string, got undefined/);

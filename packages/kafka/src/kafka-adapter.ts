@@ -276,7 +276,9 @@ export class KafkaAdapter extends MessageBrokerBase {
     this.#assigners = createPartitionAssigners(this.#options.partitionAssigners, this.logger);
     this.#redact = createRedactor([
       options.sasl?.password,
-      typeof options.ssl === 'object' && options.ssl !== null && typeof options.ssl.passphrase === 'string' ? options.ssl.passphrase : undefined,
+      typeof options.ssl === 'object' && options.ssl !== null && typeof options.ssl.passphrase === 'string'
+        ? options.ssl.passphrase
+        : undefined,
     ]);
   }
 
@@ -314,7 +316,10 @@ export class KafkaAdapter extends MessageBrokerBase {
         await sendEveryRecord(
           (pending) => ready.sendBatch({ topicMessages: pending, acks: -1, timeout: this.#options.requestTimeoutMs }),
           topicMessages,
-          (count) => this.logger.info(`kafkajs left ${count} record(s) of a produce request unsent after a partition leader changed; sending them again.`),
+          (count) =>
+            this.logger.info(
+              `kafkajs left ${count} record(s) of a produce request unsent after a partition leader changed; sending them again.`,
+            ),
         );
         for (const { messages } of topicMessages) this.#messagesSent += messages.length;
         this.#lastPublishError = undefined;
@@ -373,7 +378,9 @@ export class KafkaAdapter extends MessageBrokerBase {
     // would make kafkajs reconnect).
     // At `deadline` (the end of stop()'s shutdownTimeoutMs) whatever still waits for the brokers is
     // given up: closing the sockets makes kafkajs fail at once.
-    const giveUp = Number.isFinite(deadline) ? setTimeout(() => client.sockets.close(), Math.max(0, deadline - Date.now())) : undefined;
+    const giveUp = Number.isFinite(deadline)
+      ? setTimeout(() => client.sockets.close(), Math.max(0, deadline - Date.now()))
+      : undefined;
     let results: PromiseSettledResult<void>[];
     try {
       client.batcher.close();
@@ -382,12 +389,17 @@ export class KafkaAdapter extends MessageBrokerBase {
       this.#topics.clear();
       this.#readyTopics.clear();
       this.#healthProbe = null;
-      results = await Promise.allSettled([client.producer.disconnect(), client.admin.disconnect(), client.offsetsAdmin.disconnect()]);
+      results = await Promise.allSettled([
+        client.producer.disconnect(),
+        client.admin.disconnect(),
+        client.offsetsAdmin.disconnect(),
+      ]);
     } finally {
       clearTimeout(giveUp);
     }
     for (const result of results) {
-      if (result.status === 'rejected') this.logger.warn(`Error while disconnecting from Kafka: ${describeError(result.reason, this.#redact)}`);
+      if (result.status === 'rejected')
+        this.logger.warn(`Error while disconnecting from Kafka: ${describeError(result.reason, this.#redact)}`);
     }
     const stragglers = client.sockets.close();
     if (stragglers > 0) this.logger.debug(`Closed ${stragglers} Kafka connection(s) kafkajs left open after disconnecting.`);
@@ -426,7 +438,6 @@ export class KafkaAdapter extends MessageBrokerBase {
     return wrapped;
   }
 
-
   protected override async openConsumer(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
     const what = `"${spec.topic}"${spec.group === null ? '' : ` in group "${spec.group}"`}`;
     const client = this.#requireClient(`subscribe to ${what}`);
@@ -462,7 +473,8 @@ export class KafkaAdapter extends MessageBrokerBase {
   #newGroupConsumer(client: Client, group: string | null, concurrency: number): GroupConsumer {
     const options = this.#options;
     return new GroupConsumer({
-      newClient: (socketFactory) => new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator: client.logCreator, socketFactory })),
+      newClient: (socketFactory) =>
+        new Kafka(this.#kafkaConfig({ retry: CLIENT_RETRY, logCreator: client.logCreator, socketFactory })),
       admin: client.admin,
       offsetsAdmin: client.offsetsAdmin,
       group,
@@ -592,9 +604,12 @@ export class KafkaAdapter extends MessageBrokerBase {
   /** The `PublishError` for a failed `send()`. */
   #toPublishError(error: unknown, topic: string): MessagingError {
     if (error instanceof TopicCreationError) {
-      return new PublishError(`Cannot publish to "${topic}": the topic could not be created (${describeError(error.cause, this.#redact)}).`, {
-        cause: error.cause,
-      });
+      return new PublishError(
+        `Cannot publish to "${topic}": the topic could not be created (${describeError(error.cause, this.#redact)}).`,
+        {
+          cause: error.cause,
+        },
+      );
     }
     if (error instanceof UnansweredError) {
       const last = error.lastError === undefined ? '' : `; last error: ${describeError(error.lastError, this.#redact)}`;
@@ -603,7 +618,9 @@ export class KafkaAdapter extends MessageBrokerBase {
         return new PublishError(
           `Cannot publish to "${topic}": Kafka at ${this.#options.brokers.join(',')} did not acknowledge the message within ` +
             `publishTimeoutMs (${this.#options.publishTimeoutMs} ms)${last}. ` +
-            (error.sent ? 'It may or may not have been stored; publish it again if it must arrive.' : 'It was not sent; publish it again later.'),
+            (error.sent
+              ? 'It may or may not have been stored; publish it again if it must arrive.'
+              : 'It was not sent; publish it again later.'),
           { code: 'PUBLISH_TIMEOUT', retriable: true, ...cause },
         );
       }
@@ -643,7 +660,9 @@ export class KafkaAdapter extends MessageBrokerBase {
     // Closed when this returns or throws: attempts that timed out and are still connecting stop then.
     const sockets = new SocketRegistry();
     try {
-      const probe = new Kafka(this.#kafkaConfig({ retry: { retries: 0 }, logLevel: logLevel.NOTHING, socketFactory: sockets.factory }));
+      const probe = new Kafka(
+        this.#kafkaConfig({ retry: { retries: 0 }, logLevel: logLevel.NOTHING, socketFactory: sockets.factory }),
+      );
       await this.#tryBrokersUntil(probe, deadline);
     } finally {
       sockets.close();
@@ -693,7 +712,8 @@ export class KafkaAdapter extends MessageBrokerBase {
     let created = this.#topics.get(topic);
     if (created === undefined) {
       const { numPartitions, replicationFactor, minInsyncReplicas, requestTimeoutMs } = this.#options;
-      const configEntries = minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }];
+      const configEntries =
+        minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }];
       created = (async () => {
         // Not kafkajs' waitForLeaders: on a cluster it asks a broker whose metadata may not have the
         // new topic yet, and gives up at once on its "This server does not host this
@@ -729,7 +749,9 @@ export class KafkaAdapter extends MessageBrokerBase {
       const probe = settleWithin(client.admin.describeCluster(), HEALTH_PROBE_TIMEOUT_MS).then(
         () => null,
         (error: unknown) =>
-          error instanceof TimeoutExpiredError ? `no answer from the brokers within ${HEALTH_PROBE_TIMEOUT_MS} ms` : describeError(error, this.#redact),
+          error instanceof TimeoutExpiredError
+            ? `no answer from the brokers within ${HEALTH_PROBE_TIMEOUT_MS} ms`
+            : describeError(error, this.#redact),
       );
       this.#healthProbe = probe;
       void probe.finally(() => {
@@ -781,7 +803,9 @@ function toKafkajsSasl(sasl: KafkaSaslOptions): SASLOptions {
 
 function requireObject(options: KafkaAdapterOptions): KafkaAdapterOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('KafkaAdapter needs options with at least bootstrapServers, e.g. { bootstrapServers: "localhost:9092" }.');
+    throw new InvalidArgumentError(
+      'KafkaAdapter needs options with at least bootstrapServers, e.g. { bootstrapServers: "localhost:9092" }.',
+    );
   }
   return options;
 }
@@ -827,7 +851,9 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
     !assigners.every((name) => (ASSIGNMENT_STRATEGIES as readonly unknown[]).includes(name)) ||
     new Set(assigners).size !== assigners.length
   ) {
-    problems.push(`partitionAssigners must be a non-empty list of distinct names among ${ASSIGNMENT_STRATEGIES.join(', ')}, got ${JSON.stringify(assigners)}`);
+    problems.push(
+      `partitionAssigners must be a non-empty list of distinct names among ${ASSIGNMENT_STRATEGIES.join(', ')}, got ${JSON.stringify(assigners)}`,
+    );
   }
   if (resolved.minInsyncReplicas !== undefined && resolved.minInsyncReplicas > resolved.replicationFactor) {
     problems.push(
@@ -835,10 +861,13 @@ function resolveOptions(options: KafkaAdapterOptions): ResolvedOptions {
         'a topic with fewer replicas than must be in sync refuses every publish. Raise replicationFactor (3 with minInsyncReplicas 2 is usual) or lower minInsyncReplicas',
     );
   }
-  if (typeof resolved.clientId !== 'string' || resolved.clientId.length === 0) problems.push('clientId must be a non-empty string');
+  if (typeof resolved.clientId !== 'string' || resolved.clientId.length === 0)
+    problems.push('clientId must be a non-empty string');
   if (typeof resolved.fromBeginning !== 'boolean') problems.push('fromBeginning must be a boolean');
   if (resolved.heartbeatIntervalMs >= resolved.sessionTimeoutMs) {
-    problems.push(`heartbeatIntervalMs (${resolved.heartbeatIntervalMs}) must be lower than sessionTimeoutMs (${resolved.sessionTimeoutMs})`);
+    problems.push(
+      `heartbeatIntervalMs (${resolved.heartbeatIntervalMs}) must be lower than sessionTimeoutMs (${resolved.sessionTimeoutMs})`,
+    );
   }
   const sasl = options.sasl;
   if (sasl !== undefined) {

@@ -22,7 +22,13 @@ async function createSmallDeadLetterTopic(topic: string): Promise<void> {
   await admin.connect();
   try {
     await admin.createTopics({
-      topics: [{ topic: `${topic}.DLT`, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(DLT_MAX_MESSAGE_BYTES) }] }],
+      topics: [
+        {
+          topic: `${topic}.DLT`,
+          numPartitions: 1,
+          configEntries: [{ name: 'max.message.bytes', value: String(DLT_MAX_MESSAGE_BYTES) }],
+        },
+      ],
       waitForLeaders: true,
     });
   } finally {
@@ -79,7 +85,9 @@ describe('KafkaAdapter when a dead letter cannot be published', () => {
         [DeadLetterHeaders.attempts]: '1',
         [DeadLetterHeaders.deadLetterError]: expect.stringContaining('too large'),
       });
-      expect(errorLines(logger)).toEqual([expect.stringContaining(`Cannot dead-letter a message from "${topic}" (group "${group}") to "${topic}.DLT"`)]);
+      expect(errorLines(logger)).toEqual([
+        expect.stringContaining(`Cannot dead-letter a message from "${topic}" (group "${group}") to "${topic}.DLT"`),
+      ]);
     },
     TEST_TIMEOUT_MS,
   );

@@ -59,7 +59,10 @@ function requireTool(command: string, install: string): void {
   }
 }
 
-async function msgportMember(topic: string, group: string): Promise<{ adapter: KafkaAdapter; received: ReturnType<typeof collect> }> {
+async function msgportMember(
+  topic: string,
+  group: string,
+): Promise<{ adapter: KafkaAdapter; received: ReturnType<typeof collect> }> {
   const adapter = createTestAdapter({ numPartitions: PARTITIONS });
   opened.push(adapter);
   await adapter.start();
@@ -72,14 +75,25 @@ async function msgportMember(topic: string, group: string): Promise<{ adapter: K
 async function untilHolding(adapter: KafkaAdapter, topic: string, count: number, foreign: () => string): Promise<void> {
   await waitFor(
     async () => {
-      const consumers = (await adapter.health()).details['kafkaConsumers'] as { state: string; assignment: Record<string, number[]> }[];
+      const consumers = (await adapter.health()).details['kafkaConsumers'] as {
+        state: string;
+        assignment: Record<string, number[]>;
+      }[];
       return consumers.some((c) => c.state === 'up' && (c.assignment[topic]?.length ?? 0) === count);
     },
-    { timeoutMs: TIMEOUT_MS, description: `the msgport member to hold ${count} of ${PARTITIONS} partitions (foreign member's log: ${foreign()})` },
+    {
+      timeoutMs: TIMEOUT_MS,
+      description: `the msgport member to hold ${count} of ${PARTITIONS} partitions (foreign member's log: ${foreign()})`,
+    },
   );
 }
 
-async function shareOneGroup(foreign: { values: string[]; output: () => string }, adapter: KafkaAdapter, received: ReturnType<typeof collect>, topic: string): Promise<void> {
+async function shareOneGroup(
+  foreign: { values: string[]; output: () => string },
+  adapter: KafkaAdapter,
+  received: ReturnType<typeof collect>,
+  topic: string,
+): Promise<void> {
   // The foreign member joined: the group rebalanced and msgport kept half of the partitions.
   await untilHolding(adapter, topic, PARTITIONS / 2, foreign.output);
   const sent = Array.from({ length: 60 }, (_, i) => `v${i}`);
@@ -103,7 +117,19 @@ describe('KafkaAdapter: groups shared with members of other Kafka clients', () =
       const group = uniqueName('g');
       const { adapter, received } = await msgportMember(topic, group);
       // librdkafka's default strategies: range,roundrobin.
-      const kcat = foreignConsumer('kcat', ['-b', KAFKA_BROKERS, '-G', group, '-u', '-q', '-f', '%s\n', '-X', 'session.timeout.ms=6000', topic]);
+      const kcat = foreignConsumer('kcat', [
+        '-b',
+        KAFKA_BROKERS,
+        '-G',
+        group,
+        '-u',
+        '-q',
+        '-f',
+        '%s\n',
+        '-X',
+        'session.timeout.ms=6000',
+        topic,
+      ]);
       await shareOneGroup(kcat, adapter, received, topic);
     },
     TEST_TIMEOUT_MS,

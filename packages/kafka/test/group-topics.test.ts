@@ -137,7 +137,10 @@ describe('KafkaAdapter: a group that listens to several topics', () => {
       await untilAssigned(instances, group, { [t1]: 3, [t2]: 3 });
 
       // 7 keys over 3 partitions and 2 members: no count divides another.
-      const expected = [...(await publishAll(instances[0], t1, 100, (i) => `k${i % 7}`)), ...(await publishAll(instances[1], t2, 100, (i) => `k${i % 7}`))];
+      const expected = [
+        ...(await publishAll(instances[0], t1, 100, (i) => `k${i % 7}`)),
+        ...(await publishAll(instances[1], t2, 100, (i) => `k${i % 7}`)),
+      ];
       await waitFor(() => collectors[0]!.count + collectors[1]!.count >= expected.length, {
         timeoutMs: TIMEOUT_MS,
         description: 'every message',

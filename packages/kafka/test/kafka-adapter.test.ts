@@ -297,12 +297,18 @@ describe('KafkaAdapter', () => {
         const clientId = uniqueName('broadcast-client');
         const broker = await started({ clientId });
         const topic = uniqueName('kafka-broadcast-cleanup');
-        const kafka = new kafkajs.Kafka({ brokers: KAFKA_BROKERS.split(','), clientId: 'inspector', logLevel: kafkajs.logLevel.NOTHING });
+        const kafka = new kafkajs.Kafka({
+          brokers: KAFKA_BROKERS.split(','),
+          clientId: 'inspector',
+          logLevel: kafkajs.logLevel.NOTHING,
+        });
         const admin = kafka.admin();
         await admin.connect();
         try {
           const throwaway = async () =>
-            (await admin.listGroups()).groups.filter(({ groupId }) => groupId.startsWith(`${clientId}-broadcast-`)).map(({ groupId }) => groupId);
+            (await admin.listGroups()).groups
+              .filter(({ groupId }) => groupId.startsWith(`${clientId}-broadcast-`))
+              .map(({ groupId }) => groupId);
           const subscription = await broker.subscribe(topic, () => undefined);
           expect(await throwaway()).toHaveLength(1);
           await subscription.unsubscribe();
@@ -416,7 +422,11 @@ describe('KafkaAdapter', () => {
         const received = collect();
         await broker.subscribe(topic, received.handler, uniqueName('g'));
 
-        const kafka = new kafkajs.Kafka({ brokers: KAFKA_BROKERS.split(','), clientId: 'foreign-producer', logLevel: kafkajs.logLevel.NOTHING });
+        const kafka = new kafkajs.Kafka({
+          brokers: KAFKA_BROKERS.split(','),
+          clientId: 'foreign-producer',
+          logLevel: kafkajs.logLevel.NOTHING,
+        });
         const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
         await producer.connect();
         try {
@@ -451,7 +461,9 @@ describe('KafkaAdapter', () => {
         await broker.subscribe(topic, received.handler, uniqueName('g'));
         const before = Date.now();
         const keys = ['alpha', 'beta', 'gamma', 'delta'];
-        await Promise.all(keys.flatMap((key) => Array.from({ length: 10 }, (_, i) => broker.publish(topic, `${key}-${i}`, { key }))));
+        await Promise.all(
+          keys.flatMap((key) => Array.from({ length: 10 }, (_, i) => broker.publish(topic, `${key}-${i}`, { key }))),
+        );
         await received.waitForCount(40, { timeoutMs: TIMEOUT_MS });
 
         for (const key of keys) {
@@ -481,7 +493,9 @@ describe('KafkaAdapter', () => {
         await broker.publish(topic, 'warm-up'); // creates the topic
         const before = await producerStats(broker);
 
-        const results = await Promise.allSettled(Array.from({ length: 1000 }, (_, i) => broker.publish(topic, `m${i}`, { key: `k${i}` })));
+        const results = await Promise.allSettled(
+          Array.from({ length: 1000 }, (_, i) => broker.publish(topic, `m${i}`, { key: `k${i}` })),
+        );
         expect(results.every((result) => result.status === 'fulfilled')).toBe(true);
 
         const after = await producerStats(broker);
@@ -520,7 +534,11 @@ describe('KafkaAdapter', () => {
 
   describe('connection and credentials', () => {
     it('start() against an unreachable broker rejects with ConnectionError within connectionTimeoutMs', async () => {
-      const adapter = createTestAdapter({ bootstrapServers: '127.0.0.1:1', connectionTimeoutMs: 1_500, logger: recordingLogger('none') });
+      const adapter = createTestAdapter({
+        bootstrapServers: '127.0.0.1:1',
+        connectionTimeoutMs: 1_500,
+        logger: recordingLogger('none'),
+      });
       opened.push(adapter);
       const began = Date.now();
       const error = await rejection(adapter.start());
@@ -544,7 +562,11 @@ describe('KafkaAdapter', () => {
       await once(silent, 'listening');
       const { port } = silent.address() as { port: number };
       try {
-        const adapter = createTestAdapter({ bootstrapServers: `127.0.0.1:${port}`, connectionTimeoutMs: 1_500, logger: recordingLogger('none') });
+        const adapter = createTestAdapter({
+          bootstrapServers: `127.0.0.1:${port}`,
+          connectionTimeoutMs: 1_500,
+          logger: recordingLogger('none'),
+        });
         opened.push(adapter);
         const began = Date.now();
         const error = await rejection(adapter.start());
@@ -636,5 +658,12 @@ describe('KafkaAdapter', () => {
 });
 
 function createTestAdapterOptions(): KafkaAdapterOptions {
-  return { bootstrapServers: KAFKA_BROKERS, clientId: 'msgport-test', sessionTimeoutMs: 6_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000, fetchMaxWaitMs: 100 };
+  return {
+    bootstrapServers: KAFKA_BROKERS,
+    clientId: 'msgport-test',
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 300,
+    rebalanceTimeoutMs: 10_000,
+    fetchMaxWaitMs: 100,
+  };
 }

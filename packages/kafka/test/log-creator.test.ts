@@ -5,8 +5,12 @@ import { createLogCreator, REPEAT_WINDOW_MS } from '../src/internal/log-creator.
 import { SOCKET_CLOSED_BY_MSGPORT } from '../src/internal/socket-registry.js';
 import { recordingLogger } from './kafka-test-config.js';
 
-const entry = (level: number, namespace: string, message: string, extra: Record<string, unknown> = {}): LogEntry =>
-  ({ namespace, level, label: level === 1 ? 'ERROR' : 'WARN', log: { timestamp: '', logger: 'kafkajs', message, ...extra } });
+const entry = (level: number, namespace: string, message: string, extra: Record<string, unknown> = {}): LogEntry => ({
+  namespace,
+  level,
+  label: level === 1 ? 'ERROR' : 'WARN',
+  log: { timestamp: '', logger: 'kafkajs', message, ...extra },
+});
 
 describe('createLogCreator()', () => {
   it('forwards WARN and ERROR entries and drops the rest', () => {
@@ -21,7 +25,13 @@ describe('createLogCreator()', () => {
   it('redacts secrets from the message and from every forwarded field, and drops stacks', () => {
     const logger = recordingLogger('none');
     const log = createLogCreator(logger, createRedactor(['hunter22']))(2);
-    log(entry(1, 'Connection', 'auth with hunter22 failed', { error: 'password hunter22 rejected', stack: 'Error at hunter22', groupId: 'g' }));
+    log(
+      entry(1, 'Connection', 'auth with hunter22 failed', {
+        error: 'password hunter22 rejected',
+        stack: 'Error at hunter22',
+        groupId: 'g',
+      }),
+    );
     expect(logger.lines.join('\n')).not.toContain('hunter22');
     expect(logger.lines[0]).toContain('***');
     expect(logger.lines[0]).toContain('"groupId":"g"');
@@ -42,7 +52,11 @@ describe('createLogCreator()', () => {
   it('logs a line repeated during an outage once per window, then says how often it came', () => {
     const logger = recordingLogger('none');
     let now = 0;
-    const log = createLogCreator(logger, (text) => text, () => now)(2);
+    const log = createLogCreator(
+      logger,
+      (text) => text,
+      () => now,
+    )(2);
     for (let i = 0; i < 5; i++) log(entry(1, 'Connection', 'Connection error: ECONNREFUSED'));
     now = REPEAT_WINDOW_MS + 1;
     log(entry(1, 'Connection', 'Connection error: ECONNREFUSED'));

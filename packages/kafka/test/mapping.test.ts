@@ -56,20 +56,45 @@ describe('estimateRecordSize()', () => {
   const shapes = {
     'empty value': createMessage({ topic: 't', value: '' }),
     '1 KiB value, no key': createMessage({ topic: 't', value: 'x'.repeat(1024) }),
-    'key and headers': createMessage({ topic: 't', value: 'x'.repeat(1000), key: 'k'.repeat(10), headers: { h: 'y'.repeat(100), 'x-ünï': 'Grüße 🚀' } }),
+    'key and headers': createMessage({
+      topic: 't',
+      value: 'x'.repeat(1000),
+      key: 'k'.repeat(10),
+      headers: { h: 'y'.repeat(100), 'x-ünï': 'Grüße 🚀' },
+    }),
     '1 MiB value': createMessage({ topic: 't', value: Buffer.alloc(1 << 20) }),
-    '200 headers': createMessage({ topic: 't', value: 'v', headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`h${i}`, 'v'.repeat(i)])) }),
+    '200 headers': createMessage({
+      topic: 't',
+      value: 'v',
+      headers: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`h${i}`, 'v'.repeat(i)])),
+    }),
   };
 
   it.each(Object.entries(shapes))('is an upper bound of the encoded record, at most 8 bytes over: %s', (_shape, message) => {
     const outgoing = toKafkaRecord(message);
     const estimate = estimateRecordSize(outgoing);
     // The largest deltas a record of a batch gets: the 1,000th record, stamped a second later.
-    for (const [offsetDelta, timestampDelta] of [[0, 0], [999, 1_000], [2 ** 31 - 1, 2 ** 32]] as const) {
-      const encoded = encodeRecord({ offsetDelta, timestampDelta, key: outgoing.key, value: outgoing.value, headers: { ...outgoing.headers } }).buffer.length;
+    for (const [offsetDelta, timestampDelta] of [
+      [0, 0],
+      [999, 1_000],
+      [2 ** 31 - 1, 2 ** 32],
+    ] as const) {
+      const encoded = encodeRecord({
+        offsetDelta,
+        timestampDelta,
+        key: outgoing.key,
+        value: outgoing.value,
+        headers: { ...outgoing.headers },
+      }).buffer.length;
       expect(estimate).toBeGreaterThanOrEqual(encoded);
     }
-    const typical = encodeRecord({ offsetDelta: 999, timestampDelta: 3, key: outgoing.key, value: outgoing.value, headers: { ...outgoing.headers } }).buffer.length;
+    const typical = encodeRecord({
+      offsetDelta: 999,
+      timestampDelta: 3,
+      key: outgoing.key,
+      value: outgoing.value,
+      headers: { ...outgoing.headers },
+    }).buffer.length;
     expect(estimate - typical).toBeLessThanOrEqual(8);
   });
 
@@ -101,7 +126,10 @@ describe('decodeHeaderValue()', () => {
 
 describe('decodeHeaders()', () => {
   it('keeps the last value of a header repeated in one record', () => {
-    expect(decodeHeaders({ h: [Buffer.from('first'), Buffer.from('last')], other: Buffer.from('x') })).toEqual({ h: 'last', other: 'x' });
+    expect(decodeHeaders({ h: [Buffer.from('first'), Buffer.from('last')], other: Buffer.from('x') })).toEqual({
+      h: 'last',
+      other: 'x',
+    });
   });
 
   it('returns an empty object for a record without headers', () => {

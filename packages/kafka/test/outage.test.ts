@@ -58,101 +58,99 @@ describe('KafkaAdapter during a broker outage (private broker)', () => {
     await broker.destroy();
   }, 120_000);
 
-  it(
-    'publish keeps trying for publishTimeoutMs, then rejects with PUBLISH_TIMEOUT; after the restart the same adapter publishes again',
-    async () => {
-      const publishTimeoutMs = 2_000;
-      const adapter = await started({ publishTimeoutMs });
-      const topic = uniqueName('kafka-outage');
-      await adapter.publish(topic, 'before');
+  it('publish keeps trying for publishTimeoutMs, then rejects with PUBLISH_TIMEOUT; after the restart the same adapter publishes again', async () => {
+    const publishTimeoutMs = 2_000;
+    const adapter = await started({ publishTimeoutMs });
+    const topic = uniqueName('kafka-outage');
+    await adapter.publish(topic, 'before');
 
-      await broker.kill();
-      const began = Date.now();
-      const outcomes = await Promise.all([
-        ...['a', 'b', 'c'].map((value) => settle(adapter.publish(topic, value, { key: value }), began)),
-        // A topic that does not exist yet: its creation is retried within the same bound.
-        settle(adapter.publish(uniqueName('kafka-outage-new'), 'new'), began),
-      ]);
-      for (const { ms, error } of outcomes) {
-        expect(error).toBeInstanceOf(PublishError);
-        expect(error).toMatchObject({ code: 'PUBLISH_TIMEOUT', retriable: true });
-        expect(error!.message).toContain(`within publishTimeoutMs (${publishTimeoutMs} ms)`);
-        expect(error!.message).toContain(broker.bootstrap);
-        expect(error!.message).not.toMatch(/[\r\n]/);
-        // Neither given up early (kafkajs alone gave up after a few seconds, or at once for a new
-        // topic) nor much later than the bound.
-        expect(ms).toBeGreaterThanOrEqual(publishTimeoutMs - 50);
-        expect(ms).toBeLessThan(publishTimeoutMs + 1_000);
-      }
-      expect((await adapter.health()).details['producer']).toMatchObject({ retrying: false });
+    await broker.kill();
+    const began = Date.now();
+    const outcomes = await Promise.all([
+      ...['a', 'b', 'c'].map((value) => settle(adapter.publish(topic, value, { key: value }), began)),
+      // A topic that does not exist yet: its creation is retried within the same bound.
+      settle(adapter.publish(uniqueName('kafka-outage-new'), 'new'), began),
+    ]);
+    for (const { ms, error } of outcomes) {
+      expect(error).toBeInstanceOf(PublishError);
+      expect(error).toMatchObject({ code: 'PUBLISH_TIMEOUT', retriable: true });
+      expect(error!.message).toContain(`within publishTimeoutMs (${publishTimeoutMs} ms)`);
+      expect(error!.message).toContain(broker.bootstrap);
+      expect(error!.message).not.toMatch(/[\r\n]/);
+      // Neither given up early (kafkajs alone gave up after a few seconds, or at once for a new
+      // topic) nor much later than the bound.
+      expect(ms).toBeGreaterThanOrEqual(publishTimeoutMs - 50);
+      expect(ms).toBeLessThan(publishTimeoutMs + 1_000);
+    }
+    expect((await adapter.health()).details['producer']).toMatchObject({ retrying: false });
 
-      await broker.restart();
-      // The producer reconnects by itself (a new producer session after the abandoned batches): a
-      // publish resolves again, i.e. every in-sync replica has it.
-      await waitFor(() => adapter.publish(topic, 'after').then(() => true, () => false), {
+    await broker.restart();
+    // The producer reconnects by itself (a new producer session after the abandoned batches): a
+    // publish resolves again, i.e. every in-sync replica has it.
+    await waitFor(
+      () =>
+        adapter.publish(topic, 'after').then(
+          () => true,
+          () => false,
+        ),
+      {
         timeoutMs: 30_000,
         description: 'a publish after the broker restart',
-      });
-    },
-    120_000,
-  );
+      },
+    );
+  }, 120_000);
 
-  it(
-    'stop() during an outage rejects the publishes waiting for it at once, instead of after publishTimeoutMs',
-    async () => {
-      const publishTimeoutMs = 60_000;
-      const adapter = await started({ publishTimeoutMs });
-      const topic = uniqueName('kafka-outage-stop');
-      await adapter.publish(topic, 'before');
+  it('stop() during an outage rejects the publishes waiting for it at once, instead of after publishTimeoutMs', async () => {
+    const publishTimeoutMs = 60_000;
+    const adapter = await started({ publishTimeoutMs });
+    const topic = uniqueName('kafka-outage-stop');
+    await adapter.publish(topic, 'before');
 
-      await broker.kill();
-      const began = Date.now();
-      const waiting = [
-        settle(adapter.publish(topic, 'in flight'), began),
-        settle(adapter.publish(uniqueName('kafka-outage-stop-new'), 'topic not created yet'), began),
-      ];
-      await waitFor(async () => ((await adapter.health()).details['producer'] as { retrying: boolean }).retrying, {
-        timeoutMs: 10_000,
-        description: 'the producer retrying during the outage',
-      });
-      const stopping = Date.now();
-      await adapter.stop();
-      const stopMs = Date.now() - stopping;
-      const outcomes = await Promise.all(waiting);
-      for (const { ms, error } of outcomes) {
-        expect(error).toBeInstanceOf(PublishError);
-        expect(error).toMatchObject({ code: 'PUBLISH_FAILED', retriable: true });
-        expect(error!.message).toContain('the Kafka adapter was stopped before the broker acknowledged the message');
-        expect(ms).toBeLessThan(stopping - began + 1_000);
-      }
-      expect(outcomes[0]!.error!.message).toContain('It may or may not have been stored.');
-      expect(outcomes[1]!.error!.message).toContain('It was not sent.');
-      // One produce attempt may still be running when stop() begins (kafkajs cannot abort it): it
-      // fails within about a second against a dead port.
-      expect(stopMs).toBeLessThan(5_000);
-    },
-    120_000,
-  );
+    await broker.kill();
+    const began = Date.now();
+    const waiting = [
+      settle(adapter.publish(topic, 'in flight'), began),
+      settle(adapter.publish(uniqueName('kafka-outage-stop-new'), 'topic not created yet'), began),
+    ];
+    await waitFor(async () => ((await adapter.health()).details['producer'] as { retrying: boolean }).retrying, {
+      timeoutMs: 10_000,
+      description: 'the producer retrying during the outage',
+    });
+    const stopping = Date.now();
+    await adapter.stop();
+    const stopMs = Date.now() - stopping;
+    const outcomes = await Promise.all(waiting);
+    for (const { ms, error } of outcomes) {
+      expect(error).toBeInstanceOf(PublishError);
+      expect(error).toMatchObject({ code: 'PUBLISH_FAILED', retriable: true });
+      expect(error!.message).toContain('the Kafka adapter was stopped before the broker acknowledged the message');
+      expect(ms).toBeLessThan(stopping - began + 1_000);
+    }
+    expect(outcomes[0]!.error!.message).toContain('It may or may not have been stored.');
+    expect(outcomes[1]!.error!.message).toContain('It was not sent.');
+    // One produce attempt may still be running when stop() begins (kafkajs cannot abort it): it
+    // fails within about a second against a dead port.
+    expect(stopMs).toBeLessThan(5_000);
+  }, 120_000);
 
-  it(
-    'stop() during an outage, with consumers of a group on two topics and a broadcast one, finishes within shutdownTimeoutMs',
-    async () => {
-      const shutdownTimeoutMs = 3_000;
-      const adapter = await started({ shutdownTimeoutMs });
-      const group = uniqueName('g');
-      for (const topic of [uniqueName('kafka-outage-a'), uniqueName('kafka-outage-b')]) {
-        await adapter.subscribe(topic, () => undefined, group);
-      }
-      await adapter.subscribe(uniqueName('kafka-outage-c'), () => undefined);
+  it('stop() during an outage, with consumers of a group on two topics and a broadcast one, finishes within shutdownTimeoutMs', async () => {
+    const shutdownTimeoutMs = 3_000;
+    const adapter = await started({ shutdownTimeoutMs });
+    const group = uniqueName('g');
+    for (const topic of [uniqueName('kafka-outage-a'), uniqueName('kafka-outage-b')]) {
+      await adapter.subscribe(topic, () => undefined, group);
+    }
+    await adapter.subscribe(uniqueName('kafka-outage-c'), () => undefined);
 
-      await broker.kill();
-      // The consumers notice: their fetches and heartbeats fail, and leaving the group cannot succeed.
-      await waitFor(async () => (await adapter.health()).status !== 'up', { timeoutMs: 20_000, description: 'health to notice the outage' });
-      const stopping = Date.now();
-      await adapter.stop();
-      // The bound stop() promises (C7), with room only for timer granularity.
-      expect(Date.now() - stopping).toBeLessThanOrEqual(shutdownTimeoutMs + 100);
-    },
-    120_000,
-  );
+    await broker.kill();
+    // The consumers notice: their fetches and heartbeats fail, and leaving the group cannot succeed.
+    await waitFor(async () => (await adapter.health()).status !== 'up', {
+      timeoutMs: 20_000,
+      description: 'health to notice the outage',
+    });
+    const stopping = Date.now();
+    await adapter.stop();
+    // The bound stop() promises (C7), with room only for timer granularity.
+    expect(Date.now() - stopping).toBeLessThanOrEqual(shutdownTimeoutMs + 100);
+  }, 120_000);
 });

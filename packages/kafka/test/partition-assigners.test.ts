@@ -56,7 +56,9 @@ describe('partition assigners', () => {
           for (const id of ids) owners.set(`${topic}-${id}`, [...(owners.get(`${topic}-${id}`) ?? []), memberId]);
         }
       }
-      const expected = ['a', 'b', 'c'].flatMap((topic) => Array.from({ length: counts[topic as 'a'] }, (_, i) => `${topic}-${i}`));
+      const expected = ['a', 'b', 'c'].flatMap((topic) =>
+        Array.from({ length: counts[topic as 'a'] }, (_, i) => `${topic}-${i}`),
+      );
       expect([...owners.keys()].sort()).toEqual(expected.sort());
       expect([...owners.values()].every((ids) => ids.length === 1)).toBe(true);
       expect([...result.keys()].sort()).toEqual(['m1', 'm2', 'm3']);

@@ -75,7 +75,10 @@ export class PrivateBroker {
       await run('bash', [KAFKA_SH, command], { env: { ...process.env, ...this.#env, ...extra }, timeout: 120_000 });
     } catch (error) {
       const { stderr } = error as { stderr?: string };
-      throw new Error(`scripts/kafka.sh ${command} failed for the private broker on ${this.#bootstrap}: ${stderr ?? String(error)}`, { cause: error });
+      throw new Error(
+        `scripts/kafka.sh ${command} failed for the private broker on ${this.#bootstrap}: ${stderr ?? String(error)}`,
+        { cause: error },
+      );
     }
   }
 }

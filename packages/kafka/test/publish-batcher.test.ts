@@ -10,7 +10,10 @@ const tooLarge = Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARG
 const down = Object.assign(new Error('broker down'), { retriable: true });
 const HOUR = 3_600_000;
 
-function batcher(send: (batch: TopicRecords[]) => Promise<void>, options: Partial<ConstructorParameters<typeof PublishBatcher>[1]> = {}) {
+function batcher(
+  send: (batch: TopicRecords[]) => Promise<void>,
+  options: Partial<ConstructorParameters<typeof PublishBatcher>[1]> = {},
+) {
   return new PublishBatcher(send, {
     maxBatchSize: 1000,
     maxBatchBytes: 1_000_000,
@@ -63,18 +66,27 @@ describe('PublishBatcher', () => {
         },
       },
     );
-    const results = await Promise.all([outcome(b.enqueue('a', record('1'), Date.now() + HOUR)), outcome(b.enqueue('b', record('2'), Date.now() + HOUR))]);
+    const results = await Promise.all([
+      outcome(b.enqueue('a', record('1'), Date.now() + HOUR)),
+      outcome(b.enqueue('b', record('2'), Date.now() + HOUR)),
+    ]);
     expect(results.map((result) => (result as Error).message)).toEqual(['a: refused', 'b: refused']);
     expect(mapped).toEqual(['a', 'b']);
     // Closed: a record refused at once is mapped too.
     b.close();
-    expect(((await outcome(b.enqueue('c', record('3'), Date.now() + HOUR))) as Error).message).toBe('c: the publisher was closed before an acknowledgement');
+    expect(((await outcome(b.enqueue('c', record('3'), Date.now() + HOUR))) as Error).message).toBe(
+      'c: the publisher was closed before an acknowledgement',
+    );
   });
 
   it('sends records enqueued in the same tick in one batch, grouped by topic, in order', async () => {
     const batches: TopicRecords[][] = [];
     const b = batcher(async (batch) => void batches.push(batch));
-    await Promise.all([b.enqueue('a', record('1'), Date.now() + HOUR), b.enqueue('b', record('2'), Date.now() + HOUR), b.enqueue('a', record('3'), Date.now() + HOUR)]);
+    await Promise.all([
+      b.enqueue('a', record('1'), Date.now() + HOUR),
+      b.enqueue('b', record('2'), Date.now() + HOUR),
+      b.enqueue('a', record('3'), Date.now() + HOUR),
+    ]);
     expect(batches).toHaveLength(1);
     expect(batches[0]!.map(({ topic, messages }) => [topic, messages.map((m) => m.value.toString())])).toEqual([
       ['a', ['1', '3']],
@@ -259,10 +271,13 @@ describe('PublishBatcher', () => {
 
     it('close() while the brokers are unreachable rejects the batch and the queue at once and stops retrying', async () => {
       let sends = 0;
-      const b = batcher(async () => {
-        sends++;
-        throw down;
-      }, { retryDelayMs: () => HOUR });
+      const b = batcher(
+        async () => {
+          sends++;
+          throw down;
+        },
+        { retryDelayMs: () => HOUR },
+      );
       const inFlight = enqueue(b, '1');
       while (!b.failing) await new Promise((resolve) => setImmediate(resolve));
       const queued = enqueue(b, '2');

@@ -13,7 +13,8 @@ function record(topic: string, value: string, partition: number): OutgoingRecord
 }
 
 const answer = (topicName: string, partition: number): RecordMetadata => ({ topicName, partition, errorCode: 0 });
-const valuesOf = (batch: TopicRecords[]) => batch.flatMap(({ topic, messages }) => messages.map((m) => `${topic}/${m.value.toString()}`));
+const valuesOf = (batch: TopicRecords[]) =>
+  batch.flatMap(({ topic, messages }) => messages.map((m) => `${topic}/${m.value.toString()}`));
 
 describe('sendEveryRecord', () => {
   it('sends a batch once when every partition is answered', async () => {
@@ -53,7 +54,10 @@ describe('sendEveryRecord', () => {
       batch,
       (count) => leftOut.push(count),
     );
-    expect(calls).toEqual([['a/1', 'a/2', 'a/3', 'b/4'], ['a/2', 'a/3']]);
+    expect(calls).toEqual([
+      ['a/1', 'a/2', 'a/3', 'b/4'],
+      ['a/2', 'a/3'],
+    ]);
     expect(leftOut).toEqual([2]);
   });
 

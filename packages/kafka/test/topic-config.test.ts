@@ -32,8 +32,14 @@ function invalidOptionsMessage(options: KafkaAdapterOptions): string {
 }
 
 /** Replication factor and `min.insync.replicas` of `topics`, as the brokers report them. */
-async function topicSettings(topics: readonly string[]): Promise<Record<string, { replicas: number; minInsync: string; fromTopic: boolean }>> {
-  const kafka = new kafkajs.Kafka({ brokers: KAFKA_BROKERS.split(','), clientId: 'topic-inspector', logLevel: kafkajs.logLevel.NOTHING });
+async function topicSettings(
+  topics: readonly string[],
+): Promise<Record<string, { replicas: number; minInsync: string; fromTopic: boolean }>> {
+  const kafka = new kafkajs.Kafka({
+    brokers: KAFKA_BROKERS.split(','),
+    clientId: 'topic-inspector',
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -65,8 +71,12 @@ describe('KafkaAdapter topic settings', () => {
     expect(invalidOptionsMessage({ bootstrapServers: '127.0.0.1:9092', replicationFactor: 3, minInsyncReplicas: 4 })).toContain(
       'minInsyncReplicas (4) must not exceed replicationFactor (3)',
     );
-    expect(invalidOptionsMessage({ bootstrapServers: '127.0.0.1:9092', minInsyncReplicas: 0 })).toContain('minInsyncReplicas must be an integer >= 1');
-    expect(() => new KafkaAdapter({ bootstrapServers: '127.0.0.1:9092', replicationFactor: 3, minInsyncReplicas: 2 })).not.toThrow();
+    expect(invalidOptionsMessage({ bootstrapServers: '127.0.0.1:9092', minInsyncReplicas: 0 })).toContain(
+      'minInsyncReplicas must be an integer >= 1',
+    );
+    expect(
+      () => new KafkaAdapter({ bootstrapServers: '127.0.0.1:9092', replicationFactor: 3, minInsyncReplicas: 2 }),
+    ).not.toThrow();
   });
 
   it(

@@ -132,9 +132,15 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
    * Waits until a message matching `predicate` was published (to `topic`, when given), and returns it.
    * @throws {MessagingError} code `WAIT_TIMEOUT` after `timeoutMs` (default 5000).
    */
-  async waitForMessage(predicate: (message: Message) => boolean, options: WaitForOptions & { readonly topic?: string } = {}): Promise<Message> {
+  async waitForMessage(
+    predicate: (message: Message) => boolean,
+    options: WaitForOptions & { readonly topic?: string } = {},
+  ): Promise<Message> {
     return waitFor(
-      () => this.#trimRecord().find((message) => (options.topic === undefined || message.topic === options.topic) && predicate(message)),
+      () =>
+        this.#trimRecord().find(
+          (message) => (options.topic === undefined || message.topic === options.topic) && predicate(message),
+        ),
       { description: `a matching message${options.topic === undefined ? '' : ` on "${options.topic}"`}`, ...options },
     );
   }

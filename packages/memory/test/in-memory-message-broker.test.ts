@@ -85,11 +85,7 @@ describe('InMemoryMessageBroker', () => {
       await broker.publish('b', 'b1');
       await broker.publish('a', 'a2');
 
-      expect(broker.published.map((message) => `${message.topic}:${message.value.toString()}`)).toEqual([
-        'a:a1',
-        'b:b1',
-        'a:a2',
-      ]);
+      expect(broker.published.map((message) => `${message.topic}:${message.value.toString()}`)).toEqual(['a:a1', 'b:b1', 'a:a2']);
       expect(broker.publishedTo('a').map((message) => message.value.toString())).toEqual(['a1', 'a2']);
       expect(broker.publishedTo('missing')).toEqual([]);
       const [first] = broker.publishedTo('a');
@@ -161,7 +157,9 @@ describe('InMemoryMessageBroker', () => {
     });
 
     it.each([0, -1, 1.5, Number.NaN, '10'])('rejects recordLimit %p', (limit) => {
-      expect(() => new InMemoryMessageBroker({ recordLimit: limit as number })).toThrow(/recordLimit must be an integer >= 1 or Infinity/);
+      expect(() => new InMemoryMessageBroker({ recordLimit: limit as number })).toThrow(
+        /recordLimit must be an integer >= 1 or Infinity/,
+      );
     });
 
     it('waitForMessages() resolves with the messages once enough were published', async () => {
@@ -449,11 +447,21 @@ describe('InMemoryMessageBroker stop() with queued deliveries', () => {
     const byB: string[] = [];
     let release!: () => void;
     const blocked = new Promise<void>((resolve) => (release = resolve));
-    const a = await broker.subscribe(topic, async (message) => {
-      byA.push(message.value.toString());
-      if (byA.length === 1) await blocked;
-    }, 'workers');
-    await broker.subscribe(topic, (message) => { byB.push(message.value.toString()); }, 'workers');
+    const a = await broker.subscribe(
+      topic,
+      async (message) => {
+        byA.push(message.value.toString());
+        if (byA.length === 1) await blocked;
+      },
+      'workers',
+    );
+    await broker.subscribe(
+      topic,
+      (message) => {
+        byB.push(message.value.toString());
+      },
+      'workers',
+    );
     // Concurrency 1 and one key: m1 (for b) and m2 (for a) wait behind m0 (on a).
     const published = ['m0', 'm1', 'm2'].map((value) => broker.publish(topic, value, { key: 'k' }));
     await a.unsubscribe();

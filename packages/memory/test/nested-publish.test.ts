@@ -161,7 +161,7 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
     expect(handled).toEqual(['a', 'b', 'c']);
   });
 
-  it('publishes three levels deep on the handler\'s own topic, group and key', async () => {
+  it("publishes three levels deep on the handler's own topic, group and key", async () => {
     const broker = await startedBroker();
     const topic = uniqueName('deep');
     const events: string[] = [];
@@ -254,7 +254,7 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
     expect(group.values().slice(1)).toEqual(Array.from({ length: 1_000 }, (_, i) => String(i)));
   });
 
-  it('two handlers that publish to each other\'s busy topic do not wait for each other', async () => {
+  it("two handlers that publish to each other's busy topic do not wait for each other", async () => {
     const broker = await startedBroker();
     const [ping, pong] = [uniqueName('ping'), uniqueName('pong')];
     const bothRunning = { ping: false, pong: false };

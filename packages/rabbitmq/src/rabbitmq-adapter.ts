@@ -1,5 +1,11 @@
 import { PublishError, type Message } from '@msgport/core';
-import { MessageBrokerBase, type AdapterHealth, type ConsumerHandle, type ConsumerSpec, type Deliver } from '@msgport/core/adapter';
+import {
+  MessageBrokerBase,
+  type AdapterHealth,
+  type ConsumerHandle,
+  type ConsumerSpec,
+  type Deliver,
+} from '@msgport/core/adapter';
 import { ConfirmPublisher } from './internal/confirm-publisher.js';
 import { Connection } from './internal/connection.js';
 import { createPartitioner } from './internal/partitioning.js';

@@ -21,7 +21,14 @@ runConformanceSuite({
   deadLetterTopic: (topic, group) => (group === null ? `${topic}.dlq` : `${topic}.${group}.dlq`),
   // Every capability: retries and dead letters go through core, stop() drains, start() after
   // stop() re-declares and resumes. publish() resolves on the broker's confirm, not after handling.
-  capabilities: { retry: true, deadLetter: true, ordering: true, drainOnStop: true, restart: true, publishResolvesAfterHandling: false },
+  capabilities: {
+    retry: true,
+    deadLetter: true,
+    ordering: true,
+    drainOnStop: true,
+    restart: true,
+    publishResolvesAfterHandling: false,
+  },
   // rabbitmqctl stop_app / start_app of the test broker (or MSGPORT_RABBITMQ_RESTART_COMMAND),
   // with the broker lock held exclusively so that no other test file runs meanwhile.
   restartBroker: restartHookFromEnv(shared),
@@ -29,6 +36,7 @@ runConformanceSuite({
 
 function queueTypeFromEnv(): 'classic' | 'quorum' {
   const value = process.env['MSGPORT_RABBITMQ_QUEUE_TYPE'] ?? 'classic';
-  if (value !== 'classic' && value !== 'quorum') throw new Error(`MSGPORT_RABBITMQ_QUEUE_TYPE must be classic or quorum, got "${value}"`);
+  if (value !== 'classic' && value !== 'quorum')
+    throw new Error(`MSGPORT_RABBITMQ_QUEUE_TYPE must be classic or quorum, got "${value}"`);
   return value;
 }

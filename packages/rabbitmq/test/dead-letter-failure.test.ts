@@ -31,7 +31,12 @@ async function started<T extends RabbitMQAdapter>(adapter: T): Promise<T> {
   return adapter;
 }
 
-const options = (logger = capturingLogger()): RabbitMQAdapterOptions => ({ url: RABBITMQ_URL, exchangeName, logger, publishTimeoutMs: 5_000 });
+const options = (logger = capturingLogger()): RabbitMQAdapterOptions => ({
+  url: RABBITMQ_URL,
+  exchangeName,
+  logger,
+  publishTimeoutMs: 5_000,
+});
 
 /** Subscribes a handler that fails every message whose value starts with "poison", and a reader of its dead-letter queue. */
 async function failingConsumer(adapter: RabbitMQAdapter, reader: RabbitMQAdapter, topic: string, group: string) {
@@ -45,7 +50,10 @@ async function failingConsumer(adapter: RabbitMQAdapter, reader: RabbitMQAdapter
   });
   await adapter.subscribe(topic, handled.handler, { group, retry: { maxAttempts: 1 } });
   const deadLetters = collect({ timeoutMs: TIMEOUT_MS });
-  await reader.subscribe(`${topic}.${group}.dlq`, deadLetters.handler, { group: uniqueName('reader'), retry: { deadLetter: false } });
+  await reader.subscribe(`${topic}.${group}.dlq`, deadLetters.handler, {
+    group: uniqueName('reader'),
+    retry: { deadLetter: false },
+  });
   return { handled, deadLetters };
 }
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { createMessage, InvalidArgumentError } from '@msgport/core';
-import { fromAmqpDelivery, headerValueToString, KEY_HEADER, PARTITION_HEADER, toAmqpPublish, type AmqpDelivery } from '../src/internal/mapping.js';
+import {
+  fromAmqpDelivery,
+  headerValueToString,
+  KEY_HEADER,
+  PARTITION_HEADER,
+  toAmqpPublish,
+  type AmqpDelivery,
+} from '../src/internal/mapping.js';
 import { redactUrl, scrub, secretsOf } from '../src/internal/redact.js';
 import { deadLetterExchangeName, deadLetterName, legacyGroupQueueName } from '../src/internal/topology.js';
 import { isAccessRefused, safeText, tlsFailure, tooLargeReport } from '../src/internal/amqp-errors.js';
@@ -17,7 +24,11 @@ function delivery(init: Partial<AmqpDelivery['properties']> & { content?: Buffer
 function roundTrip(message: ReturnType<typeof createMessage>): ReturnType<typeof createMessage> {
   const amqp = toAmqpPublish(message, null, 1_700_000_000_123);
   return fromAmqpDelivery(
-    { content: amqp.content, fields: { redelivered: false }, properties: { headers: { ...amqp.options.headers }, timestamp: amqp.options.timestamp } },
+    {
+      content: amqp.content,
+      fields: { redelivered: false },
+      properties: { headers: { ...amqp.options.headers }, timestamp: amqp.options.timestamp },
+    },
     message.topic,
   );
 }
@@ -107,7 +118,10 @@ describe('fromAmqpDelivery()', () => {
   });
 
   it('uses the subscribed topic and never exposes the key header among the headers', () => {
-    const message = fromAmqpDelivery(delivery({ headers: { [KEY_HEADER]: Buffer.from('k').toString('base64'), a: 'b' } }), 'orders');
+    const message = fromAmqpDelivery(
+      delivery({ headers: { [KEY_HEADER]: Buffer.from('k').toString('base64'), a: 'b' } }),
+      'orders',
+    );
     expect(message.topic).toBe('orders');
     expect(message.key!.toString()).toBe('k');
     expect({ ...message.headers }).toEqual({ a: 'b' });
@@ -161,7 +175,16 @@ describe('fromAmqpDelivery()', () => {
   });
 
   it("decodes RabbitMQ's x-death header as JSON", () => {
-    const xDeath = [{ count: 1, reason: 'rejected', queue: 'q', time: { '!': 'timestamp', value: 1_700_000_000 }, exchange: 'e', 'routing-keys': ['t'] }];
+    const xDeath = [
+      {
+        count: 1,
+        reason: 'rejected',
+        queue: 'q',
+        time: { '!': 'timestamp', value: 1_700_000_000 },
+        exchange: 'e',
+        'routing-keys': ['t'],
+      },
+    ];
     const message = fromAmqpDelivery(delivery({ headers: { 'x-death': xDeath } }), 't');
     expect(JSON.parse(message.headers['x-death']!)).toEqual([
       { count: 1, reason: 'rejected', queue: 'q', time: 1_700_000_000, exchange: 'e', 'routing-keys': ['t'] },
@@ -191,7 +214,9 @@ describe('topology names', () => {
   });
 
   it('rejects names longer than RabbitMQ allows with INVALID_ARGUMENT', () => {
-    expect(() => legacyGroupQueueName('t'.repeat(200), 'g'.repeat(60))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => legacyGroupQueueName('t'.repeat(200), 'g'.repeat(60))).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
   });
 });
 
@@ -213,13 +238,19 @@ describe('redaction', () => {
 
 describe('amqplib error classification', () => {
   it('recognizes refused logins and vhost access as access failures', () => {
-    expect(isAccessRefused(new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"'))).toBe(true);
+    expect(
+      isAccessRefused(
+        new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused"'),
+      ),
+    ).toBe(true);
     expect(isAccessRefused(new Error('Expected ConnectionOpenOk; got <ConnectionClose channel:0>'))).toBe(true);
     expect(isAccessRefused(new Error('connect ECONNREFUSED 127.0.0.1:5672'))).toBe(false);
   });
 
   it('reads the size report of a too-large message', () => {
-    const error = new Error('Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - message size 200 is larger than configured max size 100"');
+    const error = new Error(
+      'Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - message size 200 is larger than configured max size 100"',
+    );
     expect(tooLargeReport(error)).toEqual({ size: 200, max: 100 });
     expect(tooLargeReport(new Error('channel closed'))).toBeNull();
   });
@@ -239,9 +270,9 @@ describe('amqplib error classification', () => {
     // Without Node's `reason` field, the reason is read from OpenSSL's text.
     const bare = new Error('40E7C0F8:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:ssl3_record.c:354:\n');
     expect(tlsFailure(bare)).toBe('wrong version number');
-    expect(tlsFailure(nodeError('write EPROTO 40E7C0F8:error:0A00010B:SSL routines::wrong version number\n', { code: 'EPROTO' }))).toBe(
-      'wrong version number (EPROTO)',
-    );
+    expect(
+      tlsFailure(nodeError('write EPROTO 40E7C0F8:error:0A00010B:SSL routines::wrong version number\n', { code: 'EPROTO' })),
+    ).toBe('wrong version number (EPROTO)');
   });
 
   it('recognizes untrusted certificates and host name mismatches', () => {
@@ -251,20 +282,29 @@ describe('amqplib error classification', () => {
     expect(tlsFailure(nodeError('self-signed certificate', { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }))).toBe(
       'self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)',
     );
-    expect(tlsFailure(nodeError('self-signed certificate in certificate chain', { code: 'SELF_SIGNED_CERT_IN_CHAIN' }))).not.toBeNull();
+    expect(
+      tlsFailure(nodeError('self-signed certificate in certificate chain', { code: 'SELF_SIGNED_CERT_IN_CHAIN' })),
+    ).not.toBeNull();
     expect(tlsFailure(nodeError('certificate has expired', { code: 'CERT_HAS_EXPIRED' }))).not.toBeNull();
     expect(
       tlsFailure(
-        nodeError("Hostname/IP does not match certificate's altnames: Host: rabbit.internal. is not in the cert's altnames: DNS:localhost", {
-          code: 'ERR_TLS_CERT_ALTNAME_INVALID',
-        }),
+        nodeError(
+          "Hostname/IP does not match certificate's altnames: Host: rabbit.internal. is not in the cert's altnames: DNS:localhost",
+          {
+            code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+          },
+        ),
       ),
-    ).toBe("Hostname/IP does not match certificate's altnames: Host: rabbit.internal. is not in the cert's altnames: DNS:localhost (ERR_TLS_CERT_ALTNAME_INVALID)");
+    ).toBe(
+      "Hostname/IP does not match certificate's altnames: Host: rabbit.internal. is not in the cert's altnames: DNS:localhost (ERR_TLS_CERT_ALTNAME_INVALID)",
+    );
   });
 
   it('recognizes a TLS listener that hangs up during the handshake, and other OpenSSL failures', () => {
     expect(
-      tlsFailure(nodeError('Client network socket disconnected before secure TLS connection was established', { code: 'ECONNRESET' })),
+      tlsFailure(
+        nodeError('Client network socket disconnected before secure TLS connection was established', { code: 'ECONNRESET' }),
+      ),
     ).toBe('Client network socket disconnected before secure TLS connection was established (ECONNRESET)');
     expect(tlsFailure(nodeError('sslv3 alert handshake failure', { code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' }))).toBe(
       'sslv3 alert handshake failure (ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE)',
@@ -272,7 +312,9 @@ describe('amqplib error classification', () => {
   });
 
   it('finds a TLS failure in a cause chain or an AggregateError', () => {
-    expect(tlsFailure(new Error('connection failed', { cause: WRONG_VERSION }))).toBe('wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)');
+    expect(tlsFailure(new Error('connection failed', { cause: WRONG_VERSION }))).toBe(
+      'wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)',
+    );
     expect(tlsFailure(new AggregateError([new Error('connect ECONNREFUSED ::1:5671'), WRONG_VERSION], ''))).toBe(
       'wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)',
     );

@@ -90,7 +90,14 @@ function orderLedger(handlerDelayMs: () => number) {
     get handled(): number {
       return seen.size;
     },
-    summary: () => ({ violations, overlaps, duplicates, handled: seen.size, examples, byInstance: [...byInstance.entries()].sort() }),
+    summary: () => ({
+      violations,
+      overlaps,
+      duplicates,
+      handled: seen.size,
+      examples,
+      byInstance: [...byInstance.entries()].sort(),
+    }),
   };
 }
 
@@ -179,7 +186,8 @@ describe('RabbitMQAdapter groups across instances (partitioned queues)', () => {
     await broker.subscribe(topic, received.handler, group);
     await broker.start();
     await withChannel(async (channel) => {
-      for (const value of ['a', 'b', 'c']) channel.publish(exchangeName, topic, Buffer.from(value), { persistent: true, headers: { 'msgport-key': 'aw==' } });
+      for (const value of ['a', 'b', 'c'])
+        channel.publish(exchangeName, topic, Buffer.from(value), { persistent: true, headers: { 'msgport-key': 'aw==' } });
     });
     await received.waitForCount(3);
     expect(received.values()).toEqual(['a', 'b', 'c']);
@@ -221,7 +229,9 @@ describe('RabbitMQAdapter groups across instances (partitioned queues)', () => {
     // Without a key, the publisher takes its 8 partitions in turn.
     for (let i = 0; i < 8; i++) await publisher.publish(topic, `v${i}`);
     await received.waitForCount(8);
-    const partitionOf = Object.fromEntries(received.messages.map((message) => [message.value.toString(), message.metadata.partition]));
+    const partitionOf = Object.fromEntries(
+      received.messages.map((message) => [message.value.toString(), message.metadata.partition]),
+    );
     expect(partitionOf).toEqual({ v0: 0, v1: 1, v2: 0, v3: 0, v4: 0, v5: 0, v6: 0, v7: 0 });
   });
 
@@ -235,7 +245,9 @@ describe('RabbitMQAdapter groups across instances (partitioned queues)', () => {
       await broker.subscribe(topic, () => undefined, group);
       await broker.start();
       expect(await queueExists(`${topic}.${group}`)).toBe(false);
-      expect(logger.lines.some((line) => line.startsWith('info: Removed the empty queue') && line.includes(`${topic}.${group}`))).toBe(true);
+      expect(
+        logger.lines.some((line) => line.startsWith('info: Removed the empty queue') && line.includes(`${topic}.${group}`)),
+      ).toBe(true);
     });
 
     it('refuses to subscribe while <topic>.<group> of the earlier layout holds messages nobody consumes, and unbinds it', async () => {
@@ -257,10 +269,13 @@ describe('RabbitMQAdapter groups across instances (partitioned queues)', () => {
 
         // Unbound: what is published now goes to the partition queues only.
         await broker.publish(topic, 'new');
-        await waitFor(async () => (await withChannel((channel) => channel.checkQueue(`${topic}.${group}.p0`))).messageCount === 1, {
-          timeoutMs: 5_000,
-          description: 'the new message in partition 0',
-        });
+        await waitFor(
+          async () => (await withChannel((channel) => channel.checkQueue(`${topic}.${group}.p0`))).messageCount === 1,
+          {
+            timeoutMs: 5_000,
+            description: 'the new message in partition 0',
+          },
+        );
         expect((await withChannel((channel) => channel.checkQueue(legacy))).messageCount).toBe(1);
         expect((await broker.health()).status).toBe('up');
       } finally {
@@ -309,7 +324,9 @@ describe('RabbitMQAdapter groups across instances (partitioned queues)', () => {
 
   it('rejects a partition count out of range with INVALID_ARGUMENT', () => {
     for (const partitions of [0, 1.5, 1_001, Number.NaN]) {
-      expect(() => new RabbitMQAdapter({ url: RABBITMQ_URL, partitions })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+      expect(() => new RabbitMQAdapter({ url: RABBITMQ_URL, partitions })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
     }
   });
 });

@@ -199,7 +199,12 @@ describe('PartitionCoordinator', () => {
     expect(a.owned).toEqual([0, 1, 2, 3]);
     await a.stop();
     expect(cluster.locks.size).toBe(0);
-    expect(cluster.events.filter((event) => event.startsWith('a stop')).sort()).toEqual(['a stop 0', 'a stop 1', 'a stop 2', 'a stop 3']);
+    expect(cluster.events.filter((event) => event.startsWith('a stop')).sort()).toEqual([
+      'a stop 0',
+      'a stop 1',
+      'a stop 2',
+      'a stop 3',
+    ]);
     expect(cluster.events.at(-1)).toBe('a close');
   });
 
@@ -210,7 +215,8 @@ describe('PartitionCoordinator', () => {
     const order: string[] = [];
     const a = coordinator(
       cluster.driver('a', {
-        stopConsuming: async (partition) => void order.push(`stop ${partition} (locked: ${cluster.locks.get(partition) === 'a'})`),
+        stopConsuming: async (partition) =>
+          void order.push(`stop ${partition} (locked: ${cluster.locks.get(partition) === 'a'})`),
         disown: async (partition) => {
           order.push(`disown ${partition}`);
           cluster.locks.delete(partition);

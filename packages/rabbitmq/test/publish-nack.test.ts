@@ -45,7 +45,13 @@ async function acceptingQueue(topic: string, refusing: string): Promise<string> 
 }
 
 function adapter(publishTimeoutMs: number): RabbitMQAdapter {
-  return new RabbitMQAdapter({ url: RABBITMQ_URL, exchangeName, logger: silentLogger, publishTimeoutMs, shutdownTimeoutMs: 2_000 });
+  return new RabbitMQAdapter({
+    url: RABBITMQ_URL,
+    exchangeName,
+    logger: silentLogger,
+    publishTimeoutMs,
+    shutdownTimeoutMs: 2_000,
+  });
 }
 
 describe('RabbitMQAdapter publish() on a nack', () => {
@@ -117,7 +123,9 @@ describe('RabbitMQAdapter publish() on a nack', () => {
         (e: unknown) => e,
       );
       expect(error).toMatchObject({ name: 'PublishError', code: 'PUBLISH_TIMEOUT', retriable: true });
-      expect((error as Error).message).toMatch(/nacked the message .* on \d channel\(s\) and publishTimeoutMs \(1200 ms\) ran out/);
+      expect((error as Error).message).toMatch(
+        /nacked the message .* on \d channel\(s\) and publishTimeoutMs \(1200 ms\) ran out/,
+      );
       expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_200);
       expect(Date.now() - startedAt).toBeLessThan(3_000);
     } finally {

@@ -71,7 +71,10 @@ async function balanced(brokers: readonly RabbitMQAdapter[], topic: string, grou
   await waitFor(
     async () => {
       const owned = await Promise.all(
-        brokers.map(async (broker) => ((await broker.health()).details['ownedPartitions'] as Record<string, number[]>)[`${topic}.${group}`] ?? []),
+        brokers.map(
+          async (broker) =>
+            ((await broker.health()).details['ownedPartitions'] as Record<string, number[]>)[`${topic}.${group}`] ?? [],
+        ),
       );
       return owned.every((partitions) => partitions.length === 4 / brokers.length);
     },
@@ -166,71 +169,85 @@ describe('RabbitMQAdapter', () => {
   });
 
   describe('topology on the broker', () => {
-    it('declares the exchanges, partition queues and bindings the README names', async () => {
-      const topic = uniqueName('names');
-      const group = uniqueName('billing');
-      const broker = await started();
-      await broker.subscribe(topic, () => undefined, group);
-      await broker.subscribe(topic, () => undefined);
-      const partitionExchange = `${exchangeName}.${topic}.partitions.4`;
-      const fallbackExchange = `${partitionExchange}.fallback`;
+    it(
+      'declares the exchanges, partition queues and bindings the README names',
+      async () => {
+        const topic = uniqueName('names');
+        const group = uniqueName('billing');
+        const broker = await started();
+        await broker.subscribe(topic, () => undefined, group);
+        await broker.subscribe(topic, () => undefined);
+        const partitionExchange = `${exchangeName}.${topic}.partitions.4`;
+        const fallbackExchange = `${partitionExchange}.fallback`;
 
-      const exchanges = await rabbitmqctl('list_exchanges', 'name', 'type', 'durable', 'auto_delete', 'arguments');
-      const exchange = new Map(exchanges.map((row) => [row[0]!, row.slice(1)]));
-      expect(exchange.get(exchangeName)?.slice(0, 3)).toEqual(['direct', 'true', 'false']);
-      expect(exchange.get(`${exchangeName}.dlx`)?.slice(0, 3)).toEqual(['fanout', 'true', 'false']);
-      expect(exchange.get(partitionExchange)?.slice(0, 3)).toEqual(['headers', 'true', 'true']);
-      expect(exchange.get(partitionExchange)?.[3]).toContain(fallbackExchange);
-      expect(exchange.get(fallbackExchange)?.slice(0, 3)).toEqual(['fanout', 'true', 'true']);
+        const exchanges = await rabbitmqctl('list_exchanges', 'name', 'type', 'durable', 'auto_delete', 'arguments');
+        const exchange = new Map(exchanges.map((row) => [row[0]!, row.slice(1)]));
+        expect(exchange.get(exchangeName)?.slice(0, 3)).toEqual(['direct', 'true', 'false']);
+        expect(exchange.get(`${exchangeName}.dlx`)?.slice(0, 3)).toEqual(['fanout', 'true', 'false']);
+        expect(exchange.get(partitionExchange)?.slice(0, 3)).toEqual(['headers', 'true', 'true']);
+        expect(exchange.get(partitionExchange)?.[3]).toContain(fallbackExchange);
+        expect(exchange.get(fallbackExchange)?.slice(0, 3)).toEqual(['fanout', 'true', 'true']);
 
-      // A quorum queue counts a new consumer once Raft applied it: polled with a deadline.
-      await waitFor(async () => (await acrossPartitions(topic, group, 'consumers')) === 4, {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-        description: 'one consumer on each partition queue',
-      });
-      const queues = await rabbitmqctl('list_queues', 'name', 'durable', 'auto_delete', 'exclusive', 'arguments', 'consumers');
-      const byName = new Map(queues.map((row) => [row[0]!, row]));
-      for (const queue of partitionQueues(topic, group)) {
-        const row = byName.get(queue);
-        // Durable, not auto-delete; a quorum queue (the default queueType) has no exclusive flag.
-        expect(row?.slice(1, 3)).toEqual(['true', 'false']);
-        expect(row?.[4]).toContain('"x-queue-type","quorum"');
-        expect(row?.[4]).toContain('x-single-active-consumer');
-        expect(row?.[4]).toContain(`${exchangeName}.dlx`);
-        expect(row?.[4]).toContain(`${topic}.${group}.dlq`);
-        // One instance, alone in its group: it consumes every partition.
-        expect(row?.[5]).toBe('1');
-        // It owns each through an exclusive owner queue.
-        expect(byName.get(`${queue}.owner`)?.slice(1, 4)).toEqual(['false', 'false', 'true']);
-      }
-      expect(byName.get(`${topic}.${group}.members`)?.slice(1, 4)).toEqual(['true', 'true', 'false']);
-      expect(byName.get(`${topic}.${group}.members`)?.[5]).toBe('1');
-      for (const deadLetterQueue of [`${topic}.${group}.dlq`, `${topic}.dlq`]) {
-        expect(byName.get(deadLetterQueue)?.slice(1, 3)).toEqual(['true', 'false']);
-        expect(byName.get(deadLetterQueue)?.[4]).toContain('"x-queue-type","quorum"');
-      }
-      // Never a queue named by the group alone, nor the one-queue-per-group layout.
-      expect(byName.has(group)).toBe(false);
-      expect(byName.has(`${topic}.${group}`)).toBe(false);
+        // A quorum queue counts a new consumer once Raft applied it: polled with a deadline.
+        await waitFor(async () => (await acrossPartitions(topic, group, 'consumers')) === 4, {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+          description: 'one consumer on each partition queue',
+        });
+        const queues = await rabbitmqctl('list_queues', 'name', 'durable', 'auto_delete', 'exclusive', 'arguments', 'consumers');
+        const byName = new Map(queues.map((row) => [row[0]!, row]));
+        for (const queue of partitionQueues(topic, group)) {
+          const row = byName.get(queue);
+          // Durable, not auto-delete; a quorum queue (the default queueType) has no exclusive flag.
+          expect(row?.slice(1, 3)).toEqual(['true', 'false']);
+          expect(row?.[4]).toContain('"x-queue-type","quorum"');
+          expect(row?.[4]).toContain('x-single-active-consumer');
+          expect(row?.[4]).toContain(`${exchangeName}.dlx`);
+          expect(row?.[4]).toContain(`${topic}.${group}.dlq`);
+          // One instance, alone in its group: it consumes every partition.
+          expect(row?.[5]).toBe('1');
+          // It owns each through an exclusive owner queue.
+          expect(byName.get(`${queue}.owner`)?.slice(1, 4)).toEqual(['false', 'false', 'true']);
+        }
+        expect(byName.get(`${topic}.${group}.members`)?.slice(1, 4)).toEqual(['true', 'true', 'false']);
+        expect(byName.get(`${topic}.${group}.members`)?.[5]).toBe('1');
+        for (const deadLetterQueue of [`${topic}.${group}.dlq`, `${topic}.dlq`]) {
+          expect(byName.get(deadLetterQueue)?.slice(1, 3)).toEqual(['true', 'false']);
+          expect(byName.get(deadLetterQueue)?.[4]).toContain('"x-queue-type","quorum"');
+        }
+        // Never a queue named by the group alone, nor the one-queue-per-group layout.
+        expect(byName.has(group)).toBe(false);
+        expect(byName.has(`${topic}.${group}`)).toBe(false);
 
-      const bindings = await rabbitmqctl('list_bindings', 'source_name', 'destination_name', 'destination_kind', 'routing_key', 'arguments');
-      const keyed = bindings.map((row) => row.slice(0, 4));
-      expect(keyed).toContainEqual([exchangeName, partitionExchange, 'exchange', topic]);
-      for (const [partition, queue] of partitionQueues(topic, group).entries()) {
-        const binding = bindings.find(([source, name]) => source === partitionExchange && name === queue);
-        expect(binding?.[4]).toContain(`msgport-partition`);
-        expect(binding?.[4]).toContain(`"${partition}"`);
-      }
-      expect(keyed).toContainEqual([fallbackExchange, `${topic}.${group}.p0`, 'queue', '']);
-      expect(keyed).toContainEqual([exchangeName, `${topic}.${group}.dlq`, 'queue', `${topic}.${group}.dlq`]);
-      expect(keyed).toContainEqual([exchangeName, `${topic}.dlq`, 'queue', `${topic}.dlq`]);
-      // The broadcast subscription: a server-named, exclusive, auto-delete queue bound to the topic.
-      const broadcast = keyed.filter(([source, name, kind, key]) => source === exchangeName && kind === 'queue' && key === topic && name!.startsWith('amq.gen-'));
-      expect(broadcast).toHaveLength(1);
-      expect(byName.get(broadcast[0]![1]!)?.slice(1, 4)).toEqual(['false', 'true', 'true']);
-      expect(keyed).toContainEqual([`${exchangeName}.dlx`, exchangeName, 'exchange', '']);
-    }, RABBITMQCTL_TEST_TIMEOUT_MS);
+        const bindings = await rabbitmqctl(
+          'list_bindings',
+          'source_name',
+          'destination_name',
+          'destination_kind',
+          'routing_key',
+          'arguments',
+        );
+        const keyed = bindings.map((row) => row.slice(0, 4));
+        expect(keyed).toContainEqual([exchangeName, partitionExchange, 'exchange', topic]);
+        for (const [partition, queue] of partitionQueues(topic, group).entries()) {
+          const binding = bindings.find(([source, name]) => source === partitionExchange && name === queue);
+          expect(binding?.[4]).toContain(`msgport-partition`);
+          expect(binding?.[4]).toContain(`"${partition}"`);
+        }
+        expect(keyed).toContainEqual([fallbackExchange, `${topic}.${group}.p0`, 'queue', '']);
+        expect(keyed).toContainEqual([exchangeName, `${topic}.${group}.dlq`, 'queue', `${topic}.${group}.dlq`]);
+        expect(keyed).toContainEqual([exchangeName, `${topic}.dlq`, 'queue', `${topic}.dlq`]);
+        // The broadcast subscription: a server-named, exclusive, auto-delete queue bound to the topic.
+        const broadcast = keyed.filter(
+          ([source, name, kind, key]) =>
+            source === exchangeName && kind === 'queue' && key === topic && name!.startsWith('amq.gen-'),
+        );
+        expect(broadcast).toHaveLength(1);
+        expect(byName.get(broadcast[0]![1]!)?.slice(1, 4)).toEqual(['false', 'true', 'true']);
+        expect(keyed).toContainEqual([`${exchangeName}.dlx`, exchangeName, 'exchange', '']);
+      },
+      RABBITMQCTL_TEST_TIMEOUT_MS,
+    );
 
     it('keeps dead letters in <topic>.<group>.dlq when nobody consumes them, with the error headers', async () => {
       const topic = uniqueName('dlq-kept');
@@ -289,28 +306,32 @@ describe('RabbitMQAdapter', () => {
       expect(dead.content.toString()).toBe('rejected by a foreign consumer');
     });
 
-    it('declares the partition queues again and resumes when they are deleted under the consumer', async () => {
-      const topic = uniqueName('deleted');
-      const group = uniqueName('g');
-      const received = collect();
-      const broker = await started();
-      await broker.subscribe(topic, received.handler, group);
-      await broker.publish(topic, 'before', { key: 'k' });
-      await received.waitForCount(1);
+    it(
+      'declares the partition queues again and resumes when they are deleted under the consumer',
+      async () => {
+        const topic = uniqueName('deleted');
+        const group = uniqueName('g');
+        const received = collect();
+        const broker = await started();
+        await broker.subscribe(topic, received.handler, group);
+        await broker.publish(topic, 'before', { key: 'k' });
+        await received.waitForCount(1);
 
-      await withChannel(async (channel) => {
-        for (const queue of partitionQueues(topic, group)) await channel.deleteQueue(queue);
-      });
-      await waitFor(async () => (await acrossPartitions(topic, group, 'consumers')) === 4, {
-        timeoutMs: 15_000,
-        intervalMs: 200,
-        description: 'the partition queues declared again, each with its consumer',
-      });
-      expect((await broker.health()).status).toBe('up');
-      await broker.publish(topic, 'after', { key: 'k' });
-      await received.waitForCount(2);
-      expect(received.values()).toEqual(['before', 'after']);
-    }, RABBITMQCTL_TEST_TIMEOUT_MS);
+        await withChannel(async (channel) => {
+          for (const queue of partitionQueues(topic, group)) await channel.deleteQueue(queue);
+        });
+        await waitFor(async () => (await acrossPartitions(topic, group, 'consumers')) === 4, {
+          timeoutMs: 15_000,
+          intervalMs: 200,
+          description: 'the partition queues declared again, each with its consumer',
+        });
+        expect((await broker.health()).status).toBe('up');
+        await broker.publish(topic, 'after', { key: 'k' });
+        await received.waitForCount(2);
+        expect(received.values()).toEqual(['before', 'after']);
+      },
+      RABBITMQCTL_TEST_TIMEOUT_MS,
+    );
   });
 
   describe('subscribe() failures', () => {
@@ -538,86 +559,94 @@ describe('RabbitMQAdapter', () => {
       }
     });
 
-    it('stop() cancels the consumer, lets the running handler finish and acknowledges it', async () => {
-      const topic = uniqueName('drain-ack');
-      const group = uniqueName('g');
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const handled: Message[] = [];
-      const broker = await started();
-      await broker.subscribe(
-        topic,
-        async (message) => {
-          await gate;
-          handled.push(message);
-        },
-        group,
-      );
-      await broker.publish(topic, 'slow');
-      await waitFor(async () => (await acrossPartitions(topic, group, 'messages_unacknowledged')) === 1, {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-        description: 'the message in flight',
-      });
-      const stopped = broker.stop();
-      release();
-      await stopped;
-      expect(handled).toHaveLength(1);
-      // A quorum queue applies acknowledgements and the consumer's departure asynchronously (Raft):
-      // polled with a deadline; a lost acknowledgement would keep the count at 1.
-      await waitFor(async () => (await acrossPartitions(topic, group, 'messages')) === 0, {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-        description: 'the handled message acknowledged',
-      });
-      expect(await acrossPartitions(topic, group, 'consumers')).toBe(0);
-    }, RABBITMQCTL_TEST_TIMEOUT_MS);
+    it(
+      'stop() cancels the consumer, lets the running handler finish and acknowledges it',
+      async () => {
+        const topic = uniqueName('drain-ack');
+        const group = uniqueName('g');
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const handled: Message[] = [];
+        const broker = await started();
+        await broker.subscribe(
+          topic,
+          async (message) => {
+            await gate;
+            handled.push(message);
+          },
+          group,
+        );
+        await broker.publish(topic, 'slow');
+        await waitFor(async () => (await acrossPartitions(topic, group, 'messages_unacknowledged')) === 1, {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+          description: 'the message in flight',
+        });
+        const stopped = broker.stop();
+        release();
+        await stopped;
+        expect(handled).toHaveLength(1);
+        // A quorum queue applies acknowledgements and the consumer's departure asynchronously (Raft):
+        // polled with a deadline; a lost acknowledgement would keep the count at 1.
+        await waitFor(async () => (await acrossPartitions(topic, group, 'messages')) === 0, {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+          description: 'the handled message acknowledged',
+        });
+        expect(await acrossPartitions(topic, group, 'consumers')).toBe(0);
+      },
+      RABBITMQCTL_TEST_TIMEOUT_MS,
+    );
 
-    it('stop() returns deliveries queued behind a running handler to the queue, logging that at debug, not warn', async () => {
-      const topic = uniqueName('drain-queued');
-      const group = uniqueName('g');
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const handled: string[] = [];
-      const logger = capturingLogger();
-      const broker = await started({ logger });
-      await broker.subscribe(
-        topic,
-        async (message) => {
-          await gate;
-          handled.push(message.value.toString());
-        },
-        group,
-      );
-      for (const value of ['first', 'second', 'third']) await broker.publish(topic, value, { key: 'k' });
-      // All three are with the adapter: one in the handler, two queued behind it in core.
-      await waitFor(async () => (await acrossPartitions(topic, group, 'messages_unacknowledged')) === 3, {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-        description: 'three messages in flight',
-      });
-      const stopped = broker.stop();
-      release();
-      await stopped;
+    it(
+      'stop() returns deliveries queued behind a running handler to the queue, logging that at debug, not warn',
+      async () => {
+        const topic = uniqueName('drain-queued');
+        const group = uniqueName('g');
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const handled: string[] = [];
+        const logger = capturingLogger();
+        const broker = await started({ logger });
+        await broker.subscribe(
+          topic,
+          async (message) => {
+            await gate;
+            handled.push(message.value.toString());
+          },
+          group,
+        );
+        for (const value of ['first', 'second', 'third']) await broker.publish(topic, value, { key: 'k' });
+        // All three are with the adapter: one in the handler, two queued behind it in core.
+        await waitFor(async () => (await acrossPartitions(topic, group, 'messages_unacknowledged')) === 3, {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+          description: 'three messages in flight',
+        });
+        const stopped = broker.stop();
+        release();
+        await stopped;
 
-      expect(handled).toEqual(['first']);
-      const notHandled = logger.lines.filter((line) => line.includes('was not handled'));
-      expect(notHandled).toHaveLength(2);
-      for (const line of notHandled) {
-        expect(line).toMatch(/^debug: /);
-        expect(line).toContain('CONSUMER_CLOSED');
-      }
-      expect(logger.lines.filter((line) => /^(warn|error): /.test(line))).toEqual([]);
-      // Applied asynchronously by a quorum queue (see above): the two that were not handled are back.
-      await waitFor(async () => (await acrossPartitions(topic, group, 'messages')) === 2, {
-        timeoutMs: 10_000,
-        intervalMs: 100,
-        description: 'the first acknowledged, the other two back in the queue',
-      });
-    }, RABBITMQCTL_TEST_TIMEOUT_MS);
+        expect(handled).toEqual(['first']);
+        const notHandled = logger.lines.filter((line) => line.includes('was not handled'));
+        expect(notHandled).toHaveLength(2);
+        for (const line of notHandled) {
+          expect(line).toMatch(/^debug: /);
+          expect(line).toContain('CONSUMER_CLOSED');
+        }
+        expect(logger.lines.filter((line) => /^(warn|error): /.test(line))).toEqual([]);
+        // Applied asynchronously by a quorum queue (see above): the two that were not handled are back.
+        await waitFor(async () => (await acrossPartitions(topic, group, 'messages')) === 2, {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+          description: 'the first acknowledged, the other two back in the queue',
+        });
+      },
+      RABBITMQCTL_TEST_TIMEOUT_MS,
+    );
   });
 });

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { isMessagingError, silentLogger, waitFor, type HealthStatus } from '@msgport/core';
 import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq';
 import { collect, uniqueName } from '@msgport/testkit';
-import { deleteTopology, RABBITMQ_URL, rabbitmqApp, requireBroker, uniqueExchange, waitForOtherClientsToLeave } from './support/broker.js';
+import {
+  deleteTopology,
+  RABBITMQ_URL,
+  rabbitmqApp,
+  requireBroker,
+  uniqueExchange,
+  waitForOtherClientsToLeave,
+} from './support/broker.js';
 import { lockBrokerExclusive, type BrokerLock } from './support/broker-lock.js';
 
 const exchangeName = uniqueExchange('msgport-reconnect-test');
@@ -54,11 +61,18 @@ async function healthOf(broker: RabbitMQAdapter): Promise<HealthStatus> {
 
 async function ensureBrokerRunning(): Promise<void> {
   await rabbitmqApp('start_app');
-  await waitFor(() => requireBroker().then(() => true, () => false), {
-    timeoutMs: 60_000,
-    intervalMs: 200,
-    description: 'RabbitMQ to accept connections again',
-  });
+  await waitFor(
+    () =>
+      requireBroker().then(
+        () => true,
+        () => false,
+      ),
+    {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      description: 'RabbitMQ to accept connections again',
+    },
+  );
 }
 
 let observed: Observations;
@@ -116,7 +130,10 @@ beforeAll(async () => {
   let restarting: Promise<void> = Promise.resolve();
   let stopIssued = false;
   let observations:
-    | Pick<Observations, 'healthDuringOutage' | 'shortTimeoutError' | 'shortTimeoutHealth' | 'stopDuringOutageMs' | 'stopDuringOutageHealth'>
+    | Pick<
+        Observations,
+        'healthDuringOutage' | 'shortTimeoutError' | 'shortTimeoutHealth' | 'stopDuringOutageMs' | 'stopDuringOutageHealth'
+      >
     | undefined;
   let recoveredAt = 0;
 
@@ -127,7 +144,10 @@ beforeAll(async () => {
     await rabbitmqApp('stop_app');
     brokerDownAt = Date.now();
     // The adapters notice the dropped connection: publishes from now on wait for the reconnection.
-    await waitFor(async () => (await healthOf(publisher)) !== 'up', { timeoutMs: 10_000, description: 'the outage to show in health' });
+    await waitFor(async () => (await healthOf(publisher)) !== 'up', {
+      timeoutMs: 10_000,
+      description: 'the outage to show in health',
+    });
     inFlightAtDrop = inFlight;
     confirmedAtDrop = confirmed.size;
     releaseHeld();

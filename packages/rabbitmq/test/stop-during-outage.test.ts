@@ -3,7 +3,14 @@ import amqplib from 'amqplib';
 import { isMessagingError, silentLogger, waitFor, type HealthStatus } from '@msgport/core';
 import { RabbitMQAdapter, type RabbitMQAdapterOptions } from '@msgport/rabbitmq';
 import { collect, uniqueName } from '@msgport/testkit';
-import { deleteTopology, RABBITMQ_URL, rabbitmqApp, requireBroker, uniqueExchange, waitForOtherClientsToLeave } from './support/broker.js';
+import {
+  deleteTopology,
+  RABBITMQ_URL,
+  rabbitmqApp,
+  requireBroker,
+  uniqueExchange,
+  waitForOtherClientsToLeave,
+} from './support/broker.js';
 import { lockBrokerExclusive, type BrokerLock } from './support/broker-lock.js';
 import { freezableProxy } from './support/freezable-proxy.js';
 
@@ -57,11 +64,18 @@ function adapter(options: Partial<RabbitMQAdapterOptions> = {}): RabbitMQAdapter
 
 async function ensureBrokerRunning(): Promise<void> {
   await rabbitmqApp('start_app');
-  await waitFor(() => requireBroker().then(() => true, () => false), {
-    timeoutMs: 60_000,
-    intervalMs: 200,
-    description: 'RabbitMQ to accept connections again',
-  });
+  await waitFor(
+    () =>
+      requireBroker().then(
+        () => true,
+        () => false,
+      ),
+    {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      description: 'RabbitMQ to accept connections again',
+    },
+  );
 }
 
 /** Messages in each of `queues`; a group's queues are its partition queues (the default 4), summed. */
@@ -71,7 +85,8 @@ async function messagesIn(queues: ReadonlyArray<string | { readonly topic: strin
     const channel = await connection.createChannel();
     const counts: number[] = [];
     for (const queue of queues) {
-      const names = typeof queue === 'string' ? [queue] : [0, 1, 2, 3].map((partition) => `${queue.topic}.${queue.group}.p${partition}`);
+      const names =
+        typeof queue === 'string' ? [queue] : [0, 1, 2, 3].map((partition) => `${queue.topic}.${queue.group}.p${partition}`);
       let count = 0;
       for (const name of names) count += (await channel.checkQueue(name)).messageCount;
       counts.push(count);
@@ -152,7 +167,10 @@ beforeAll(async () => {
   let partial: Omit<Observations, 'queueDepths'>;
   try {
     await rabbitmqApp('stop_app');
-    await waitFor(async () => (await broker.health()).status !== 'up', { timeoutMs: 10_000, description: 'the outage to show in health' });
+    await waitFor(async () => (await broker.health()).status !== 'up', {
+      timeoutMs: 10_000,
+      description: 'the outage to show in health',
+    });
 
     // An application publish, the handler's publish and the dead letter all wait for the reconnection.
     const appPublish = outcome(broker.publish(publishingTopic, 'during the outage'));
@@ -203,7 +221,10 @@ beforeAll(async () => {
     { topic: deadLetterTopic, group },
     `${deadLetterTopic}.${group}.dlq`,
   ]);
-  observed = { ...partial, queueDepths: { publishing: publishing!, slow: slow!, deadLettering: deadLettering!, deadLetterQueue: deadLetterQueue! } };
+  observed = {
+    ...partial,
+    queueDepths: { publishing: publishing!, slow: slow!, deadLettering: deadLettering!, deadLetterQueue: deadLetterQueue! },
+  };
   console.log(
     `stop() during a RabbitMQ outage: ${observed.stopMs} ms (publishTimeoutMs and shutdownTimeoutMs 30000), ` +
       `publishes waiting for the connection rejected after ${observed.appPublish.at - observed.stopBegan} ms ` +

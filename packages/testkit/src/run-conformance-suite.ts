@@ -414,7 +414,8 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
         await Promise.all(instances.map((broker) => broker.start()));
 
         const sent = topics.flatMap((topic) => range(10).map((i) => `${topic}:${i}`));
-        for (const value of sent) await instances[0]!.publish(value.slice(0, value.lastIndexOf(':')), value, { key: `k${value.length % 3}` });
+        for (const value of sent)
+          await instances[0]!.publish(value.slice(0, value.lastIndexOf(':')), value, { key: `k${value.length % 3}` });
 
         await until(() => handled.length >= sent.length, `${sent.length} messages over two topics`);
         expect(handled.map((m) => m.value.toString()).sort()).toEqual([...sent].sort());
@@ -588,7 +589,8 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
               // A redelivered message may repeat (at-least-once); a new one must come after every earlier one of its key.
               if (handled.has(id)) return;
               handled.add(id);
-              if (seq < (lastSeq.get(key) ?? -1)) violations.push(`${key}: ${seq} after ${lastSeq.get(key)} (instance ${instance})`);
+              if (seq < (lastSeq.get(key) ?? -1))
+                violations.push(`${key}: ${seq} after ${lastSeq.get(key)} (instance ${instance})`);
               else lastSeq.set(key, seq);
             };
           const instances: MessageBrokerPort[] = [];
@@ -851,9 +853,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
       test('publish() rejects a header value that is not a string with INVALID_ARGUMENT', async () => {
         const broker = await startedBroker();
         const topic = uniqueName('msgport-badheader');
-        await expectInvalidArgument(
-          broker.publish(topic, 'v', { headers: { count: 1 } as unknown as Record<string, string> }),
-        );
+        await expectInvalidArgument(broker.publish(topic, 'v', { headers: { count: 1 } as unknown as Record<string, string> }));
       });
 
       test('subscribe() rejects a handler that is not a function and an illegal group with INVALID_ARGUMENT', async () => {
@@ -892,9 +892,18 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
       restartBroker: options.restartBroker === undefined ? undefined : () => options.restartBroker!.call(options),
       until,
       // Many instances, rebalances and restarts: up to 5 minutes each (full sizes take longer).
-      test: (name, fn, enabled = true) => (enabled ? it : it.skip)(name, fn, Math.max(testTimeoutMs, sizesName === 'full' ? 600_000 : 300_000)),
+      test: (name, fn, enabled = true) =>
+        (enabled ? it : it.skip)(name, fn, Math.max(testTimeoutMs, sizesName === 'full' ? 600_000 : 300_000)),
     });
-    describeIssue12Cases({ caps, startedBroker, newBroker, recorder, until, deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group), test });
+    describeIssue12Cases({
+      caps,
+      startedBroker,
+      newBroker,
+      recorder,
+      until,
+      deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),
+      test,
+    });
     describeThrownValueCases({
       createBroker: () => options.createBroker(),
       deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),

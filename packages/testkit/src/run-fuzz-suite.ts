@@ -18,7 +18,8 @@ import { UUID_V7 } from './internal/uuid-v7.js';
 import { uniqueName } from './unique-name.js';
 
 /** The properties {@link runFuzzSuite} checks, by name. */
-export type FuzzProperty = 'publishArguments' | 'roundTrip' | 'thrownValues' | 'subscribeArguments' | 'constructorOptions' | 'startWithSecrets';
+export type FuzzProperty =
+  'publishArguments' | 'roundTrip' | 'thrownValues' | 'subscribeArguments' | 'constructorOptions' | 'startWithSecrets';
 
 /** How {@link runFuzzSuite} builds brokers from generated options (adapter-specific). */
 export interface FuzzOptionsTarget {
@@ -148,12 +149,19 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
       await broker?.stop();
       expectNoSecret(secrets, logLines.join('\n'), 'a log line');
       const summary = [...stats].map(([property, { cases, ms }]) => `${property}: ${cases} cases in ${ms} ms`);
-      const total = [...stats.values()].reduce((sum, { cases, ms }) => ({ cases: sum.cases + cases, ms: sum.ms + ms }), { cases: 0, ms: 0 });
+      const total = [...stats.values()].reduce((sum, { cases, ms }) => ({ cases: sum.cases + cases, ms: sum.ms + ms }), {
+        cases: 0,
+        ms: 0,
+      });
       console.info(`${options.name} fuzz: ${total.cases} generated cases in ${total.ms} ms (${summary.join('; ')})`);
     }, 120_000);
 
     /** Runs a property with the run count, seed and path settings, and records what it cost. */
-    const check = async <T>(property: FuzzProperty, arbitrary: FastCheck.Arbitrary<T>, predicate: (value: T) => Promise<void>) => {
+    const check = async <T>(
+      property: FuzzProperty,
+      arbitrary: FastCheck.Arbitrary<T>,
+      predicate: (value: T) => Promise<void>,
+    ) => {
       const started = Date.now();
       let cases = 0;
       const given = Number(process.env['MSGPORT_FUZZ_SEED']);
@@ -165,7 +173,10 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
         await fc.assert(
           fc.asyncProperty(arbitrary, async (value) => {
             cases++;
-            if (trace) process.stderr.write(`[fuzz] ${property} case ${cases} at ${Date.now() - started} ms: ${fc.stringify(value).slice(0, 300)}\n`);
+            if (trace)
+              process.stderr.write(
+                `[fuzz] ${property} case ${cases} at ${Date.now() - started} ms: ${fc.stringify(value).slice(0, 300)}\n`,
+              );
             await predicate(value);
           }),
           {
@@ -199,16 +210,24 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
         const publishOptions = fc.oneof(
           fc.constant(undefined),
           fc.anything(ANYTHING),
-          fc.record({ key: fc.oneof(fc.constant(null), payload(fc), fc.anything(ANYTHING)), headers: fc.oneof(headers(fc), fc.anything(ANYTHING)) }, {
-            requiredKeys: [],
-          }),
+          fc.record(
+            {
+              key: fc.oneof(fc.constant(null), payload(fc), fc.anything(ANYTHING)),
+              headers: fc.oneof(headers(fc), fc.anything(ANYTHING)),
+            },
+            {
+              requiredKeys: [],
+            },
+          ),
         );
         await check('publishArguments', fc.tuple(topic, value, publishOptions), async ([t, v, o]) => {
           let outcome: Promise<void>;
           try {
             outcome = broker.publish(t as string, v as string, o as never);
           } catch (error) {
-            throw new Error(`publish() threw synchronously instead of rejecting: ${describeFailure(error).message}`, { cause: error });
+            throw new Error(`publish() threw synchronously instead of rejecting: ${describeFailure(error).message}`, {
+              cause: error,
+            });
           }
           const error = await settle(outcome, timeoutMs, 'publish()');
           if (error === undefined) return;
@@ -223,7 +242,11 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
     it(
       'a message published with arbitrary key, value and headers arrives exactly as published, or publish() rejects with a MessagingError',
       async () => {
-        const message = fc.record({ key: fc.oneof(fc.constant(null), payload(fc)), value: payload(fc), headers: fc.option(headers(fc), { nil: undefined }) });
+        const message = fc.record({
+          key: fc.oneof(fc.constant(null), payload(fc)),
+          value: payload(fc),
+          headers: fc.option(headers(fc), { nil: undefined }),
+        });
         await check('roundTrip', message, async ({ key, value, headers: published }) => {
           const id = caseId();
           const sent: Record<string, string> = { ...published, [CASE_HEADER]: id };
@@ -268,10 +291,19 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
         await check('thrownValues', fc.tuple(thrown, how), async ([value, mode]) => {
           const id = caseId();
           const made = value.make();
-          outcomes.set(id, outcomeOf(mode, made, (message) => record(handledThrown, message)));
+          outcomes.set(
+            id,
+            outcomeOf(mode, made, (message) => record(handledThrown, message)),
+          );
           // Every case on one key: a message that stalled would hold back all the later ones.
-          await expectResolved(broker.publish(thrownTopic, `case-${id}`, { key: 'fuzz', headers: { [CASE_HEADER]: id } }), timeoutMs);
-          await expectResolved(broker.publish(thrownTopic, `next-${id}`, { key: 'fuzz', headers: { [CASE_HEADER]: `${id}-next` } }), timeoutMs);
+          await expectResolved(
+            broker.publish(thrownTopic, `case-${id}`, { key: 'fuzz', headers: { [CASE_HEADER]: id } }),
+            timeoutMs,
+          );
+          await expectResolved(
+            broker.publish(thrownTopic, `next-${id}`, { key: 'fuzz', headers: { [CASE_HEADER]: `${id}-next` } }),
+            timeoutMs,
+          );
           await within(() => handledThrown.get(`${id}-next`), timeoutMs, `the message behind case ${id} to be handled`);
           if (mode === 'returns it' && !throwsOnThen(made)) {
             await within(() => handledThrown.get(id), timeoutMs, `case ${id} to be handled`);
@@ -302,7 +334,10 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
           fc.string({ unit: 'binary', maxLength: 300 }),
           fc.anything(ANYTHING),
         );
-        const handler = fc.oneof({ weight: 3, arbitrary: fc.constant<MessageHandler>(() => undefined) }, { weight: 1, arbitrary: fc.anything(ANYTHING) });
+        const handler = fc.oneof(
+          { weight: 3, arbitrary: fc.constant<MessageHandler>(() => undefined) },
+          { weight: 1, arbitrary: fc.anything(ANYTHING) },
+        );
         const retry = fc.record(
           {
             maxAttempts: fc.oneof(fc.integer({ min: -2, max: 5 }), fc.anything(ANYTHING)),
@@ -326,7 +361,9 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
             try {
               outcome = idle.subscribe(t as string, h as MessageHandler, g as string);
             } catch (error) {
-              throw new Error(`subscribe() threw synchronously instead of rejecting: ${describeFailure(error).message}`, { cause: error });
+              throw new Error(`subscribe() threw synchronously instead of rejecting: ${describeFailure(error).message}`, {
+                cause: error,
+              });
             }
             let subscription: unknown;
             const error = await settle(
@@ -412,7 +449,9 @@ async function loadFastCheck(): Promise<Fc> {
   try {
     return await import('fast-check');
   } catch (error) {
-    throw new InvalidArgumentError('runFuzzSuite() needs the fast-check package: npm install --save-dev fast-check', { cause: error });
+    throw new InvalidArgumentError('runFuzzSuite() needs the fast-check package: npm install --save-dev fast-check', {
+      cause: error,
+    });
   }
 }
 
@@ -452,7 +491,18 @@ function payload(fc: Fc): FastCheck.Arbitrary<string | Uint8Array> {
 function headers(fc: Fc): FastCheck.Arbitrary<Record<string, string>> {
   const name = fc.oneof(
     { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
-    { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'msgport-key', 'msgport-error-type', MESSAGE_ID_HEADER, 'x-death', 'h'.repeat(300)) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '__proto__',
+        'constructor',
+        'msgport-key',
+        'msgport-error-type',
+        MESSAGE_ID_HEADER,
+        'x-death',
+        'h'.repeat(300),
+      ),
+    },
   );
   const value = fc.oneof(
     { weight: 6, arbitrary: fc.string({ unit: 'binary', maxLength: 100 }) },
@@ -531,7 +581,13 @@ async function settle(promise: Promise<unknown>, ms: number, what: string): Prom
     timer = setTimeout(() => reject(new Error(`${what} neither resolved nor rejected within ${ms} ms`)), ms);
   });
   try {
-    return await Promise.race([promise.then(() => undefined, (error: unknown) => error ?? new Error('rejected with nothing')), hung]);
+    return await Promise.race([
+      promise.then(
+        () => undefined,
+        (error: unknown) => error ?? new Error('rejected with nothing'),
+      ),
+      hung,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -554,7 +610,8 @@ async function within<T>(probe: () => T | undefined, ms: number, what: string): 
 }
 
 function expectMessagingError(error: unknown, secrets: readonly string[]): void {
-  if (!isMessagingError(error)) throw new Error(`Expected a MessagingError, got ${describeFailure(error).type}: ${describeFailure(error).message}`);
+  if (!isMessagingError(error))
+    throw new Error(`Expected a MessagingError, got ${describeFailure(error).type}: ${describeFailure(error).message}`);
   expect(typeof error.message).toBe('string');
   expect(error.message.length).toBeGreaterThan(0);
   expect(typeof error.code).toBe('string');
@@ -579,7 +636,9 @@ function expectSameBytes(actual: Uint8Array, expected: Uint8Array, what: string)
   if (Buffer.compare(actual, expected) === 0) return;
   let at = 0;
   while (at < actual.length && at < expected.length && actual[at] === expected[at]) at++;
-  throw new Error(`The ${what} arrived changed: ${actual.length} bytes instead of ${expected.length}, first difference at byte ${at}.`);
+  throw new Error(
+    `The ${what} arrived changed: ${actual.length} bytes instead of ${expected.length}, first difference at byte ${at}.`,
+  );
 }
 
 /** Fails unless `actual` has exactly the headers of `expected` (own string properties, `__proto__` included). */
@@ -589,7 +648,8 @@ function expectSameHeaders(actual: Readonly<Record<string, string>>, expected: R
   const problems: string[] = [];
   for (const [name, value] of want) {
     if (!got.has(name)) problems.push(`${JSON.stringify(name.slice(0, 40))} is missing`);
-    else if (got.get(name) !== value) problems.push(`${JSON.stringify(name.slice(0, 40))} changed (${value.length} -> ${got.get(name)!.length} characters)`);
+    else if (got.get(name) !== value)
+      problems.push(`${JSON.stringify(name.slice(0, 40))} changed (${value.length} -> ${got.get(name)!.length} characters)`);
   }
   for (const name of got.keys()) if (!want.has(name)) problems.push(`${JSON.stringify(name.slice(0, 40))} was added`);
   if (problems.length > 0) throw new Error(`The headers arrived changed: ${problems.join('; ')}.`);

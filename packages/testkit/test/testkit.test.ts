@@ -88,9 +88,7 @@ describe('runConformanceSuite()', () => {
   });
 
   it('rejects missing or mistyped options, listing every problem', () => {
-    expect(() =>
-      runConformanceSuite({ name: '', timeoutMs: 0 } as unknown as Parameters<typeof runConformanceSuite>[0]),
-    ).toThrow(
+    expect(() => runConformanceSuite({ name: '', timeoutMs: 0 } as unknown as Parameters<typeof runConformanceSuite>[0])).toThrow(
       new InvalidArgumentError(
         'runConformanceSuite(): name must be a non-empty string; createBroker must be a function; ' +
           'deadLetterTopic must be a function; timeoutMs must be a number > 0.',
@@ -114,7 +112,7 @@ describe('runConformanceSuite()', () => {
         settleMs: 0,
       }),
     ).toThrow(
-      'runConformanceSuite(): restartBroker must be a function when given; sizes must be \'short\' or \'full\', got "huge"; settleMs must be a number > 0.',
+      "runConformanceSuite(): restartBroker must be a function when given; sizes must be 'short' or 'full', got \"huge\"; settleMs must be a number > 0.",
     );
   });
 });

@@ -27,7 +27,12 @@ const args = [
   { 'x-queue-type': 'quorum' },
   { 'x-queue-type': 'quorum', 'x-overflow': 'reject-publish' },
   { 'x-queue-type': 'quorum', 'x-single-active-consumer': true },
-  { 'x-queue-type': 'quorum', 'x-overflow': 'reject-publish', 'x-dead-letter-exchange': 'msgport.dlx', 'x-dead-letter-strategy': 'at-least-once' },
+  {
+    'x-queue-type': 'quorum',
+    'x-overflow': 'reject-publish',
+    'x-dead-letter-exchange': 'msgport.dlx',
+    'x-dead-letter-strategy': 'at-least-once',
+  },
 ];
 
 const declaring = await amqp.connect('amqp://guest:guest@127.0.0.1:5673');
@@ -63,11 +68,15 @@ try {
   await Promise.all(publishing);
   const fresh = await connection.createConfirmChannel();
   for (const [i, queue] of queues.entries()) {
-    const later = await new Promise((resolve) => fresh.sendToQueue(queue, Buffer.from('y'), { persistent: true }, (error) => resolve(error ? 'nack' : 'ack')));
+    const later = await new Promise((resolve) =>
+      fresh.sendToQueue(queue, Buffer.from('y'), { persistent: true }, (error) => resolve(error ? 'nack' : 'ack')),
+    );
     const { ack, nack } = stats[queue];
     const stuck = ack === 0 && nack > 0 && later === 'ack';
     defect ||= stuck;
-    console.log(`${queue} ${JSON.stringify(args[i % args.length])}: first channel ${ack} acked, ${nack} nacked; new channel: ${later}${stuck ? '  <- stuck' : ''}`);
+    console.log(
+      `${queue} ${JSON.stringify(args[i % args.length])}: first channel ${ack} acked, ${nack} nacked; new channel: ${later}${stuck ? '  <- stuck' : ''}`,
+    );
   }
   await connection.close();
 } finally {

@@ -76,7 +76,11 @@ export const KAFKA_CLUSTER: ClusterTarget = {
     const layout = await partitions(topic);
     const replicas = layout.map((state) => state.replicas.length);
     const minInsync = await minInsyncReplicas(topic);
-    if (layout.length !== PARTITIONS || replicas.some((count) => count !== REPLICATION_FACTOR) || minInsync !== String(MIN_INSYNC_REPLICAS)) {
+    if (
+      layout.length !== PARTITIONS ||
+      replicas.some((count) => count !== REPLICATION_FACTOR) ||
+      minInsync !== String(MIN_INSYNC_REPLICAS)
+    ) {
       throw new Error(
         `Topic "${topic}" has ${layout.length} partitions with ${replicas.join('/')} replicas and min.insync.replicas ${minInsync}; ` +
           `expected ${PARTITIONS} partitions, ${REPLICATION_FACTOR} replicas, ${MIN_INSYNC_REPLICAS}.`,
@@ -84,7 +88,11 @@ export const KAFKA_CLUSTER: ClusterTarget = {
     }
   },
   async cleanup(topic, group) {
-    const admin = new kafkajs.Kafka({ brokers: CLUSTER_BROKERS.split(','), clientId: 'msgport-cluster-cleanup', logLevel: kafkajs.logLevel.NOTHING }).admin();
+    const admin = new kafkajs.Kafka({
+      brokers: CLUSTER_BROKERS.split(','),
+      clientId: 'msgport-cluster-cleanup',
+      logLevel: kafkajs.logLevel.NOTHING,
+    }).admin();
     try {
       await admin.connect();
       const existing = new Set(await admin.listTopics());
@@ -220,8 +228,16 @@ export class ClusterScenario {
   }
 
   /** Starts the producer instance; it publishes once connected, `count` ids or until SIGTERM. */
-  async producer(config: { count?: number; concurrency: number; ratePerSec: number }, options: Record<string, unknown> = {}): Promise<AppProcess> {
-    const app = new AppProcess({ file: PRODUCER }, 'producer', { broker: this.target.broker, options: this.target.options(options), topic: this.topic, ...config });
+  async producer(
+    config: { count?: number; concurrency: number; ratePerSec: number },
+    options: Record<string, unknown> = {},
+  ): Promise<AppProcess> {
+    const app = new AppProcess({ file: PRODUCER }, 'producer', {
+      broker: this.target.broker,
+      options: this.target.options(options),
+      topic: this.topic,
+      ...config,
+    });
     this.apps.push(app);
     this.ledger.attach(app);
     app.onEvent((event: AppEvent) => {
@@ -279,7 +295,10 @@ export class ClusterScenario {
    * then until every confirmed id was handled (bounded), then SIGTERMs the consumers. Returns
    * the shared figures; the caller adds its own and records them.
    */
-  async finish(producer: AppProcess, options: { stopProducer: boolean }): Promise<{
+  async finish(
+    producer: AppProcess,
+    options: { stopProducer: boolean },
+  ): Promise<{
     sent: number;
     lost: number[];
     appRestarts: number;
@@ -310,7 +329,9 @@ export class ClusterScenario {
   }
 
   crashes(): string[] {
-    return this.apps.flatMap((app) => app.events.filter((event) => event.e === 'crash').map((event) => `${app.name}: ${JSON.stringify(event)}`));
+    return this.apps.flatMap((app) =>
+      app.events.filter((event) => event.e === 'crash').map((event) => `${app.name}: ${JSON.stringify(event)}`),
+    );
   }
 
   logs(): string {
@@ -324,7 +345,9 @@ export class ClusterScenario {
   async cleanup(passed: boolean): Promise<void> {
     await killAllApps();
     if (!passed) {
-      console.error(`cluster scenario failed: topic "${this.topic}" and group "${this.group}" (and their queues) kept on the cluster for diagnosis`);
+      console.error(
+        `cluster scenario failed: topic "${this.topic}" and group "${this.group}" (and their queues) kept on the cluster for diagnosis`,
+      );
       return;
     }
     await this.target.cleanup(this.topic, this.group);

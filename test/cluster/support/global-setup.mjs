@@ -13,7 +13,9 @@ export default async function globalSetup() {
     execFileSync(process.execPath, [tsc, '-b', ...projects], { cwd: root, stdio: 'pipe', timeout: 300_000 });
   } catch (error) {
     const output = `${error.stdout ?? ''}${error.stderr ?? ''}`;
-    throw new Error(`The cluster scenarios run on the built packages, and tsc -b ${projects.join(' ')} failed:\n${output}`, { cause: error });
+    throw new Error(`The cluster scenarios run on the built packages, and tsc -b ${projects.join(' ')} failed:\n${output}`, {
+      cause: error,
+    });
   }
   const results = join(root, 'test', 'cluster', 'results');
   mkdirSync(results, { recursive: true });

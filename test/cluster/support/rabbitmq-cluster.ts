@@ -9,7 +9,8 @@ const CLUSTER_SH = join(ROOT, 'scripts', 'rabbitmq-cluster.sh');
 
 /** The RabbitMQ cluster under test: scripts/rabbitmq-cluster.sh's three nodes, unless MSGPORT_RABBITMQ_CLUSTER_URLS says otherwise. */
 export const RABBIT_CLUSTER_URLS: readonly string[] = (
-  process.env['MSGPORT_RABBITMQ_CLUSTER_URLS'] ?? 'amqp://guest:guest@127.0.0.1:5673,amqp://guest:guest@127.0.0.1:5674,amqp://guest:guest@127.0.0.1:5675'
+  process.env['MSGPORT_RABBITMQ_CLUSTER_URLS'] ??
+  'amqp://guest:guest@127.0.0.1:5673,amqp://guest:guest@127.0.0.1:5674,amqp://guest:guest@127.0.0.1:5675'
 ).split(',');
 export const RABBIT_NODES = [1, 2, 3] as const;
 export type RabbitNodeId = (typeof RABBIT_NODES)[number];
@@ -74,7 +75,16 @@ export interface QueueState {
 
 /** Every queue whose name starts with `prefix`, as the cluster reports it now. */
 export async function rabbitQueues(prefix: string): Promise<QueueState[]> {
-  const rows = await listJson<Record<string, unknown>>('ctl', 'list_queues', 'name', 'type', 'leader', 'members', 'online', 'messages');
+  const rows = await listJson<Record<string, unknown>>(
+    'ctl',
+    'list_queues',
+    'name',
+    'type',
+    'leader',
+    'members',
+    'online',
+    'messages',
+  );
   return rows
     .filter((row) => String(row['name']).startsWith(prefix))
     .map((row) => ({
@@ -111,7 +121,10 @@ export async function waitForQuorumMembers(prefix: string, timeoutMs: number): P
       try {
         const states = (await rabbitQueues(prefix)).filter((state) => state.type === 'quorum');
         last = states.map((s) => `${s.name}: leader ${s.leader}, online ${s.online.length}/${s.members.length}`).join('; ');
-        return states.length > 0 && states.every((state) => state.members.length === 3 && state.online.length === 3 && state.leader !== '');
+        return (
+          states.length > 0 &&
+          states.every((state) => state.members.length === 3 && state.online.length === 3 && state.leader !== '')
+        );
       } catch (error) {
         last = (error as Error).message;
         return false;

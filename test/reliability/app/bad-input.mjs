@@ -88,7 +88,9 @@ if (kind === 'kafka') {
 } else {
   const limited = adapter({ maxMessageBytes: 1024 * 1024 });
   await limited.start();
-  await check('publish: 2 MiB value, over maxMessageBytes (1 MiB)', 5_000, () => limited.publish(topic, Buffer.alloc(2 * 1024 * 1024, 1)));
+  await check('publish: 2 MiB value, over maxMessageBytes (1 MiB)', 5_000, () =>
+    limited.publish(topic, Buffer.alloc(2 * 1024 * 1024, 1)),
+  );
   await limited.stop();
   // RabbitMQ 3.10's max_message_size is 128 MiB; the adapter is told a larger limit, so the broker decides.
   const unlimited = adapter({ maxMessageBytes: 512 * 1024 * 1024 });
@@ -117,12 +119,20 @@ if (kind === 'kafka') {
   await check('constructor: bootstrapServers missing', 1_000, async () => new Adapter({ logger }));
   await check('constructor: bootstrapServers empty', 1_000, async () => new Adapter({ bootstrapServers: '', logger }));
   await check('constructor: numPartitions 0', 1_000, async () => new Adapter({ ...config.options, numPartitions: 0, logger }));
-  await check('constructor: heartbeatIntervalMs >= sessionTimeoutMs', 1_000, async () =>
-    new Adapter({ ...config.options, heartbeatIntervalMs: 10_000, sessionTimeoutMs: 6_000, logger }),
+  await check(
+    'constructor: heartbeatIntervalMs >= sessionTimeoutMs',
+    1_000,
+    async () => new Adapter({ ...config.options, heartbeatIntervalMs: 10_000, sessionTimeoutMs: 6_000, logger }),
   );
-  await check('constructor: connectionTimeoutMs is a string', 1_000, async () => new Adapter({ ...config.options, connectionTimeoutMs: '2000', logger }));
-  await check('constructor: sasl mechanism unknown', 1_000, async () =>
-    new Adapter({ ...config.options, sasl: { mechanism: 'gssapi', username: 'u', password: 'p' }, logger }),
+  await check(
+    'constructor: connectionTimeoutMs is a string',
+    1_000,
+    async () => new Adapter({ ...config.options, connectionTimeoutMs: '2000', logger }),
+  );
+  await check(
+    'constructor: sasl mechanism unknown',
+    1_000,
+    async () => new Adapter({ ...config.options, sasl: { mechanism: 'gssapi', username: 'u', password: 'p' }, logger }),
   );
   for (const address of config.unreachable) {
     await check(`start(): unreachable broker ${address} (connectionTimeoutMs 2000)`, 5_000, () =>
@@ -133,7 +143,10 @@ if (kind === 'kafka') {
     adapter({ ssl: true, connectionTimeoutMs: 2_000 }).start(),
   );
   await check('start(): SASL against a listener without SASL (connectionTimeoutMs 2000)', 5_000, () =>
-    adapter({ sasl: { mechanism: 'plain', username: 'alice', password: 'not-the-password' }, connectionTimeoutMs: 2_000 }).start(),
+    adapter({
+      sasl: { mechanism: 'plain', username: 'alice', password: 'not-the-password' },
+      connectionTimeoutMs: 2_000,
+    }).start(),
   );
 } else {
   const url = new URL(config.options.url);
@@ -145,10 +158,22 @@ if (kind === 'kafka') {
   await check('constructor: no options', 1_000, async () => new Adapter());
   await check('constructor: url missing', 1_000, async () => new Adapter({ logger }));
   await check('constructor: url not parseable', 1_000, async () => new Adapter({ url: 'not a url', logger }));
-  await check('constructor: url with http://', 1_000, async () => new Adapter({ url: 'http://guest:guest@127.0.0.1:5672/', logger }));
-  await check('constructor: exchangeName "amq.reserved"', 1_000, async () => new Adapter({ ...config.options, exchangeName: 'amq.reserved', logger }));
+  await check(
+    'constructor: url with http://',
+    1_000,
+    async () => new Adapter({ url: 'http://guest:guest@127.0.0.1:5672/', logger }),
+  );
+  await check(
+    'constructor: exchangeName "amq.reserved"',
+    1_000,
+    async () => new Adapter({ ...config.options, exchangeName: 'amq.reserved', logger }),
+  );
   await check('constructor: prefetch 0', 1_000, async () => new Adapter({ ...config.options, prefetch: 0, logger }));
-  await check('constructor: publishTimeoutMs -1', 1_000, async () => new Adapter({ ...config.options, publishTimeoutMs: -1, logger }));
+  await check(
+    'constructor: publishTimeoutMs -1',
+    1_000,
+    async () => new Adapter({ ...config.options, publishTimeoutMs: -1, logger }),
+  );
   await check('constructor: concurrency 0', 1_000, async () => new Adapter({ ...config.options, concurrency: 0, logger }));
   for (const address of config.unreachable) {
     await check(`start(): unreachable broker ${address} (connectionTimeoutMs 2000)`, 5_000, () =>
@@ -168,8 +193,16 @@ if (kind === 'kafka') {
     adapter({ url: withUrl((u) => (u.protocol = 'amqps:')), connectionTimeoutMs: 2_000 }).start(),
   );
 }
-await check('constructor: shutdownTimeoutMs -1', 1_000, async () => new Adapter({ ...config.options, shutdownTimeoutMs: -1, logger }));
-await check('constructor: retry maxAttempts 0', 1_000, async () => new Adapter({ ...config.options, retry: { maxAttempts: 0 }, logger }));
+await check(
+  'constructor: shutdownTimeoutMs -1',
+  1_000,
+  async () => new Adapter({ ...config.options, shutdownTimeoutMs: -1, logger }),
+);
+await check(
+  'constructor: retry maxAttempts 0',
+  1_000,
+  async () => new Adapter({ ...config.options, retry: { maxAttempts: 0 }, logger }),
+);
 
 for (const broker of stops) await broker.stop().catch(() => undefined);
 emit({ e: 'done' });

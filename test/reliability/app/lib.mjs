@@ -100,7 +100,11 @@ if (process.env.RELIABILITY_TRACE_HANDLES === '1') {
   createHook({
     init(asyncId, type, _triggerId, resource) {
       if (!traced.has(type)) return;
-      const stack = new Error().stack.split('\n').slice(2).filter((line) => !line.includes('node:internal')).join('\n    ');
+      const stack = new Error().stack
+        .split('\n')
+        .slice(2)
+        .filter((line) => !line.includes('node:internal'))
+        .join('\n    ');
       tracedResources.set(asyncId, { type, resource, at: Date.now(), stack: `\n    ${stack}` });
     },
     destroy(asyncId) {
@@ -113,7 +117,9 @@ export function reportLingeringHandles(afterMs = 5_000) {
   setTimeout(() => {
     for (const [id, entry] of tracedResources) {
       if (entry.type === 'Timeout' && !entry.resource.hasRef?.()) continue;
-      process.stderr.write(`[lingering] ${entry.type} #${id} created at ${entry.at} (${Date.now() - entry.at} ms ago) by${entry.stack}\n`);
+      process.stderr.write(
+        `[lingering] ${entry.type} #${id} created at ${entry.at} (${Date.now() - entry.at} ms ago) by${entry.stack}\n`,
+      );
     }
     const resources = process.getActiveResourcesInfo();
     process.stderr.write(`[lingering] still running ${afterMs} ms after done; active resources: ${JSON.stringify(resources)}\n`);
@@ -121,7 +127,8 @@ export function reportLingeringHandles(afterMs = 5_000) {
       const name = handle?.constructor?.name;
       let detail = '';
       if (name === 'Socket') detail = ` ${handle.remoteAddress ?? '?'}:${handle.remotePort ?? '?'} destroyed=${handle.destroyed}`;
-      if (name === 'Timeout') detail = ` after=${handle._idleTimeout} repeat=${handle._repeat} fn=${String(handle._onTimeout).slice(0, 300).replace(/\s+/g, ' ')}`;
+      if (name === 'Timeout')
+        detail = ` after=${handle._idleTimeout} repeat=${handle._repeat} fn=${String(handle._onTimeout).slice(0, 300).replace(/\s+/g, ' ')}`;
       process.stderr.write(`[lingering] ${name}${detail}\n`);
     }
   }, afterMs).unref();

@@ -14,7 +14,16 @@
 //   Kafka broker); {e:'outage-seen'} (Kafka: the parent restarts the broker); {e:'reconnected'};
 //   {e:'logs', lines}; {e:'done'}.
 import { inspect } from 'node:util';
-import { describeError, emit, loadAdapterClass, loadAutoconfig, loadCore, readConfig, reportCrashes, reportLingeringHandles } from './lib.mjs';
+import {
+  describeError,
+  emit,
+  loadAdapterClass,
+  loadAutoconfig,
+  loadCore,
+  readConfig,
+  reportCrashes,
+  reportLingeringHandles,
+} from './lib.mjs';
 
 reportCrashes();
 const config = readConfig();
@@ -68,7 +77,13 @@ function printConfig(name, overrides, env = {}) {
 
 if (config.broker === 'rabbitmq') {
   const { url, wrongUrl, unreachableUrl, exchange, topic } = config.rabbitmq;
-  const options = { exchangeName: exchange, connectionTimeoutMs: 2_000, publishTimeoutMs: 10_000, shutdownTimeoutMs: 2_000, logger };
+  const options = {
+    exchangeName: exchange,
+    connectionTimeoutMs: 2_000,
+    publishTimeoutMs: 10_000,
+    shutdownTimeoutMs: 2_000,
+    logger,
+  };
 
   // Working credentials, then a connection drop (the parent closes it on the broker) and recovery.
   const broker = new Adapter({ url, ...options, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
@@ -101,11 +116,18 @@ if (config.broker === 'rabbitmq') {
 
   // autoconfig: the printed configuration, a debug console logger, invalid configuration that holds the secret.
   printConfig('rabbitmq: formatConfig (options)', { provider: 'rabbitmq', rabbitmq: { url } });
-  printConfig('rabbitmq: formatConfig (environment)', undefined, { MSGPORT_MESSAGING_RABBITMQ_URL: url, MSGPORT_MESSAGING_PROVIDER: 'rabbitmq' });
+  printConfig('rabbitmq: formatConfig (environment)', undefined, {
+    MSGPORT_MESSAGING_RABBITMQ_URL: url,
+    MSGPORT_MESSAGING_PROVIDER: 'rabbitmq',
+  });
   const created = await autoconfig.createBroker({
     cwd: process.cwd(),
     env: {},
-    config: { provider: 'rabbitmq', 'log-level': 'debug', rabbitmq: { url: wrongUrl, 'exchange-name': exchange, 'connection-timeout-ms': 2_000 } },
+    config: {
+      provider: 'rabbitmq',
+      'log-level': 'debug',
+      rabbitmq: { url: wrongUrl, 'exchange-name': exchange, 'connection-timeout-ms': 2_000 },
+    },
   });
   await expectFailure('autoconfig: createBroker + start with the wrong password', () => created.broker.start());
   await expectFailure('autoconfig: startMessaging with the wrong password', () =>
@@ -113,7 +135,11 @@ if (config.broker === 'rabbitmq') {
       cwd: process.cwd(),
       env: {},
       signals: false,
-      config: { provider: 'rabbitmq', 'log-level': 'debug', rabbitmq: { url: wrongUrl, 'exchange-name': exchange, 'connection-timeout-ms': 2_000 } },
+      config: {
+        provider: 'rabbitmq',
+        'log-level': 'debug',
+        rabbitmq: { url: wrongUrl, 'exchange-name': exchange, 'connection-timeout-ms': 2_000 },
+      },
     }),
   );
   await expectFailure('autoconfig: invalid url port with the password', async () =>
@@ -123,7 +149,11 @@ if (config.broker === 'rabbitmq') {
     autoconfig.loadConfig({ cwd: process.cwd(), env: { MSGPORT_MESSAGING_RABBITMQ_URL: url.replace('amqp:', 'https:') } }),
   );
   await expectFailure('autoconfig: password in the wrong key', async () =>
-    autoconfig.loadConfig({ cwd: process.cwd(), env: {}, overrides: { rabbitmq: { 'exchange-name': new URL(url).password, prefetch: new URL(url).password } } }),
+    autoconfig.loadConfig({
+      cwd: process.cwd(),
+      env: {},
+      overrides: { rabbitmq: { 'exchange-name': new URL(url).password, prefetch: new URL(url).password } },
+    }),
   );
 } else {
   const { bootstrapServers, password, topic } = config.kafka;
@@ -152,7 +182,11 @@ if (config.broker === 'rabbitmq') {
   await waitFor(() => received.includes('hello'), { timeoutMs: 30_000, description: 'the first message' });
   await health('kafka: SASL connected', broker);
   emit({ e: 'connected' });
-  await waitFor(async () => (await broker.health()).status !== 'up', { timeoutMs: 30_000, intervalMs: 100, description: 'the broker to go' });
+  await waitFor(async () => (await broker.health()).status !== 'up', {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    description: 'the broker to go',
+  });
   await health('kafka: SASL broker down', broker);
   // Settles during or after the outage; either way is fine here (the figures of scenario 1 count them).
   const during = broker.publish(topic, 'during').then(
@@ -160,7 +194,11 @@ if (config.broker === 'rabbitmq') {
     (error) => error,
   );
   emit({ e: 'outage-seen' });
-  await waitFor(async () => (await broker.health()).status === 'up', { timeoutMs: 90_000, intervalMs: 200, description: 'the broker to return' });
+  await waitFor(async () => (await broker.health()).status === 'up', {
+    timeoutMs: 90_000,
+    intervalMs: 200,
+    description: 'the broker to return',
+  });
   const duringError = await during;
   if (duringError !== null) reportError('kafka: publish during the outage', duringError);
   await broker.publish(topic, 'again');
@@ -185,9 +223,16 @@ if (config.broker === 'rabbitmq') {
     await expectFailure(`kafka: publish after the refused start (${mechanism})`, () => broker.publish(topic, 'x'));
   }
   const sasl = { mechanism: 'plain', username: 'alice', password };
-  await expectFailure('kafka: SASL + ssl against the plaintext listener', () => new Adapter({ ...options, sasl, ssl: true }).start());
-  await expectFailure('kafka: SASL against an unreachable broker', () => new Adapter({ ...options, sasl, bootstrapServers: '127.0.0.1:1' }).start());
-  await expectFailure('kafka: SASL with a bad mechanism', async () => new Adapter({ ...options, sasl: { ...sasl, mechanism: 'gssapi' } }));
+  await expectFailure('kafka: SASL + ssl against the plaintext listener', () =>
+    new Adapter({ ...options, sasl, ssl: true }).start(),
+  );
+  await expectFailure('kafka: SASL against an unreachable broker', () =>
+    new Adapter({ ...options, sasl, bootstrapServers: '127.0.0.1:1' }).start(),
+  );
+  await expectFailure(
+    'kafka: SASL with a bad mechanism',
+    async () => new Adapter({ ...options, sasl: { ...sasl, mechanism: 'gssapi' } }),
+  );
 
   printConfig('kafka: formatConfig (options)', { provider: 'kafka', kafka: { 'bootstrap-servers': bootstrapServers, sasl } });
   printConfig('kafka: formatConfig (environment)', undefined, {
@@ -199,7 +244,11 @@ if (config.broker === 'rabbitmq') {
   const created = await autoconfig.createBroker({
     cwd: process.cwd(),
     env: {},
-    config: { provider: 'kafka', 'log-level': 'debug', kafka: { 'bootstrap-servers': bootstrapServers, sasl, 'connection-timeout-ms': 2_000 } },
+    config: {
+      provider: 'kafka',
+      'log-level': 'debug',
+      kafka: { 'bootstrap-servers': bootstrapServers, sasl, 'connection-timeout-ms': 2_000 },
+    },
   });
   await expectFailure('autoconfig: createBroker + start with SASL', () => created.broker.start());
   await expectFailure('autoconfig: startMessaging with SASL', () =>
@@ -207,7 +256,11 @@ if (config.broker === 'rabbitmq') {
       cwd: process.cwd(),
       env: {},
       signals: false,
-      config: { provider: 'kafka', 'log-level': 'debug', kafka: { 'bootstrap-servers': bootstrapServers, sasl, 'connection-timeout-ms': 2_000 } },
+      config: {
+        provider: 'kafka',
+        'log-level': 'debug',
+        kafka: { 'bootstrap-servers': bootstrapServers, sasl, 'connection-timeout-ms': 2_000 },
+      },
     }),
   );
   await expectFailure('autoconfig: SASL section with a bad mechanism and the password', async () =>
@@ -221,7 +274,11 @@ if (config.broker === 'rabbitmq') {
     }),
   );
   await expectFailure('autoconfig: password as an unknown key value and an unknown env variable', async () =>
-    autoconfig.loadConfig({ cwd: process.cwd(), env: { MSGPORT_MESSAGING_KAFKA_SASL_PASSWROD: password }, overrides: { kafka: { pasword: password } } }),
+    autoconfig.loadConfig({
+      cwd: process.cwd(),
+      env: { MSGPORT_MESSAGING_KAFKA_SASL_PASSWROD: password },
+      overrides: { kafka: { pasword: password } },
+    }),
   );
 }
 

@@ -39,7 +39,12 @@ export class AppProcess {
   readonly #listeners = new Set<(event: AppEvent) => void>();
 
   /** `script`: one of the suite's applications, or `{ file }`: another one (the cluster suite's). */
-  constructor(script: AppScript | { readonly file: string }, name: string, config: Record<string, unknown>, env: Record<string, string> = {}) {
+  constructor(
+    script: AppScript | { readonly file: string },
+    name: string,
+    config: Record<string, unknown>,
+    env: Record<string, string> = {},
+  ) {
     this.name = name;
     const file = typeof script === 'string' ? join(APP_DIR, `${script}.mjs`) : script.file;
     this.child = spawn(process.execPath, [file], {
@@ -112,11 +117,13 @@ export class AppProcess {
       const event = this.find(kind);
       if (event !== undefined) return event;
       const crash = this.find('crash') ?? this.find('start-failed');
-      if (crash !== undefined) throw new Error(`${this.name} reported ${JSON.stringify(crash)} while we waited for "${kind}".\n${this.logTail()}`);
+      if (crash !== undefined)
+        throw new Error(`${this.name} reported ${JSON.stringify(crash)} while we waited for "${kind}".\n${this.logTail()}`);
       if (this.exit !== null) {
         throw new Error(`${this.name} exited (${JSON.stringify(this.exit)}) before reporting "${kind}".\n${this.logTail()}`);
       }
-      if (Date.now() >= deadline) throw new Error(`${this.name} did not report "${kind}" within ${timeoutMs} ms.\n${this.logTail()}`);
+      if (Date.now() >= deadline)
+        throw new Error(`${this.name} did not report "${kind}" within ${timeoutMs} ms.\n${this.logTail()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -152,7 +159,8 @@ export class AppProcess {
       const lines = first < 0 ? 80 : Math.max(80, this.stderrLines.length - first + 20);
       throw new Error(`${this.name} did not exit within ${timeoutMs} ms after it finished.\n${this.logTail(lines)}`);
     }
-    if (exit.code !== 0) throw new Error(`${this.name} exited with ${JSON.stringify(exit)} instead of code 0.\n${this.logTail(80)}`);
+    if (exit.code !== 0)
+      throw new Error(`${this.name} exited with ${JSON.stringify(exit)} instead of code 0.\n${this.logTail(80)}`);
     return exit;
   }
 

@@ -68,7 +68,8 @@ export async function runBrokerFault(kind: BrokerKind, fault: BrokerFault): Prom
     ).catch(() => undefined);
     const firstConfirmAfter = producer.events.find((event) => event.e === 'c' && event.at >= backAt)?.at ?? null;
     const firstHandleAfter = ledger.handlings.find((h) => h.at >= backAt)?.at ?? null;
-    const recoveredAt = firstConfirmAfter === null || firstHandleAfter === null ? null : Math.max(firstConfirmAfter, firstHandleAfter);
+    const recoveredAt =
+      firstConfirmAfter === null || firstHandleAfter === null ? null : Math.max(firstConfirmAfter, firstHandleAfter);
 
     await producer.waitForEvent('done', 180_000);
     await until(() => ledger.lost().length === 0, {
@@ -103,7 +104,9 @@ export async function runBrokerFault(kind: BrokerKind, fault: BrokerFault): Prom
     expect(s.crashes()).toEqual([]);
     expect(ledger.confirmed.size + ledger.rejected.size).toBe(SENT); // every publish settled
     // Rejections during an outage are retriable MessagingErrors.
-    expect([...ledger.rejected.values()].filter((event) => event['messaging'] !== true || event['retriable'] !== true)).toEqual([]);
+    expect([...ledger.rejected.values()].filter((event) => event['messaging'] !== true || event['retriable'] !== true)).toEqual(
+      [],
+    );
     expect(lost).toEqual([]);
     expect(recoveredAt).not.toBeNull();
     expect(cExit).toMatchObject({ code: 0, signal: null });

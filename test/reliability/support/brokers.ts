@@ -18,7 +18,8 @@ const { Kafka, logLevel } = kafkajs;
  * broker checks every partition; a broker that served the whole test suite has over a thousand).
  * They do not change what clients see.
  */
-const KAFKA_RESTART_PROPS = 'broker.session.timeout.ms=4000 broker.heartbeat.interval.ms=1000 num.recovery.threads.per.data.dir=4';
+const KAFKA_RESTART_PROPS =
+  'broker.session.timeout.ms=4000 broker.heartbeat.interval.ms=1000 num.recovery.threads.per.data.dir=4';
 
 /** A name no other run uses (topics, groups, exchanges, users). */
 export function unique(prefix: string): string {
@@ -57,7 +58,12 @@ export async function ensureKafkaRunning(): Promise<void> {
 }
 
 function kafkaAdminClient() {
-  return new Kafka({ brokers: KAFKA_BROKERS.split(','), clientId: 'msgport-reliability-admin', logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+  return new Kafka({
+    brokers: KAFKA_BROKERS.split(','),
+    clientId: 'msgport-reliability-admin',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 3 },
+  });
 }
 
 /** Fails loudly (never skips) when Kafka cannot be reached. */
@@ -136,7 +142,11 @@ export async function stopRabbit(): Promise<void> {
 /** Starts the RabbitMQ application and resolves once it accepts connections. */
 export async function startRabbit(): Promise<void> {
   await rabbitmqctl('start_app');
-  await until(() => rabbitReachable(), { timeoutMs: 60_000, intervalMs: 200, what: () => 'RabbitMQ to accept connections again' });
+  await until(() => rabbitReachable(), {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: () => 'RabbitMQ to accept connections again',
+  });
 }
 
 /** Brings RabbitMQ back if a test left it down (always called in finally / afterAll). */

@@ -17,7 +17,9 @@ export default async function globalSetup() {
     execFileSync(process.execPath, [tsc, '-b', ...projects], { cwd: root, stdio: 'pipe', timeout: 300_000 });
   } catch (error) {
     const output = `${error.stdout ?? ''}${error.stderr ?? ''}`;
-    throw new Error(`The reliability suite runs on the built packages, and tsc -b ${projects.join(' ')} failed:\n${output}`, { cause: error });
+    throw new Error(`The reliability suite runs on the built packages, and tsc -b ${projects.join(' ')} failed:\n${output}`, {
+      cause: error,
+    });
   }
   mkdirSync(results, { recursive: true });
   rmSync(join(results, 'latest.jsonl'), { force: true });

@@ -11,7 +11,10 @@ const run = promisify(execFile);
 
 async function restoreBrokers() {
   const kafkaSh = join(root, 'scripts', 'kafka.sh');
-  const kafkaUp = await run('bash', [kafkaSh, 'status']).then(() => true, () => false);
+  const kafkaUp = await run('bash', [kafkaSh, 'status']).then(
+    () => true,
+    () => false,
+  );
   if (!kafkaUp && globalThis.__RELIABILITY_KAFKA_WAS_UP__ === true && !process.env.MSGPORT_KAFKA_BROKERS) {
     console.error('reliability teardown: Kafka is down; restarting it with its data (KAFKA_KEEP_DATA=1)');
     await run('bash', [kafkaSh, 'start'], { env: { ...process.env, KAFKA_KEEP_DATA: '1' }, timeout: 180_000 }).catch((error) =>
@@ -26,7 +29,17 @@ async function restoreBrokers() {
   }
 }
 
-const COLUMNS = ['Scenario', 'Sent', 'Confirmed', 'Received', 'Lost', 'Duplicates', 'Time to recover (ms)', 'Duration (ms)', 'Notes'];
+const COLUMNS = [
+  'Scenario',
+  'Sent',
+  'Confirmed',
+  'Received',
+  'Lost',
+  'Duplicates',
+  'Time to recover (ms)',
+  'Duration (ms)',
+  'Notes',
+];
 
 function cell(value) {
   if (value === null || value === undefined) return '–';
@@ -37,7 +50,17 @@ function table(rows) {
   const lines = [`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`];
   for (const row of rows) {
     lines.push(
-      `| ${[row.scenario, row.sent, row.confirmed, row.received, row.lost, row.duplicates, row.recoverMs, row.durationMs, row.notes]
+      `| ${[
+        row.scenario,
+        row.sent,
+        row.confirmed,
+        row.received,
+        row.lost,
+        row.duplicates,
+        row.recoverMs,
+        row.durationMs,
+        row.notes,
+      ]
         .map(cell)
         .join(' | ')} |`,
     );

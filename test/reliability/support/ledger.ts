@@ -63,7 +63,10 @@ export class Ledger {
 
   /** Longest pause between two consecutive handlings (from the first to the last). */
   maxGapMs(from = 0): number {
-    const times = this.handlings.map((handling) => handling.at).filter((at) => at >= from).sort((a, b) => a - b);
+    const times = this.handlings
+      .map((handling) => handling.at)
+      .filter((at) => at >= from)
+      .sort((a, b) => a - b);
     let gap = 0;
     for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
     return gap;

@@ -23,7 +23,11 @@ export const SHUTDOWN_TIMEOUT_MS = 10_000;
  * rebalances short on a single local broker (6 s is the broker's smallest session timeout). The
  * topic is new, so the group starts at its beginning.
  */
-export function adapterOptions(kind: BrokerKind, exchangeName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function adapterOptions(
+  kind: BrokerKind,
+  exchangeName: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const common = { shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS };
   if (kind === 'kafka') {
     return {
@@ -85,7 +89,11 @@ export class Scenario {
   }
 
   /** Starts a producer instance; it publishes as soon as it is connected. */
-  producer(name: string, config: { count: number; concurrency: number; ratePerSec?: number; keys?: number }, options: Record<string, unknown> = {}): AppProcess {
+  producer(
+    name: string,
+    config: { count: number; concurrency: number; ratePerSec?: number; keys?: number },
+    options: Record<string, unknown> = {},
+  ): AppProcess {
     const app = new AppProcess('producer', name, {
       broker: this.kind,
       options: adapterOptions(this.kind, this.exchange, options),
@@ -99,7 +107,9 @@ export class Scenario {
 
   /** Crash reports of every instance (must be none). */
   crashes(): string[] {
-    return this.apps.flatMap((app) => app.events.filter((event) => event.e === 'crash').map((event) => `${app.name}: ${JSON.stringify(event)}`));
+    return this.apps.flatMap((app) =>
+      app.events.filter((event) => event.e === 'crash').map((event) => `${app.name}: ${JSON.stringify(event)}`),
+    );
   }
 
   /** The log tails of every instance, for a failure message. */

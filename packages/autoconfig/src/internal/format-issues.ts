@@ -30,7 +30,11 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
       for (const key of issue.keys) {
         const hint = suggest(key, known);
         lines.push(
-          line([...path, key], origins, `unknown key${hint === undefined ? '' : `, did you mean "${hint}"?`} Expected one of: ${known.join(', ')}`),
+          line(
+            [...path, key],
+            origins,
+            `unknown key${hint === undefined ? '' : `, did you mean "${hint}"?`} Expected one of: ${known.join(', ')}`,
+          ),
         );
       }
       continue;
@@ -61,7 +65,8 @@ function describeIssue(issue: z.core.$ZodIssue, path: readonly (string | number)
       return `expected one of ${choices.join(', ')}, got ${got}${hint === undefined ? '' : `; did you mean "${hint}"?`}`;
     }
     case 'too_small':
-      if (issue.origin === 'string') return Number(issue.minimum) <= 1 ? 'expected a non-empty string' : `expected at least ${issue.minimum} characters`;
+      if (issue.origin === 'string')
+        return Number(issue.minimum) <= 1 ? 'expected a non-empty string' : `expected at least ${issue.minimum} characters`;
       return `expected a number ${issue.inclusive === false ? '>' : '>='} ${issue.minimum}, got ${numberText(value)}`;
     case 'too_big':
       if (issue.origin === 'string') return `expected at most ${issue.maximum} characters`;

@@ -32,7 +32,11 @@ export interface ConfigFileContent {
  * @throws {ConfigurationError} code `CONFIG_FILE_NOT_FOUND` when an explicitly named file is missing,
  *   `INVALID_CONFIG` when both msgport.yaml and msgport.yml exist.
  */
-export function locateConfigFile(explicit: string | undefined, env: Readonly<Record<string, string | undefined>>, cwd: string): LocatedFile | null {
+export function locateConfigFile(
+  explicit: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): LocatedFile | null {
   const named =
     explicit !== undefined
       ? { path: explicit, reason: 'passed in code' }
@@ -72,7 +76,10 @@ export function readConfigFile(path: string): ConfigFileContent {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigurationError(`Cannot read config file ${path}: ${(error as Error).message}`, { cause: error, issues: [`${path}: unreadable`] });
+    throw new ConfigurationError(`Cannot read config file ${path}: ${(error as Error).message}`, {
+      cause: error,
+      issues: [`${path}: unreadable`],
+    });
   }
   let documents: unknown[];
   try {
@@ -83,11 +90,17 @@ export function readConfigFile(path: string): ConfigFileContent {
       // hold a password. For the same reason the original error is not attached as `cause`.
       const where = error.mark === undefined ? '' : `:${error.mark.line + 1}:${error.mark.column + 1}`;
       const at = error.mark === undefined ? '' : ` at line ${error.mark.line + 1}, column ${error.mark.column + 1}`;
-      throw new ConfigurationError(`Cannot parse ${path}: YAML syntax error${at}: ${error.reason}. Fix the file and start again.`, {
-        issues: [`${path}${where}: ${error.reason}`],
-      });
+      throw new ConfigurationError(
+        `Cannot parse ${path}: YAML syntax error${at}: ${error.reason}. Fix the file and start again.`,
+        {
+          issues: [`${path}${where}: ${error.reason}`],
+        },
+      );
     }
-    throw new ConfigurationError(`Cannot parse ${path}: ${(error as Error).message}`, { cause: error, issues: [`${path}: unreadable YAML`] });
+    throw new ConfigurationError(`Cannot parse ${path}: ${(error as Error).message}`, {
+      cause: error,
+      issues: [`${path}: unreadable YAML`],
+    });
   }
   if (documents.length > 1) {
     return { format: 'msgport', section: {}, issues: [`${path}: expected one YAML document, found ${documents.length}`] };
@@ -101,7 +114,9 @@ function envelope(path: string, document: unknown): ConfigFileContent {
     return {
       format: formatByName(path),
       section: {},
-      issues: [`${path}: expected a mapping with a "msgport:" section at the top, got ${document === null ? 'nothing' : Array.isArray(document) ? 'a list' : `a ${typeof document}`}`],
+      issues: [
+        `${path}: expected a mapping with a "msgport:" section at the top, got ${document === null ? 'nothing' : Array.isArray(document) ? 'a list' : `a ${typeof document}`}`,
+      ],
     };
   }
   const format = 'msgport' in document ? 'msgport' : 'pyfly' in document ? 'pyfly' : formatByName(path);
@@ -131,7 +146,9 @@ function envelope(path: string, document: unknown): ConfigFileContent {
   if (format === 'msgport') {
     for (const key of Object.keys(root)) {
       if (key === 'messaging') continue;
-      const hint = sectionKeys.includes(key) ? `, did you mean "msgport.messaging.${key}"? Put it under messaging:` : suggestion(key, ['messaging']);
+      const hint = sectionKeys.includes(key)
+        ? `, did you mean "msgport.messaging.${key}"? Put it under messaging:`
+        : suggestion(key, ['messaging']);
       issues.push(`msgport.${key}: unknown key${hint}. Expected one of: messaging ${label}`);
     }
   }

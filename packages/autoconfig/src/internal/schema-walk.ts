@@ -60,4 +60,3 @@ export function schemaAt(path: readonly PropertyKey[]): z.ZodType | null {
 export function envName(path: readonly string[]): string {
   return ENV_PREFIX + path.map((segment) => segment.toUpperCase().replace(/-/g, '_')).join('_');
 }
-

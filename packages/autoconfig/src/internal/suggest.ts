@@ -28,7 +28,9 @@ export function suggest(input: string, candidates: Iterable<string>): string | u
     // A misspelt abbreviation: `rabit` is one edit away from the start of `rabbitmq`.
     const near = list.filter((candidate) => {
       const normalized = normalize(candidate);
-      return [wanted.length - 1, wanted.length, wanted.length + 1].some((length) => editDistance(wanted, normalized.slice(0, length)) <= 1);
+      return [wanted.length - 1, wanted.length, wanted.length + 1].some(
+        (length) => editDistance(wanted, normalized.slice(0, length)) <= 1,
+      );
     });
     if (near.length === 1) return near[0];
   }
@@ -39,7 +41,9 @@ export function suggest(input: string, candidates: Iterable<string>): string | u
 function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
   const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: rows }, (_, i) =>
+    Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;

@@ -41,9 +41,12 @@ export function settleWithin<T>(promise: PromiseLike<T>, ms: number, options: Se
     const onAbort = (): void => {
       if (finish()) reject(abortReason(signal));
     };
-    const timer = setTimeout(() => {
-      if (finish()) reject(timeoutError === undefined ? new TimeoutExpiredError(ms) : timeoutError());
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        if (finish()) reject(timeoutError === undefined ? new TimeoutExpiredError(ms) : timeoutError());
+      },
+      Math.max(0, ms),
+    );
     if (signal?.aborted === true) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     promise.then(

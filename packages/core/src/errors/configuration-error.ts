@@ -15,7 +15,10 @@ export class ConfigurationError extends MessagingError {
 
   constructor(
     message: string,
-    options: MessagingErrorOptions & { readonly code?: ErrorCodeOf<'ConfigurationError'>; readonly issues?: readonly string[] } = {},
+    options: MessagingErrorOptions & {
+      readonly code?: ErrorCodeOf<'ConfigurationError'>;
+      readonly issues?: readonly string[];
+    } = {},
   ) {
     super(message, options.code ?? 'INVALID_CONFIG', { ...options, retriable: false });
     this.name = 'ConfigurationError';

@@ -6,7 +6,11 @@
  */
 export const MESSAGING_ERROR_CODES = Object.freeze({
   MESSAGING_ERROR: { error: 'MessagingError', retriable: false, doc: 'a MessagingError created without a more specific code' },
-  WAIT_TIMEOUT: { error: 'MessagingError', retriable: true, doc: '`waitFor()` (or a wait helper of the memory broker or the testkit) passed its deadline' },
+  WAIT_TIMEOUT: {
+    error: 'MessagingError',
+    retriable: true,
+    doc: '`waitFor()` (or a wait helper of the memory broker or the testkit) passed its deadline',
+  },
   CONSUMER_CLOSED: {
     error: 'MessagingError',
     retriable: true,
@@ -19,24 +23,52 @@ export const MESSAGING_ERROR_CODES = Object.freeze({
   },
   INVALID_ARGUMENT: { error: 'InvalidArgumentError', retriable: false, doc: 'an argument or option is invalid: fix the call' },
   BROKER_NOT_RUNNING: { error: 'BrokerStateError', retriable: false, doc: '`publish()` before `start()` or after `stop()`' },
-  PUBLISH_FAILED: { error: 'PublishError', retriable: true, doc: 'the broker did not confirm the message; it may or may not be stored' },
-  PUBLISH_TIMEOUT: { error: 'PublishError', retriable: true, doc: 'no confirmation within the publish timeout; the message may or may not be stored' },
-  MESSAGE_TOO_LARGE: { error: 'PublishError', retriable: false, doc: 'the broker (or the adapter, for its limit) refused the size of the message' },
+  PUBLISH_FAILED: {
+    error: 'PublishError',
+    retriable: true,
+    doc: 'the broker did not confirm the message; it may or may not be stored',
+  },
+  PUBLISH_TIMEOUT: {
+    error: 'PublishError',
+    retriable: true,
+    doc: 'no confirmation within the publish timeout; the message may or may not be stored',
+  },
+  MESSAGE_TOO_LARGE: {
+    error: 'PublishError',
+    retriable: false,
+    doc: 'the broker (or the adapter, for its limit) refused the size of the message',
+  },
   DEAD_LETTER_FAILED: {
     error: 'PublishError',
     retriable: false,
     doc: 'neither a dead letter nor its fallback could be published, on an adapter whose transport dead-letters rejected messages itself',
   },
-  ABORTED: { error: 'MessagingError', retriable: false, doc: 'publish aborted by its AbortSignal (`cause`: the signal\'s reason); a publish already confirmed is not undone' },
-  SHUTDOWN_TIMEOUT: { error: 'MessagingError', retriable: true, doc: 'the reason of a handler\'s `context.signal` when `stop()` ran out of time' },
-  NON_RETRIABLE: { error: 'NonRetriableError', retriable: false, doc: 'thrown by a handler: the message is dead-lettered after this attempt' },
+  ABORTED: {
+    error: 'MessagingError',
+    retriable: false,
+    doc: "publish aborted by its AbortSignal (`cause`: the signal's reason); a publish already confirmed is not undone",
+  },
+  SHUTDOWN_TIMEOUT: {
+    error: 'MessagingError',
+    retriable: true,
+    doc: "the reason of a handler's `context.signal` when `stop()` ran out of time",
+  },
+  NON_RETRIABLE: {
+    error: 'NonRetriableError',
+    retriable: false,
+    doc: 'thrown by a handler: the message is dead-lettered after this attempt',
+  },
   INVALID_MESSAGE: {
     error: 'InvalidMessageError',
     retriable: false,
     doc: 'a received message of a typed topic cannot be decoded or is invalid (`issues`): dead-lettered after one attempt, never handed to the handler',
   },
   CONNECTION_FAILED: { error: 'ConnectionError', retriable: true, doc: 'the broker cannot be reached' },
-  AUTHENTICATION_FAILED: { error: 'ConnectionError', retriable: false, doc: 'the broker refused the credentials (or access to the virtual host)' },
+  AUTHENTICATION_FAILED: {
+    error: 'ConnectionError',
+    retriable: false,
+    doc: 'the broker refused the credentials (or access to the virtual host)',
+  },
   TLS_FAILED: {
     error: 'ConnectionError',
     retriable: false,
@@ -47,10 +79,26 @@ export const MESSAGING_ERROR_CODES = Object.freeze({
     retriable: 'either',
     doc: 'the broker refused the subscription (retriable unless the message says what must change first)',
   },
-  INVALID_CONFIG: { error: 'ConfigurationError', retriable: false, doc: 'the configuration is invalid (`issues` lists every problem)' },
-  CONFIG_FILE_NOT_FOUND: { error: 'ConfigurationError', retriable: false, doc: 'the configuration file named in code or by `MSGPORT_CONFIG` does not exist' },
-  PROVIDER_NOT_INSTALLED: { error: 'ConfigurationError', retriable: false, doc: 'the configured adapter is not installed; the message has the install command' },
-  PROVIDER_LOAD_FAILED: { error: 'ConfigurationError', retriable: false, doc: 'an installed adapter failed to load or does not export its class' },
+  INVALID_CONFIG: {
+    error: 'ConfigurationError',
+    retriable: false,
+    doc: 'the configuration is invalid (`issues` lists every problem)',
+  },
+  CONFIG_FILE_NOT_FOUND: {
+    error: 'ConfigurationError',
+    retriable: false,
+    doc: 'the configuration file named in code or by `MSGPORT_CONFIG` does not exist',
+  },
+  PROVIDER_NOT_INSTALLED: {
+    error: 'ConfigurationError',
+    retriable: false,
+    doc: 'the configured adapter is not installed; the message has the install command',
+  },
+  PROVIDER_LOAD_FAILED: {
+    error: 'ConfigurationError',
+    retriable: false,
+    doc: 'an installed adapter failed to load or does not export its class',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>);
 
 /** What {@link MESSAGING_ERROR_CODES} says of one code. */

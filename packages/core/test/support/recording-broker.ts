@@ -61,7 +61,8 @@ export class RecordingBroker implements MessageBrokerPort {
   /** Calls every active handler subscribed to `topic` with a message of `value`. */
   async deliver(topic: string, value: string): Promise<void> {
     for (const record of this.subscriptions) {
-      if (record.active && record.topic === topic) await record.handler(createMessage({ topic, value }), { signal: new AbortController().signal });
+      if (record.active && record.topic === topic)
+        await record.handler(createMessage({ topic, value }), { signal: new AbortController().signal });
     }
   }
 }

@@ -1,4 +1,11 @@
-import { ConnectionError, describeFailure, isMessagingError, PublishError, SubscribeError, type MessagingError } from '@msgport/core';
+import {
+  ConnectionError,
+  describeFailure,
+  isMessagingError,
+  PublishError,
+  SubscribeError,
+  type MessagingError,
+} from '@msgport/core';
 import { errorChain as causeChain, oneLine, readField, tlsFailureReason, type Redact } from '@msgport/core/adapter';
 
 /** The fields of one error of a chain that the checks below read, copied off the error. */
@@ -24,7 +31,6 @@ export function errorChain(error: unknown): ErrorLike[] {
     return like;
   });
 }
-
 
 /** True when kafkajs (or the broker) rejected a record or batch for its size. */
 export function isMessageTooLarge(error: unknown): boolean {
@@ -96,9 +102,7 @@ function isTimeout(error: unknown): boolean {
  */
 export function describeError(error: unknown, redact: Redact): string {
   const chain = errorChain(error);
-  const messages = chain
-    .map((e) => (typeof e.message === 'string' ? e.message : ''))
-    .filter((message) => message.length > 0);
+  const messages = chain.map((e) => (typeof e.message === 'string' ? e.message : '')).filter((message) => message.length > 0);
   const innermost = messages[messages.length - 1] ?? describeFailure(error).message;
   // One line: error messages end up in logs and health details.
   return oneLine(redact(innermost));
@@ -111,7 +115,7 @@ export function toPublishError(error: unknown, topic: string, redact: Redact): M
   if (isMessageTooLarge(error)) {
     return new PublishError(
       `Cannot publish to "${topic}": the broker rejected the message as too large (${detail}). ` +
-        'Send smaller messages or raise the topic\'s max.message.bytes.',
+        "Send smaller messages or raise the topic's max.message.bytes.",
       { code: 'MESSAGE_TOO_LARGE', retriable: false, cause: error },
     );
   }
@@ -121,10 +125,9 @@ export function toPublishError(error: unknown, topic: string, redact: Redact): M
       { code: 'PUBLISH_TIMEOUT', retriable: true, cause: error },
     );
   }
-  return new PublishError(
-    `Cannot publish to "${topic}": the Kafka broker did not accept the message (${detail}).`,
-    { cause: error },
-  );
+  return new PublishError(`Cannot publish to "${topic}": the Kafka broker did not accept the message (${detail}).`, {
+    cause: error,
+  });
 }
 
 /** Wraps a failure to create a topic or join a group. */

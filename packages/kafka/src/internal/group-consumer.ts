@@ -92,9 +92,13 @@ const AUTO_COMMIT_INTERVAL_MS = 5_000;
 /** Where a message goes whose topic this member no longer consumes: back to the broker. */
 const noRoute: Deliver = (message) =>
   Promise.reject(
-    new MessagingError(`No subscription consumes "${message.topic}" here any more; it will be delivered again.`, CONSUMER_CLOSED, {
-      retriable: true,
-    }),
+    new MessagingError(
+      `No subscription consumes "${message.topic}" here any more; it will be delivered again.`,
+      CONSUMER_CLOSED,
+      {
+        retriable: true,
+      },
+    ),
   );
 
 /**
@@ -242,7 +246,8 @@ export class GroupConsumer {
    *   {@link remove}).
    */
   add(topic: string, deliver: Deliver): Promise<void> {
-    if (this.#closing !== null) return Promise.reject(new SubscribeError(`Cannot subscribe to "${topic}": the consumer is closed.`));
+    if (this.#closing !== null)
+      return Promise.reject(new SubscribeError(`Cannot subscribe to "${topic}": the consumer is closed.`));
     this.#routes.set(topic, deliver);
     return this.#requestSync();
   }
@@ -309,7 +314,9 @@ export class GroupConsumer {
     const recreate = this.#topicMissing;
     this.#topicMissing = false;
     await Promise.all(topics.map((topic) => this.#options.ensureTopic(topic, recreate)));
-    const pins = this.#options.fromBeginning ? null : await this.#uncommittedEndOffsets(topics.filter((t) => !this.#settledTopics.has(t)));
+    const pins = this.#options.fromBeginning
+      ? null
+      : await this.#uncommittedEndOffsets(topics.filter((t) => !this.#settledTopics.has(t)));
     if (this.#closing !== null) throw closed();
 
     await this.#closeSession();
@@ -330,7 +337,9 @@ export class GroupConsumer {
     }
     if (this.#closing !== null) throw closed();
     if (!session.joined) {
-      throw new SubscribeError(`Cannot subscribe to ${this.#describe()}: the consumer could not join the group (${this.#lastError ?? 'unknown error'}).`);
+      throw new SubscribeError(
+        `Cannot subscribe to ${this.#describe()}: the consumer could not join the group (${this.#lastError ?? 'unknown error'}).`,
+      );
     }
     for (const topic of topics) this.#settledTopics.add(topic);
     if (session.crashed) this.#scheduleRestart();
@@ -388,7 +397,10 @@ export class GroupConsumer {
     if (this.group !== null) {
       const committed = await fetchCommittedOffsets(admin, groupId, topics, requestTimeoutMs);
       for (const entry of committed) {
-        missing.set(entry.topic, new Set(entry.partitions.filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition)));
+        missing.set(
+          entry.topic,
+          new Set(entry.partitions.filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition)),
+        );
       }
     }
     const pins = new Map<string, Map<number, string>>();
@@ -398,7 +410,9 @@ export class GroupConsumer {
         if (uncommitted !== undefined && uncommitted.size === 0) return;
         const ends = await fetchEndOffsets(admin, topic, requestTimeoutMs);
         const offsets = new Map(
-          ends.filter(({ partition }) => uncommitted?.has(partition) ?? true).map(({ partition, high }) => [partition, high] as const),
+          ends
+            .filter(({ partition }) => uncommitted?.has(partition) ?? true)
+            .map(({ partition, high }) => [partition, high] as const),
         );
         if (offsets.size > 0) pins.set(topic, offsets);
       }),
@@ -498,7 +512,9 @@ export class GroupConsumer {
     // kafkajs may have reopened a connection while leaving the group (see SocketRegistry).
     const stragglers = session.sockets.close();
     if (stragglers > 0) {
-      this.#options.logger.debug(`Closed ${stragglers} connection(s) the Kafka consumer of group id "${this.groupId}" left open.`);
+      this.#options.logger.debug(
+        `Closed ${stragglers} connection(s) the Kafka consumer of group id "${this.groupId}" left open.`,
+      );
     }
   }
 
@@ -515,7 +531,9 @@ export class GroupConsumer {
     this.#keepAlive = null;
     if (this.group === null && this.#settledTopics.size > 0) {
       await this.#options.admin.deleteGroups([this.groupId]).catch((error: unknown) => {
-        this.#options.logger.debug(`Could not delete the throwaway group "${this.groupId}": ${describeError(error, this.#options.redact)}`);
+        this.#options.logger.debug(
+          `Could not delete the throwaway group "${this.groupId}": ${describeError(error, this.#options.redact)}`,
+        );
       });
     }
   }

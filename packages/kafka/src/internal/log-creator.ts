@@ -8,7 +8,18 @@ const KAFKAJS_ERROR = 1 as logLevel.ERROR;
 const KAFKAJS_WARN = 2 as logLevel.WARN;
 
 /** Log fields worth forwarding; stacks and payload dumps are dropped. */
-const FORWARDED_FIELDS = ['groupId', 'memberId', 'topic', 'partition', 'offset', 'error', 'retryCount', 'retryTime', 'broker', 'clientId'];
+const FORWARDED_FIELDS = [
+  'groupId',
+  'memberId',
+  'topic',
+  'partition',
+  'offset',
+  'error',
+  'retryCount',
+  'retryTime',
+  'broker',
+  'clientId',
+];
 
 /** Messages kafkajs logs for a choice the adapter made on purpose: dropped. */
 const EXPECTED = [
@@ -69,7 +80,8 @@ export function createLogCreator(logger: Logger, redact: Redact, now: () => numb
       seen.dropped++;
       return;
     }
-    const message = seen !== undefined && seen.dropped > 0 ? `${line} (and ${seen.dropped} more time(s) since the last report)` : line;
+    const message =
+      seen !== undefined && seen.dropped > 0 ? `${line} (and ${seen.dropped} more time(s) since the last report)` : line;
     if (recent.size >= MAX_TRACKED_LINES) recent.clear();
     recent.set(line, { at: time, dropped: 0 });
 

@@ -52,7 +52,13 @@ export function toKafkaRecord(message: Message): OutgoingRecord {
     headers ??= {};
     setOwn(headers, name, Buffer.from(message.headers[name]!, 'utf8'));
   }
-  return { key: message.key, value: message.value, headers: headers ?? NO_OUTGOING_HEADERS, chosenPartition: -1, acknowledged: false };
+  return {
+    key: message.key,
+    value: message.value,
+    headers: headers ?? NO_OUTGOING_HEADERS,
+    chosenPartition: -1,
+    acknowledged: false,
+  };
 }
 
 /**
@@ -62,7 +68,8 @@ export function toKafkaRecord(message: Message): OutgoingRecord {
  */
 export function estimateRecordSize(record: OutgoingRecord): number {
   const { key, value, headers } = record;
-  let body = RECORD_FIXED_BYTES + (key === null ? 1 : varintBytes(key.length) + key.length) + varintBytes(value.length) + value.length;
+  let body =
+    RECORD_FIXED_BYTES + (key === null ? 1 : varintBytes(key.length) + key.length) + varintBytes(value.length) + value.length;
   let count = 0;
   for (const name in headers) {
     if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;

@@ -51,7 +51,9 @@ export class UnansweredError extends Error {
   readonly lastError: unknown;
 
   constructor(reason: Unanswered, sent: boolean, lastError: unknown) {
-    super(reason === 'deadline' ? 'no acknowledgement before the deadline' : 'the publisher was closed before an acknowledgement');
+    super(
+      reason === 'deadline' ? 'no acknowledgement before the deadline' : 'the publisher was closed before an acknowledgement',
+    );
     this.name = 'UnansweredError';
     this.reason = reason;
     this.sent = sent;
@@ -269,7 +271,11 @@ export class PublishBatcher {
         return;
       }
       if (this.#closed || !this.#options.isRetriable(error)) {
-        for (const pending of live) this.#fail(pending, this.#closed && this.#options.isRetriable(error) ? new UnansweredError('closed', true, error) : error);
+        for (const pending of live)
+          this.#fail(
+            pending,
+            this.#closed && this.#options.isRetriable(error) ? new UnansweredError('closed', true, error) : error,
+          );
         if (!this.#options.isTooLarge(error)) this.#options.onAbandoned?.(error);
         if (this.#closed) this.#rejectWaiting(inFlight);
         return;

@@ -75,7 +75,12 @@ export async function fetchEndOffsets(admin: Admin, topic: string, timeoutMs: nu
 }
 
 /** Committed offsets of `groupId` on every partition of `topics`; see {@link retryTransient}. */
-export async function fetchCommittedOffsets(admin: Admin, groupId: string, topics: readonly string[], timeoutMs: number): ReturnType<Admin['fetchOffsets']> {
+export async function fetchCommittedOffsets(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+  timeoutMs: number,
+): ReturnType<Admin['fetchOffsets']> {
   return retryTransient(async () => {
     const entries = await admin.fetchOffsets({ groupId, topics: [...topics] });
     const empty = entries.find((entry) => entry.partitions.length === 0);

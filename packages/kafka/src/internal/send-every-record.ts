@@ -23,7 +23,11 @@ const MAX_ROUNDS = 10;
  * @param onLeftOut called with the number of records kafkajs resolved without sending, each time.
  * @throws what `send` throws; an `Error` when records are still left out after {@link MAX_ROUNDS}.
  */
-export async function sendEveryRecord(send: SendBatchAcks, batch: readonly TopicRecords[], onLeftOut: (count: number) => void): Promise<void> {
+export async function sendEveryRecord(
+  send: SendBatchAcks,
+  batch: readonly TopicRecords[],
+  onLeftOut: (count: number) => void,
+): Promise<void> {
   let pending = unacknowledged(batch);
   for (let round = 1; pending.length > 0; round++) {
     if (round > MAX_ROUNDS) {

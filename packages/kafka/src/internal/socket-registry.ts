@@ -26,7 +26,10 @@ export class SocketRegistry {
   /** The `socketFactory` to give kafkajs: the same sockets as kafkajs' default one. */
   readonly factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
     const socket = ssl
-      ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...(typeof ssl === 'object' ? ssl : {}) }, onConnect)
+      ? tls.connect(
+          { host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...(typeof ssl === 'object' ? ssl : {}) },
+          onConnect,
+        )
       : net.connect({ host, port }, onConnect);
     socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
     if (this.#closed) {

@@ -128,12 +128,22 @@ export async function earlierPartitionCount(probe: ProbeChannel, layout: GroupLa
  * Unbinds the group's partition queues from the exchanges of its earlier partition count (they
  * go away with their last queue: they are auto-delete), once the new layout is declared.
  */
-export async function unbindEarlierPartitions(probe: ProbeChannel, layout: GroupLayout, earlier: number, logger: Logger): Promise<void> {
+export async function unbindEarlierPartitions(
+  probe: ProbeChannel,
+  layout: GroupLayout,
+  earlier: number,
+  logger: Logger,
+): Promise<void> {
   const { partitionExchange, fallbackExchange } = partitionExchangeNames(layout.exchange, layout.topic, earlier);
   try {
     await probe.run(async (channel) => {
       for (let partition = 0; partition < earlier; partition++) {
-        await channel.unbindQueue(layout.partitionQueues[partition]!, partitionExchange, '', partitionBindingArguments(partition));
+        await channel.unbindQueue(
+          layout.partitionQueues[partition]!,
+          partitionExchange,
+          '',
+          partitionBindingArguments(partition),
+        );
       }
       await channel.unbindQueue(layout.partitionQueues[0]!, fallbackExchange, '');
     });
@@ -165,7 +175,9 @@ export async function migrateLegacyQueue(probe: ProbeChannel, layout: GroupLayou
   if (action === 'delete') {
     try {
       await probe.run((channel) => channel.deleteQueue(layout.legacyQueue, { ifEmpty: true, ifUnused: true }));
-      logger.info(`Removed the empty queue "${layout.legacyQueue}" of msgport's earlier layout (one queue per group); ${where} now consumes partition queues.`);
+      logger.info(
+        `Removed the empty queue "${layout.legacyQueue}" of msgport's earlier layout (one queue per group); ${where} now consumes partition queues.`,
+      );
       return;
     } catch (error) {
       // It received a message or a consumer meanwhile: handle it as such below.
@@ -230,7 +242,11 @@ async function inspectQueue(
 export async function tryOwnPartition(probe: ProbeChannel, layout: GroupLayout, partition: number): Promise<boolean> {
   try {
     await probe.run((channel) =>
-      channel.assertQueue(layout.ownerQueues[partition], { exclusive: true, durable: false, arguments: { 'x-queue-type': 'classic' } }),
+      channel.assertQueue(layout.ownerQueues[partition], {
+        exclusive: true,
+        durable: false,
+        arguments: { 'x-queue-type': 'classic' },
+      }),
     );
     return true;
   } catch (error) {
@@ -250,7 +266,12 @@ export async function disownPartition(probe: ProbeChannel, layout: GroupLayout, 
  * applies that after the close completed; the next owner must not start consuming before those
  * messages are back in their place.
  */
-export async function whenPartitionUnconsumed(probe: ProbeChannel, layout: GroupLayout, partition: number, deadline: number): Promise<boolean> {
+export async function whenPartitionUnconsumed(
+  probe: ProbeChannel,
+  layout: GroupLayout,
+  partition: number,
+  deadline: number,
+): Promise<boolean> {
   for (;;) {
     const { consumerCount } = await probe.run((channel) => channel.checkQueue(layout.partitionQueues[partition]!));
     if (consumerCount === 0) return true;

@@ -77,7 +77,15 @@ export async function openLink(
     () => new Error(`connection attempt timed out after ${remaining} ms`),
     closeQuietly,
   );
-  const link: Link = { connection, endpoint, closed: false, blocked: false, publisher: null, deadLetterQueues: new Set(), declaring: Promise.resolve() };
+  const link: Link = {
+    connection,
+    endpoint,
+    closed: false,
+    blocked: false,
+    publisher: null,
+    deadLetterQueues: new Set(),
+    declaring: Promise.resolve(),
+  };
   connection.on('error', (error: unknown) => events.failed(safeText(error, settings.secrets)));
   connection.on('close', (error?: unknown) => {
     link.closed = true;

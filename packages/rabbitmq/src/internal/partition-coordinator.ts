@@ -165,7 +165,9 @@ export class PartitionCoordinator {
     // All at once: each waits for what it already received to be handled, and those wait in one
     // queue of the instance, so one after the other would take several times as long.
     for (const partition of plan.release) this.#owned.delete(partition);
-    await Promise.all(plan.release.map((partition) => this.#release(partition, `${members} instance(s) share ${this.#partitions} partition(s)`)));
+    await Promise.all(
+      plan.release.map((partition) => this.#release(partition, `${members} instance(s) share ${this.#partitions} partition(s)`)),
+    );
     for (const partition of plan.candidates) {
       if (this.#state !== 'running' || this.#owned.size >= plan.target) return;
       if (!(await this.#driver.tryOwn(partition))) continue;

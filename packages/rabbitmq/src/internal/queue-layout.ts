@@ -66,7 +66,11 @@ export function partitionQueueName(topic: string, group: string, partition: numb
  * and its alternate exchange, `….fallback`.
  * @throws {InvalidArgumentError} when a name is longer than RabbitMQ allows (255 bytes).
  */
-export function partitionExchangeNames(exchange: string, topic: string, partitions: number): { partitionExchange: string; fallbackExchange: string } {
+export function partitionExchangeNames(
+  exchange: string,
+  topic: string,
+  partitions: number,
+): { partitionExchange: string; fallbackExchange: string } {
   const partitionExchange = checkedName(`${exchange}.${topic}.partitions.${partitions}`, topic);
   return { partitionExchange, fallbackExchange: checkedName(`${partitionExchange}.fallback`, topic) };
 }

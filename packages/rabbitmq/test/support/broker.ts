@@ -40,7 +40,9 @@ export async function requireBroker(): Promise<void> {
 
 /** Runs a `rabbitmqctl list_…` command and returns its rows, split on tabs, without the header row. */
 export async function rabbitmqctl(command: `list_${string}`, ...columns: string[]): Promise<string[][]> {
-  const { stdout } = await run('rabbitmqctl', [...CTL_NODE, '-q', '--no-table-headers', command, ...columns], { timeout: 60_000 });
+  const { stdout } = await run('rabbitmqctl', [...CTL_NODE, '-q', '--no-table-headers', command, ...columns], {
+    timeout: 60_000,
+  });
   return stdout
     .split('\n')
     .filter((line) => line.length > 0)

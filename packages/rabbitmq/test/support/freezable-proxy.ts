@@ -5,7 +5,12 @@ import { RABBITMQ_URL } from './broker.js';
  * A TCP proxy to RabbitMQ that can go silent: `freeze()` stops forwarding in both directions
  * without closing anything, as a network that drops packets does (no FIN, no RST).
  */
-export async function freezableProxy(): Promise<{ url: string; freeze(): void; clientClosed(): boolean; close(): Promise<void> }> {
+export async function freezableProxy(): Promise<{
+  url: string;
+  freeze(): void;
+  clientClosed(): boolean;
+  close(): Promise<void>;
+}> {
   const target = new URL(RABBITMQ_URL);
   let frozen = false;
   let clientsOpen = 0;

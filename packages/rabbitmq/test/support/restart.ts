@@ -29,10 +29,17 @@ export function restartHookFromEnv(shared: SharedBroker): () => Promise<void> {
         await rabbitmqApp('stop_app');
         await rabbitmqApp('start_app');
       }
-      await waitFor(() => requireBroker().then(() => true, () => false), {
-        timeoutMs: 60_000,
-        intervalMs: 200,
-        description: 'RabbitMQ to accept connections again after the restart',
-      });
+      await waitFor(
+        () =>
+          requireBroker().then(
+            () => true,
+            () => false,
+          ),
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          description: 'RabbitMQ to accept connections again after the restart',
+        },
+      );
     });
 }

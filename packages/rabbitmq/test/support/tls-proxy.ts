@@ -25,12 +25,32 @@ export async function selfSignedCertificate(): Promise<TestCertificate> {
     try {
       await run(
         'openssl',
-        ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-          '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          cert,
+          '-days',
+          '2',
+          '-subj',
+          '/CN=localhost',
+          '-addext',
+          'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        ],
         { timeout: 30_000 },
       );
     } catch (error) {
-      throw new Error(`The TLS tests need the openssl command on the PATH to make a test certificate: ${(error as Error).message}`, { cause: error });
+      throw new Error(
+        `The TLS tests need the openssl command on the PATH to make a test certificate: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     return { cert: await readFile(cert), key: await readFile(key) };
   } finally {

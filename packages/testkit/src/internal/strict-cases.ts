@@ -85,7 +85,13 @@ export function describeStrictCases(context: StrictContext): void {
   };
 
   /** Publishes `values` to `topic` from `publishers` concurrent loops over `brokers`; returns the values whose publish resolved. */
-  const publishAll = async (brokers: readonly MessageBrokerPort[], topic: string, values: readonly string[], publishers: number, key?: (value: string) => string) => {
+  const publishAll = async (
+    brokers: readonly MessageBrokerPort[],
+    topic: string,
+    values: readonly string[],
+    publishers: number,
+    key?: (value: string) => string,
+  ) => {
     const resolved: string[] = [];
     const rejected: unknown[] = [];
     let next = 0;
@@ -148,10 +154,12 @@ export function describeStrictCases(context: StrictContext): void {
         const group = uniqueName('g');
         const byInstance = Array.from({ length: count }, () => 0);
         const seen = new Map<string, number>();
-        const handlerOf = (i: number): MessageHandler => (message) => {
-          byInstance[i]!++;
-          seen.set(text(message), (seen.get(text(message)) ?? 0) + 1);
-        };
+        const handlerOf =
+          (i: number): MessageHandler =>
+          (message) => {
+            byInstance[i]!++;
+            seen.set(text(message), (seen.get(text(message)) ?? 0) + 1);
+          };
         const half = Math.ceil(count / 2);
         const early = await startInstances(half, topic, group, handlerOf);
         const values = Array.from({ length: messages }, (_, i) => `m${i}`);
@@ -199,7 +207,8 @@ export function describeStrictCases(context: StrictContext): void {
             const id = `${key}|${seq}`;
             if (handled.has(id)) return; // a redelivery may repeat (at-least-once)
             handled.add(id);
-            if (seq < (lastSeq.get(key) ?? -1)) violations.push(`${key}: ${seq} after ${lastSeq.get(key)} (instance ${instance})`);
+            if (seq < (lastSeq.get(key) ?? -1))
+              violations.push(`${key}: ${seq} after ${lastSeq.get(key)} (instance ${instance})`);
             else lastSeq.set(key, seq);
           };
         const instances = await startInstances(count, topic, group, handlerOf);
@@ -224,70 +233,72 @@ export function describeStrictCases(context: StrictContext): void {
       shared && caps.ordering,
     );
 
-    test(
-      `stop() while ${sizes.stopMidPublish.messages} publishes from ${sizes.stopMidPublish.publishers} publishers are in flight: each publish resolves and is delivered, or rejects`,
-      async () => {
-        const { messages, publishers } = sizes.stopMidPublish;
-        const topic = uniqueName('msgport-stop-publish');
-        const group = uniqueName('g');
-        const seen = new Set<string>();
-        const publisher = shared ? await newInstance() : await startedBroker();
-        const consumer = shared ? await newInstance() : publisher;
-        await consumer.subscribe(topic, (message) => void seen.add(text(message)), group);
-        await consumer.start();
-        await publisher.start();
+    test(`stop() while ${sizes.stopMidPublish.messages} publishes from ${sizes.stopMidPublish.publishers} publishers are in flight: each publish resolves and is delivered, or rejects`, async () => {
+      const { messages, publishers } = sizes.stopMidPublish;
+      const topic = uniqueName('msgport-stop-publish');
+      const group = uniqueName('g');
+      const seen = new Set<string>();
+      const publisher = shared ? await newInstance() : await startedBroker();
+      const consumer = shared ? await newInstance() : publisher;
+      await consumer.subscribe(topic, (message) => void seen.add(text(message)), group);
+      await consumer.start();
+      await publisher.start();
 
-        const values = Array.from({ length: messages }, (_, i) => `m${i}`);
-        let settled = 0;
-        let stopping: Promise<void> | undefined;
-        const resolved: string[] = [];
-        const rejected: unknown[] = [];
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: publishers }, async () => {
-            for (let i = next++; i < values.length; i = next++) {
-              try {
-                await publisher.publish(topic, values[i]!);
-                resolved.push(values[i]!);
-              } catch (error) {
-                rejected.push(error);
-              }
-              if (++settled === Math.floor(messages / 3)) stopping = publisher.stop();
+      const values = Array.from({ length: messages }, (_, i) => `m${i}`);
+      let settled = 0;
+      let stopping: Promise<void> | undefined;
+      const resolved: string[] = [];
+      const rejected: unknown[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: publishers }, async () => {
+          for (let i = next++; i < values.length; i = next++) {
+            try {
+              await publisher.publish(topic, values[i]!);
+              resolved.push(values[i]!);
+            } catch (error) {
+              rejected.push(error);
             }
-          }),
+            if (++settled === Math.floor(messages / 3)) stopping = publisher.stop();
+          }
+        }),
+      );
+      await stopping;
+      expect(rejected.length).toBeGreaterThan(0);
+      for (const error of rejected) expect(isMessagingError(error)).toBe(true);
+      if (shared) {
+        await until(
+          () => resolved.every((value) => seen.has(value)),
+          `the ${resolved.length} resolved publishes to be handled`,
+          longWait,
         );
-        await stopping;
-        expect(rejected.length).toBeGreaterThan(0);
-        for (const error of rejected) expect(isMessagingError(error)).toBe(true);
-        if (shared) {
-          await until(() => resolved.every((value) => seen.has(value)), `the ${resolved.length} resolved publishes to be handled`, longWait);
-        }
-        expect(resolved.filter((value) => !seen.has(value))).toEqual([]);
-      },
-    );
+      }
+      expect(resolved.filter((value) => !seen.has(value))).toEqual([]);
+    });
 
-    test(
-      `concurrent topics: ${sizes.topics.topics} topics × ${sizes.topics.perTopic} messages, subscribed and published at once, each handled exactly once`,
-      async () => {
-        const { topics: count, perTopic } = sizes.topics;
-        const broker = await startedBroker();
-        const group = uniqueName('g');
-        const topics = Array.from({ length: count }, () => uniqueName('msgport-many'));
-        const seen = new Map<string, number>();
-        // One group on every topic (shared consumers where the adapter shares them), subscribed at once.
-        await Promise.all(topics.map((topic) => broker.subscribe(topic, (message) => void seen.set(text(message), (seen.get(text(message)) ?? 0) + 1), group)));
-        await Promise.all(
-          topics.map(async (topic) => {
-            for (let i = 0; i < perTopic; i++) await broker.publish(topic, `${topic}:${i}`);
-          }),
-        );
-        const total = count * perTopic;
-        await until(() => seen.size >= total, `${total} messages over ${count} topics`, longWait);
-        await delay(settleMs);
-        expect([...seen.values()].filter((n) => n !== 1)).toEqual([]);
-        expect(seen.size).toBe(total);
-      },
-    );
+    test(`concurrent topics: ${sizes.topics.topics} topics × ${sizes.topics.perTopic} messages, subscribed and published at once, each handled exactly once`, async () => {
+      const { topics: count, perTopic } = sizes.topics;
+      const broker = await startedBroker();
+      const group = uniqueName('g');
+      const topics = Array.from({ length: count }, () => uniqueName('msgport-many'));
+      const seen = new Map<string, number>();
+      // One group on every topic (shared consumers where the adapter shares them), subscribed at once.
+      await Promise.all(
+        topics.map((topic) =>
+          broker.subscribe(topic, (message) => void seen.set(text(message), (seen.get(text(message)) ?? 0) + 1), group),
+        ),
+      );
+      await Promise.all(
+        topics.map(async (topic) => {
+          for (let i = 0; i < perTopic; i++) await broker.publish(topic, `${topic}:${i}`);
+        }),
+      );
+      const total = count * perTopic;
+      await until(() => seen.size >= total, `${total} messages over ${count} topics`, longWait);
+      await delay(settleMs);
+      expect([...seen.values()].filter((n) => n !== 1)).toEqual([]);
+      expect(seen.size).toBe(total);
+    });
 
     test(
       `concurrent stop of ${sizes.concurrentStop.instances} instances, then a fresh instance receives everything published after the stop`,
@@ -332,7 +343,12 @@ export function describeStrictCases(context: StrictContext): void {
         const retry = { maxAttempts: 2, initialDelayMs: 1_500, jitter: 0 };
         for (const name of ['a', 'b']) subscriptions.set(name, await broker.subscribe(topic, handlerOf(name), { group, retry }));
         const dead: Message[] = [];
-        if (caps.deadLetter) await broker.subscribe(context.deadLetterTopic(topic, group), (message) => void dead.push(message), uniqueName('dlt-reader'));
+        if (caps.deadLetter)
+          await broker.subscribe(
+            context.deadLetterTopic(topic, group),
+            (message) => void dead.push(message),
+            uniqueName('dlt-reader'),
+          );
 
         const publishing = broker.publish(topic, 'work', { key: 'k' });
         await until(() => failedBy, 'the first attempt to fail');
@@ -367,7 +383,11 @@ export function describeStrictCases(context: StrictContext): void {
         await first.start();
         const dead: Message[] = [];
         const reader = await newInstance();
-        await reader.subscribe(context.deadLetterTopic(topic, group), (message) => void dead.push(message), uniqueName('dlt-reader'));
+        await reader.subscribe(
+          context.deadLetterTopic(topic, group),
+          (message) => void dead.push(message),
+          uniqueName('dlt-reader'),
+        );
         await reader.start();
 
         await first.publish(topic, 'work', { key: 'k' });
@@ -467,7 +487,11 @@ export function describeStrictCases(context: StrictContext): void {
         }
         await Promise.all(window);
         expect(resolved.length).toBeGreaterThan(total / 2);
-        await until(() => resolved.every((value) => seen.has(value)), `the ${resolved.length} resolved publishes to arrive`, Math.max(longWait, 120_000));
+        await until(
+          () => resolved.every((value) => seen.has(value)),
+          `the ${resolved.length} resolved publishes to arrive`,
+          Math.max(longWait, 120_000),
+        );
       },
       context.restartBroker !== undefined,
     );

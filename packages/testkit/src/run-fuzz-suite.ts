@@ -63,7 +63,7 @@ export interface FuzzSuiteOptions {
   deadLetterTopic(topic: string, group: string | null): string;
   /** Builds brokers from generated options; without it that property is skipped. */
   readonly options?: FuzzOptionsTarget;
-  /** Strings that must never appear in an error message, a log line or `health()`. */
+  /** Strings that must never appear in an error message, a log line or `health()`. @default [] */
   readonly secrets?: readonly string[];
   /**
    * Generated cases per property. `MSGPORT_FUZZ_RUNS` (a number) overrides every property, for a

@@ -78,6 +78,7 @@ const TABLES: readonly TableSpec[] = [
 
 interface Row {
   readonly name: string;
+  readonly typeCell: string;
   readonly defaultCell: string;
   readonly line: number;
 }
@@ -94,7 +95,7 @@ function optionTable(readme: string, index: number): Row[] {
     const cells = lines[i]!.split(/(?<!\\)\|/).map((cell) => cell.trim());
     const name = /^`([A-Za-z0-9_.]+)`$/.exec(cells[1] ?? '')?.[1];
     if (name === undefined) throw new Error(`${readme}:${i + 1}: the first cell is not one \`option\`: ${lines[i]}`);
-    rows.push({ name, defaultCell: cells[3] ?? '', line: i + 1 });
+    rows.push({ name, typeCell: cells[2] ?? '', defaultCell: cells[3] ?? '', line: i + 1 });
   }
   return rows;
 }
@@ -139,6 +140,8 @@ const checker = program.getTypeChecker();
 interface OptionInfo {
   readonly required: boolean;
   readonly tsdocDefault: string | undefined;
+  /** The declared type, `undefined` removed, as the checker prints it. */
+  readonly type: string;
   /** Nested options (for `parent.child` rows); empty unless the option is a plain object type. */
   readonly nested: ReadonlyMap<string, OptionInfo>;
 }
@@ -172,6 +175,7 @@ function optionsOf(type: ts.Type, depth = 0): Map<string, OptionInfo> {
     options.set(property.name, {
       required: (property.flags & ts.SymbolFlags.Optional) === 0,
       tsdocDefault: tag?.text === undefined ? undefined : ts.displayPartsToString(tag.text).trim(),
+      type: propertyType === undefined ? '' : checker.typeToString(propertyType),
       nested: plainObject ? optionsOf(propertyType, depth + 1) : new Map(),
     });
   }
@@ -236,6 +240,17 @@ describe.each(TABLES)('$readme option table $index ($type)', (spec) => {
     const required = (name: string): boolean => spec.runtimeDefaults === undefined && lookup(name)!.required;
     const wrong = rows.filter((row) => isRequiredCell(row.defaultCell) !== required(row.name));
     expect(wrong.map((row) => `${spec.readme}:${row.line} ${row.name}: "${row.defaultCell}"`)).toEqual([]);
+  });
+
+  it('gives the type of the code where it names a primitive (number, boolean, string)', () => {
+    const wrong = rows.flatMap((row) => {
+      const stated = /^`(number|boolean|string)`$/.exec(row.typeCell)?.[1];
+      const actual = lookup(row.name)!.type;
+      return stated === undefined || stated === actual
+        ? []
+        : [`${spec.readme}:${row.line} ${row.name}: README ${stated}, code ${actual}`];
+    });
+    expect(wrong).toEqual([]);
   });
 
   it('states the defaults of the TSDoc and of the code', () => {

@@ -9,6 +9,7 @@ import { describeRetryCases } from './internal/retry-cases.js';
 import { describeRoundTripCases } from './internal/round-trip-cases.js';
 import { describeRoutingCases } from './internal/routing-cases.js';
 import { describeStrictCases, FULL_SIZES, SHORT_SIZES } from './internal/strict-cases.js';
+import { describeShutdownSignalCases } from './internal/shutdown-signal-cases.js';
 import type { SuiteContext } from './internal/suite-context.js';
 import { describeThrownValueCases } from './internal/thrown-value-cases.js';
 
@@ -55,23 +56,37 @@ export const DEFAULT_CAPABILITIES: Readonly<ConformanceCapabilities> = Object.fr
   sharedInstances: true,
 });
 
+/**
+ * Settings a case needs on the brokers it asks for, passed to `createBroker` and `createInstance`:
+ * apply them to the broker's options.
+ */
+export interface ConformanceBrokerOverrides {
+  /**
+   * The broker's `shutdownTimeoutMs`: the shutdown-signal case asks for a short one, so that
+   * `stop()` reaches it while a handler still runs.
+   */
+  readonly shutdownTimeoutMs?: number;
+}
+
 /** Options of {@link runConformanceSuite}. */
 export interface ConformanceSuiteOptions {
   /** Adapter name, used in `describe()`. */
   readonly name: string;
   /**
    * Returns a fresh broker that is NOT started, once per test. The suite starts it and always
-   * stops it (in `afterEach`), whatever the test's outcome.
+   * stops it (in `afterEach`), whatever the test's outcome. Apply `overrides` when given (spread
+   * them over the broker's options): a case that sets one relies on it.
    */
-  createBroker(): MessageBrokerPort | Promise<MessageBrokerPort>;
+  createBroker(overrides?: ConformanceBrokerOverrides): MessageBrokerPort | Promise<MessageBrokerPort>;
   /**
    * Returns a fresh broker that is NOT started, as one more instance of the same application (its
    * own connections to the same broker): the order-across-instances case runs several, all in one
    * group. Configure it so that instances of a group can share work, e.g. Kafka topics with
-   * several partitions (`numPartitions`). The suite starts and stops them.
+   * several partitions (`numPartitions`). The suite starts and stops them. Apply `overrides` as
+   * `createBroker` does.
    * @default createBroker
    */
-  createInstance?(): MessageBrokerPort | Promise<MessageBrokerPort>;
+  createInstance?(overrides?: ConformanceBrokerOverrides): MessageBrokerPort | Promise<MessageBrokerPort>;
   /**
    * Where the adapter dead-letters messages of `topic` failed in `group` (e.g. `<topic>.DLT`).
    * The suite reads dead letters by subscribing to that topic through the port with a group.
@@ -130,14 +145,16 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
     (enabled ? it : it.skip)(name, fn, testTimeoutMs);
   };
 
-  const newBroker = async (): Promise<MessageBrokerPort> => {
-    const broker = await options.createBroker();
+  const newBroker = async (overrides?: ConformanceBrokerOverrides): Promise<MessageBrokerPort> => {
+    const broker = await createWith(options.createBroker.bind(options), overrides);
     opened.push(broker);
     return broker;
   };
 
-  const newInstance = async (): Promise<MessageBrokerPort> => {
-    const broker = await (options.createInstance ?? options.createBroker).call(options);
+  const newInstance = async (overrides?: ConformanceBrokerOverrides): Promise<MessageBrokerPort> => {
+    const broker = await (options.createInstance === undefined
+      ? createWith(options.createBroker.bind(options), overrides)
+      : createWith(options.createInstance.bind(options), overrides));
     opened.push(broker);
     return broker;
   };
@@ -170,6 +187,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
     const context: SuiteContext = {
       caps,
       timeoutMs,
+      settleMs,
       newBroker,
       newInstance,
       startedBroker,
@@ -184,6 +202,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
     describeOrderingCases(context);
     describeRetryCases(context);
     describeLifecycleCases(context);
+    describeShutdownSignalCases(context);
     describeNestedPublish({ caps, startedBroker, until, test });
     describeStrictCases({
       caps,
@@ -249,6 +268,14 @@ function sizesFromEnv(): 'short' | 'full' {
   if (value === undefined || value === '' || value === 'short') return 'short';
   if (value === 'full') return 'full';
   throw new InvalidArgumentError(`MSGPORT_CONFORMANCE_SIZES must be 'short' or 'full', got "${value}".`);
+}
+
+/** Calls `create` with `overrides`, or with no argument when there are none (as before overrides existed). */
+function createWith(
+  create: (overrides?: ConformanceBrokerOverrides) => MessageBrokerPort | Promise<MessageBrokerPort>,
+  overrides: ConformanceBrokerOverrides | undefined,
+): MessageBrokerPort | Promise<MessageBrokerPort> {
+  return overrides === undefined ? create() : create(overrides);
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -4,6 +4,7 @@ import {
   describeFailure,
   MESSAGE_ID_HEADER,
   NAME_PATTERN,
+  waitFor,
   InvalidArgumentError,
   type Logger,
   type Message,
@@ -26,7 +27,6 @@ import {
   thenError,
   throwsOnThen,
   toBytes,
-  within,
 } from './internal/fuzz-checks.js';
 import { describeFuzzOptionsCases } from './internal/fuzz-options-cases.js';
 import { HOSTILE_VALUES } from './internal/hostile-values.js';
@@ -63,7 +63,7 @@ export interface FuzzSuiteOptions {
   deadLetterTopic(topic: string, group: string | null): string;
   /** Builds brokers from generated options; without it that property is skipped. */
   readonly options?: FuzzOptionsTarget;
-  /** Strings that must never appear in an error message, a log line or `health()`. */
+  /** Strings that must never appear in an error message, a log line or `health()`. @default [] */
   readonly secrets?: readonly string[];
   /**
    * Generated cases per property. `MSGPORT_FUZZ_RUNS` (a number) overrides every property, for a
@@ -267,7 +267,11 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
             expect((error as Error).message).toContain(`"${roundTripTopic}"`);
             return;
           }
-          const arrived = await within(() => received.get(id), timeoutMs, `the message of case ${id}`);
+          const arrived = await waitFor(() => received.get(id), {
+            timeoutMs,
+            intervalMs: 5,
+            description: `the message of case ${id}`,
+          });
           expect(arrived.topic).toBe(roundTripTopic);
           expectSameBytes(arrived.value, toBytes(value), 'value');
           if (key === null || arrived.key === null) expect(arrived.key).toBe(key);
@@ -315,11 +319,19 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
             broker.publish(thrownTopic, `next-${id}`, { key: 'fuzz', headers: { [CASE_HEADER]: `${id}-next` } }),
             timeoutMs,
           );
-          await within(() => handledThrown.get(`${id}-next`), timeoutMs, `the message behind case ${id} to be handled`);
+          await waitFor(() => handledThrown.get(`${id}-next`), {
+            timeoutMs,
+            intervalMs: 5,
+            description: `the message behind case ${id} to be handled`,
+          });
           if (mode === 'returns it' && !throwsOnThen(made)) {
-            await within(() => handledThrown.get(id), timeoutMs, `case ${id} to be handled`);
+            await waitFor(() => handledThrown.get(id), { timeoutMs, intervalMs: 5, description: `case ${id} to be handled` });
           } else {
-            const dead = await within(() => deadLetters.get(id), timeoutMs, `the dead letter of case ${id}`);
+            const dead = await waitFor(() => deadLetters.get(id), {
+              timeoutMs,
+              intervalMs: 5,
+              description: `the dead letter of case ${id}`,
+            });
             const expected = mode === 'returns it' ? describeFailure(thenError(made)) : describeFailure(made);
             expect(dead.headers[DeadLetterHeaders.errorType]).toBe(expected.type);
             expect(dead.headers[DeadLetterHeaders.errorMessage]).toBe(expected.message);

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 // From node:timers, not the global: a test that fakes timers must not stop the broker's follow-ups.
 import { setImmediate } from 'node:timers';
 import type { HandlerContext, Message, MessageHandler } from '@msgport/core';
-import type { Deliver } from '@msgport/core/adapter';
+import { isPromiseLike, type Deliver } from '@msgport/core/adapter';
 
 // Whether code runs inside a delivery of an in-memory broker (issue 18): a publish made there must
 // not wait for a message queued behind a busy consumer, because the delivery keeping that consumer
@@ -184,13 +184,4 @@ function releaseStorage(): void {
     storage.disable();
     storageOn = false;
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<void> {
-  return (
-    value !== undefined &&
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

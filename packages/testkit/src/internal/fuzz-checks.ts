@@ -86,17 +86,6 @@ export async function expectResolved(promise: Promise<unknown>, ms: number): Pro
   if (error !== undefined) throw new Error(`publish() rejected: ${describeFailure(error).message}`);
 }
 
-/** Polls `probe` until it returns something, with a deadline. */
-export async function within<T>(probe: () => T | undefined, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) throw new Error(`Waited ${ms} ms for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 export function expectMessagingError(error: unknown, secrets: readonly string[]): void {
   if (!isMessagingError(error))
     throw new Error(`Expected a MessagingError, got ${describeFailure(error).type}: ${describeFailure(error).message}`);

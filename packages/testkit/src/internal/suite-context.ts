@@ -1,16 +1,18 @@
 import type { MessageBrokerPort, MessageHandler } from '@msgport/core';
 import type { Collector } from '../collect.js';
-import type { ConformanceCapabilities } from '../run-conformance-suite.js';
+import type { ConformanceBrokerOverrides, ConformanceCapabilities } from '../run-conformance-suite.js';
 
 /** What `runConformanceSuite()` hands to the case modules under `internal/`. */
 export interface SuiteContext {
   readonly caps: ConformanceCapabilities;
   /** Deadline of each wait for a message. */
   readonly timeoutMs: number;
+  /** How long the silence checks watch for deliveries that must not come. */
+  readonly settleMs: number;
   /** A fresh broker from `createBroker`, not started; stopped after the test. */
-  readonly newBroker: () => Promise<MessageBrokerPort>;
+  readonly newBroker: (overrides?: ConformanceBrokerOverrides) => Promise<MessageBrokerPort>;
   /** A fresh broker from `createInstance` (one more instance of the application), not started. */
-  readonly newInstance: () => Promise<MessageBrokerPort>;
+  readonly newInstance: (overrides?: ConformanceBrokerOverrides) => Promise<MessageBrokerPort>;
   /** A fresh broker from `createBroker`, started. */
   readonly startedBroker: () => Promise<MessageBrokerPort>;
   /** A collector waiting up to `timeoutMs`; `onMessage` runs first on each message. */

@@ -17,7 +17,7 @@ import {
   type Deliver,
   type MessageBrokerBaseOptions,
 } from '@msgport/core/adapter';
-import { dispatchNested, insideDelivery, trackHandler } from './internal/delivery-context.js';
+import { dispatchNested, insideDelivery, settleAll, trackHandler } from './internal/delivery-context.js';
 
 /** Options of {@link InMemoryMessageBroker}. */
 export interface InMemoryMessageBrokerOptions extends MessageBrokerBaseOptions {
@@ -157,6 +157,11 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
     return super.subscribe(topic, typeof handler === 'function' ? trackHandler(handler) : handler, group);
   }
 
+  /** What send() returns settles like core's deliveries, or rejects with a BrokerStateError. */
+  protected override get sendRejectsWithMessagingErrors(): boolean {
+    return true;
+  }
+
   protected override send(message: Message): Promise<void> {
     if (this.#recordPublished) this.#record(message);
     const targets = this.#consumers.get(message.topic);
@@ -172,7 +177,7 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
       const delivered = targets[i]!(message);
       if (delivered !== first) (pending ??= [first]).push(delivered);
     }
-    return pending === null ? first : Promise.all(pending).then(() => undefined);
+    return pending === null ? first : settleAll(pending);
   }
 
   protected override sendDeadLetter(deadLetter: Message): Promise<void> {

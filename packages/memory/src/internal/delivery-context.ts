@@ -48,21 +48,6 @@ let young = 0;
 let old = 0;
 /** Whether the microtask that ends the current job for `young` is queued. */
 let jobEndQueued = false;
-/** The settle callbacks of unscoped calls started in the current job (see settlerOfThisJob). */
-let settler: JobSettler | null = null;
-
-/** Counts the unscoped calls of one job settled: as `young` during that job, as `old` after it. */
-class JobSettler {
-  ofCurrentJob = true;
-  readonly fulfilled = (): void => {
-    if (this.ofCurrentJob) young--;
-    else old--;
-  };
-  readonly rejected = (error: unknown): never => {
-    this.fulfilled();
-    throw error;
-  };
-}
 
 // Set by dispatchNested() around each target: the handler of `expected` marks it started.
 let expected: Message | null = null;
@@ -114,9 +99,10 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     }
     const outcome = handler(message, context);
     if (!isPromiseLike(outcome)) return outcome;
+    // Counted `young` until the job ends. It settles after that (its reaction is queued after the
+    // job-end marker), so as an `old` call.
     young++;
-    const settle = settlerOfThisJob();
-    return Promise.resolve(outcome).then(settle.fulfilled, settle.rejected);
+    return Promise.resolve(outcome).then(oldSettled, oldFailed);
   };
   const invoke = (message: Message, context: HandlerContext): void | Promise<void> => {
     if (kind === 'async')
@@ -150,13 +136,6 @@ function endOfJob(): void {
   jobEndQueued = false;
   old += young;
   young = 0;
-  if (settler !== null) settler.ofCurrentJob = false;
-  settler = null;
-}
-
-/** The callbacks that count an unscoped call of the current job settled, whenever it settles. */
-function settlerOfThisJob(): JobSettler {
-  return (settler ??= new JobSettler());
 }
 
 function oldSettled(): void {

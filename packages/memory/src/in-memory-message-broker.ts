@@ -58,8 +58,8 @@ const DEFAULT_RECORD_LIMIT = 10_000;
  * that return a promise run inside an `AsyncLocalStorage` context that follows what they await
  * (its very first call always does: a probe of its shape), later ones without it, counted while
  * pending (on Node 20 and 22 the storage slows down every promise in the process). Consequences:
- * code a handler starts without awaiting it (a timer) publishes "from inside" while a call that
- * ran in the context is pending, else "from outside"; and while a call that ran without the
+ * code a handler starts without awaiting it (a timer) publishes "from inside" when its handler
+ * ran in the context and the storage is on, else "from outside"; and while a call that ran without the
  * context is pending beyond the code that made it, every publish the broker cannot place
  * resolves as if made inside a handler (no deadlock; it may not wait for queued messages). The
  * package README says more.

@@ -149,6 +149,16 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     return false;
   }
 
+  /**
+   * Whether every promise {@link send} returns resolves to `undefined` or rejects with a
+   * `MessagingError` (as the promises {@link Deliver} returns do). When true, `publish()` returns
+   * it as is; when false, it wraps any other rejection in a `PublishError`, at the price of one
+   * more promise per publish.
+   */
+  protected get sendRejectsWithMessagingErrors(): boolean {
+    return false;
+  }
+
   // ---- the port -------------------------------------------------------------------------------
 
   publish(topic: string, value: Payload, options?: PublishOptions): Promise<void> {
@@ -350,7 +360,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
     }
     // A send() that passes on what #deliver returned for deliveries that completed synchronously
     // (the in-memory broker does) returns RESOLVED: nothing can fail any more, nothing to wrap.
-    if (sent === RESOLVED) return sent;
+    if (sent === RESOLVED || this.sendRejectsWithMessagingErrors) return sent;
     return sent.then(undefined, (error: unknown) => {
       throw this.#publishError(topic, error);
     });

@@ -76,29 +76,40 @@ export class DeliveryPipeline {
     if (entry.members.length === 0) return Promise.reject(noSubscriber(entry.spec.topic));
     const member = this.#registry.nextMember(entry);
     this.#inFlight.enter();
-    // When the consumer is idle, the handler runs within this call (in the executor too); a
-    // synchronous handler then completes the delivery before it returns, without a promise.
-    if (entry.executor === null) return this.#beginDelivery(entry, member, message) ?? RESOLVED;
-    return entry.executor.run(keyOf(message), () => this.#beginDelivery(entry, member, message));
+    const executor = entry.executor;
+    if (executor === null) return this.#beginDelivery(entry, member, message, false, null) ?? RESOLVED;
+    // When the consumer is idle, the handler runs within this call, holding the executor's slot
+    // itself (released when the delivery settles, without a promise of the executor's); a
+    // synchronous handler then completes the delivery before it returns, without any promise.
+    const key = keyOf(message);
+    if (executor.tryAcquire(key)) return this.#beginDelivery(entry, member, message, true, key) ?? RESOLVED;
+    return executor.run(key, () => this.#beginDelivery(entry, member, message, false, null));
   }
 
   /**
    * Starts a delivery whose turn has come. Returns nothing when it completed synchronously (the
    * handler returned something that is not a promise), else a promise that settles when the
    * delivery has (handled, retried, dead-lettered or rejected). Either way the delivery is no
-   * longer counted in flight by then.
+   * longer counted in flight by then, and the executor slot it holds (`holdsSlot`: taken with
+   * `tryAcquire(key)`) is released.
    */
-  #beginDelivery(entry: ConsumerEntry, member: Member, message: Message): Promise<void> | undefined {
+  #beginDelivery(
+    entry: ConsumerEntry,
+    member: Member,
+    message: Message,
+    holdsSlot: boolean,
+    key: string | null,
+  ): Promise<void> | undefined {
     // A delivery may wait in the executor behind others. When its turn comes the broker may be
     // stopping or its handler unsubscribed: then it must not start (C7: stop takes no new
     // messages); it is rejected so the adapter does not acknowledge it and the broker redelivers.
     if (this.#host.isStopping()) {
-      this.#inFlight.leave();
+      this.#settled(entry, holdsSlot, key);
       return Promise.reject(notHandlingWhileStopping(entry.spec.topic));
     }
     const handler = this.#registry.memberFor(entry, member);
     if (handler === null) {
-      this.#inFlight.leave();
+      this.#settled(entry, holdsSlot, key);
       return Promise.reject(subscriptionEnded(entry.spec.topic));
     }
     const context = this.#context;
@@ -109,11 +120,17 @@ export class DeliveryPipeline {
       // Reading `then` can throw too (a Proxy, a getter): awaiting the outcome would reject alike.
       pending = isPromiseLike(outcome);
     } catch (error) {
-      return this.#handle(entry, handler, message, context, Promise.reject(error));
+      return this.#handle(entry, handler, message, context, Promise.reject(error), holdsSlot, key);
     }
-    if (pending) return this.#handle(entry, handler, message, context, outcome as PromiseLike<unknown>);
-    this.#inFlight.leave();
+    if (pending) return this.#handle(entry, handler, message, context, outcome as PromiseLike<unknown>, holdsSlot, key);
+    this.#settled(entry, holdsSlot, key);
     return undefined;
+  }
+
+  /** A delivery is over: no longer in flight, and its executor slot (if it holds one) is free. */
+  #settled(entry: ConsumerEntry, holdsSlot: boolean, key: string | null): void {
+    this.#inFlight.leave();
+    if (holdsSlot) entry.executor!.release(key);
   }
 
   /**
@@ -126,37 +143,55 @@ export class DeliveryPipeline {
     message: Message,
     context: HandlerContext,
     firstAttempt: PromiseLike<unknown>,
+    holdsSlot: boolean,
+    key: string | null,
+  ): Promise<void> {
+    try {
+      await firstAttempt;
+    } catch (error) {
+      await this.#retry(entry, first, message, context, error);
+    } finally {
+      this.#settled(entry, holdsSlot, key);
+    }
+  }
+
+  /** After a failed first attempt: retries under the member's policy, dead-letters after the last. */
+  async #retry(
+    entry: ConsumerEntry,
+    first: Member,
+    message: Message,
+    context: HandlerContext,
+    firstError: unknown,
   ): Promise<void> {
     let member = first;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await (attempt === 1 ? firstAttempt : member.handler(withMetadata(message, { attempt }), context));
-          return;
-        } catch (error) {
-          const policy = member.policy;
-          // stop() ran out of time and the handler gave up: neither retried nor dead-lettered.
-          if (context.signal.aborted) throw gaveUpStopping(entry.spec.topic, error);
-          if (attempt >= policy.maxAttempts || !this.#shouldRetry(policy, error, message)) {
-            await deadLetter(this.#host, entry, message, error, attempt, policy);
-            return;
-          }
-          const delay = backoffDelay(policy, attempt);
-          this.#logger.debug(`Handler for "${message.topic}" failed (attempt ${attempt}); retrying in ${delay} ms.`, {
-            error: errorText(error),
-          });
-          await this.#backoff(delay, () => this.#host.isStopping() || !entry.members.includes(member));
-          // stop() began, or the member left, during the backoff: the message is not acknowledged
-          // (the transport redelivers it, with its attempts counted afresh) rather than retried by a
-          // member that is gone or dead-lettered early; a remaining member of the group retries it.
-          if (this.#host.isStopping()) throw brokerStopping(entry.spec.topic);
-          const next = this.#registry.memberFor(entry, member);
-          if (next === null) throw subscriptionEnded(entry.spec.topic);
-          member = next;
-        }
+    let error = firstError;
+    for (let attempt = 1; ; attempt++) {
+      const policy = member.policy;
+      // stop() ran out of time and the handler gave up: neither retried nor dead-lettered.
+      if (context.signal.aborted) throw gaveUpStopping(entry.spec.topic, error);
+      if (attempt >= policy.maxAttempts || !this.#shouldRetry(policy, error, message)) {
+        await deadLetter(this.#host, entry, message, error, attempt, policy);
+        return;
       }
-    } finally {
-      this.#inFlight.leave();
+      const delay = backoffDelay(policy, attempt);
+      this.#logger.debug(`Handler for "${message.topic}" failed (attempt ${attempt}); retrying in ${delay} ms.`, {
+        error: errorText(error),
+      });
+      const retrying = member;
+      await this.#backoff(delay, () => this.#host.isStopping() || !entry.members.includes(retrying));
+      // stop() began, or the member left, during the backoff: the message is not acknowledged
+      // (the transport redelivers it, with its attempts counted afresh) rather than retried by a
+      // member that is gone or dead-lettered early; a remaining member of the group retries it.
+      if (this.#host.isStopping()) throw brokerStopping(entry.spec.topic);
+      const next = this.#registry.memberFor(entry, member);
+      if (next === null) throw subscriptionEnded(entry.spec.topic);
+      member = next;
+      try {
+        await member.handler(withMetadata(message, { attempt: attempt + 1 }), context);
+        return;
+      } catch (failure) {
+        error = failure;
+      }
     }
   }
 

@@ -2,8 +2,11 @@ import type { z } from 'zod';
 import { envName, SECRET_PATHS, shapeOf, unwrap, type SchemaDef } from './internal/schema-walk.js';
 import { msgportConfigSchema } from './msgport-config-schema.js';
 
-/** The type of a configuration key, as far as YAML and environment variables are concerned. */
-export type ConfigKeyType = 'string' | 'integer' | 'number' | 'boolean' | 'enum';
+/**
+ * The type of a configuration key, as far as YAML and environment variables are concerned: `json`
+ * is a list (of objects) in YAML, and JSON text in its environment variable.
+ */
+export type ConfigKeyType = 'string' | 'integer' | 'number' | 'boolean' | 'enum' | 'json';
 
 /** One scalar key of the `msgport.messaging` section, derived from {@link msgportConfigSchema}. */
 export interface ConfigKeyInfo {
@@ -50,6 +53,9 @@ export function describeConfigKeys(): readonly ConfigKeyInfo[] {
         break;
       case 'boolean':
         type = 'boolean';
+        break;
+      case 'array':
+        type = 'json';
         break;
       default:
         type = 'string';

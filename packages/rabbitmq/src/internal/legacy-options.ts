@@ -49,7 +49,10 @@ export function resolveLegacyQueues(value: readonly RabbitMQLegacyQueue[] | unde
 }
 
 /** The legacy queue configured for `spec`'s (topic, group), if any. */
-export function legacyQueueFor(settings: { readonly legacyQueues: LegacyQueues }, spec: ConsumerSpec): Required<RabbitMQLegacyQueue> | null {
+export function legacyQueueFor(
+  settings: { readonly legacyQueues: LegacyQueues },
+  spec: ConsumerSpec,
+): Required<RabbitMQLegacyQueue> | null {
   if (spec.group === null) return null;
   return settings.legacyQueues.get(keyOf(spec.topic, spec.group)) ?? null;
 }

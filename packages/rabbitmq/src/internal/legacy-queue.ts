@@ -140,7 +140,8 @@ export async function attachSwitchingGroup(
 async function holdLock(probe: ProbeChannel, names: SwitchLayout, consumer: Consumer, link: Link): Promise<boolean> {
   for (;;) {
     if (consumer.closed) return false;
-    if (link.closed) throw new SubscribeError('The RabbitMQ connection closed during the switch from the legacy queue; retrying.');
+    if (link.closed)
+      throw new SubscribeError('The RabbitMQ connection closed during the switch from the legacy queue; retrying.');
     try {
       await probe.run((channel) =>
         channel.assertQueue(names.lock, { exclusive: true, durable: false, arguments: { 'x-queue-type': 'classic' } }),
@@ -191,9 +192,11 @@ async function switchTopic(probe: ProbeChannel, layout: GroupLayout, names: Swit
   // msgport's layout (one copy per queue while the router still routes too), then the router goes.
   await probe.run((channel) => declareGroupTopology(channel, layout));
   for (const name of [names.router, names.switchExchange, names.switchFallback]) {
-    await probe.run((channel) => channel.deleteExchange(name)).catch((error: unknown) => {
-      if (replyCode(error) !== REPLY_CODES.NOT_FOUND) throw error;
-    });
+    await probe
+      .run((channel) => channel.deleteExchange(name))
+      .catch((error: unknown) => {
+        if (replyCode(error) !== REPLY_CODES.NOT_FOUND) throw error;
+      });
   }
   return switching;
 }
@@ -245,7 +248,11 @@ async function readyCount(probe: ProbeChannel, queue: string): Promise<number> {
   }
 }
 
-async function deleteDrained(consumers: QueueConsumers, probe: ProbeChannel, legacy: Required<RabbitMQLegacyQueue>): Promise<void> {
+async function deleteDrained(
+  consumers: QueueConsumers,
+  probe: ProbeChannel,
+  legacy: Required<RabbitMQLegacyQueue>,
+): Promise<void> {
   try {
     await probe.run((channel) => channel.deleteQueue(legacy.queue, { ifEmpty: true, ifUnused: true }));
     consumers.logger.info(`Deleted the drained legacy queue "${legacy.queue}" (empty, unused).`);

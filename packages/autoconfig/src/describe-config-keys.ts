@@ -8,7 +8,7 @@ import { msgportConfigSchema } from './msgport-config-schema.js';
  */
 export type ConfigKeyType = 'string' | 'integer' | 'number' | 'boolean' | 'enum' | 'json';
 
-/** One scalar key of the `msgport.messaging` section, derived from {@link msgportConfigSchema}. */
+/** One leaf key (a scalar, or a list of type `json`) of the `msgport.messaging` section, derived from {@link msgportConfigSchema}. */
 export interface ConfigKeyInfo {
   /** Path under `msgport.messaging`, e.g. `['kafka', 'bootstrap-servers']`. */
   readonly path: readonly string[];
@@ -29,7 +29,7 @@ export interface ConfigKeyInfo {
 }
 
 /**
- * Every scalar key of the `msgport.messaging` section with its type, default, environment
+ * Every leaf key (scalars, and lists as `json`) of the `msgport.messaging` section with its type, default, environment
  * variable and description, derived from the schema (so docs and tools cannot drift from it).
  */
 export function describeConfigKeys(): readonly ConfigKeyInfo[] {

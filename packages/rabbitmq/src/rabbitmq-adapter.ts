@@ -17,6 +17,8 @@ import type { RabbitMQAdapterOptions } from './rabbitmq-adapter-options.js';
 
 export type {
   RabbitMQAdapterOptions,
+  RabbitMQLegacyPhase,
+  RabbitMQLegacyQueue,
   RabbitMQQueueType,
   RabbitMQReconnectOptions,
   RabbitMQTlsOptions,

@@ -21,8 +21,8 @@
 # Usage: scripts/cluster.sh [jest options for the scenarios], e.g. scripts/cluster.sh -t rolling
 #   MSGPORT_CLUSTERS=kafka|rabbitmq     only that cluster's leg (default: both, Kafka first)
 #   MSGPORT_CLUSTER_CONFORMANCE=LIST    the clusters whose conformance suite runs (default: those of
-#                                       MSGPORT_CLUSTERS; `none` for only the scenarios). `.ci/run`
-#                                       runs `rabbitmq` (the only conformance run with quorum queues)
+#                                       MSGPORT_CLUSTERS; `none` for only the scenarios, which is
+#                                       what `.ci/run` runs)
 #   MSGPORT_CLUSTER_SKIP_CONFORMANCE=1  the same as MSGPORT_CLUSTER_CONFORMANCE=none
 #   MSGPORT_KEEP_CLUSTER=1              leave a cluster this script started running
 #

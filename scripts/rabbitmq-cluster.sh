@@ -226,7 +226,7 @@ node_nofile() {
   [[ $want =~ ^[0-9]+$ ]] || die "RABBITMQ_NOFILE must be a number, got '$want'"
   hard=$(ulimit -Hn)
   if [[ $hard != unlimited ]] && (( want > hard )); then want=$hard; fi
-  (( want >= MIN_NOFILE )) || die "the nodes would get ulimit -n $want (RABBITMQ_NOFILE $NOFILE, hard limit $hard): RabbitMQ then stops accepting connections after a few hundred quorum queues; raise the hard limit (ulimit -Hn) to at least $MIN_NOFILE"
+  (( want >= MIN_NOFILE )) || die "the nodes would get ulimit -n $want (RABBITMQ_NOFILE $NOFILE, hard limit $hard): RabbitMQ then stops accepting connections after a few hundred quorum queues; both RABBITMQ_NOFILE and the hard limit (ulimit -Hn) must be at least $MIN_NOFILE"
   echo "$want"
 }
 

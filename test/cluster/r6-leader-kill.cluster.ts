@@ -45,9 +45,8 @@ describe('rabbitmq cluster: the node leading the quorum queues SIGKILLed mid-str
     try {
       await s.prepareGroup({ url: [rabbitNodeUrl(LEADER_NODE)] });
       const [a, b] = await s.startGroup();
-      const producer = await s.producer({ count: SENT, concurrency: 50, ratePerSec: RATE });
-      // Looked up before the stream reaches the kill point: rabbitmqctl takes seconds on a busy
-      // machine, and the kill must come mid-stream.
+      // Looked up before the stream starts: rabbitmqctl takes seconds on a busy machine, and the
+      // kill must come at the kill point. The producer, given the consumers' URLs, connects where they did.
       const connections = await connectionsPerNode();
       const queues = await rabbitPartitionQueues(s.topic, s.group);
       const leadersBefore = queues.map((q) => rabbitNodeOf(q.leader));
@@ -56,6 +55,7 @@ describe('rabbitmq cluster: the node leading the quorum queues SIGKILLed mid-str
       for (const node of leadersBefore) tally.set(node, (tally.get(node) ?? 0) + 1);
       const victim = [...tally].sort((x, y) => y[1] - x[1])[0]![0];
       const clientNodes = [...connections.keys()];
+      const producer = await s.producer({ count: SENT, concurrency: 50, ratePerSec: RATE });
       await s.untilConfirmed(KILL_AFTER_CONFIRMS);
 
       const confirmedAtKill = s.ledger.confirmed.size;

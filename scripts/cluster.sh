@@ -20,8 +20,14 @@
 #
 # Usage: scripts/cluster.sh [jest options for the scenarios], e.g. scripts/cluster.sh -t rolling
 #   MSGPORT_CLUSTERS=kafka|rabbitmq     only that cluster's leg (default: both, Kafka first)
-#   MSGPORT_CLUSTER_SKIP_CONFORMANCE=1  only the scenarios
+#   MSGPORT_CLUSTER_CONFORMANCE=LIST    the clusters whose conformance suite runs (default: those of
+#                                       MSGPORT_CLUSTERS; `none` for only the scenarios, which is
+#                                       what `.ci/run` runs)
+#   MSGPORT_CLUSTER_SKIP_CONFORMANCE=1  the same as MSGPORT_CLUSTER_CONFORMANCE=none
 #   MSGPORT_KEEP_CLUSTER=1              leave a cluster this script started running
+#
+# A cluster that cannot start fails the run at once (exit code 1, with the script's reason and the
+# tail of the node's log), before any test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +41,14 @@ esac
 want() { [[ ",$CLUSTERS," == *",$1,"* ]]; }
 
 export NODE_OPTIONS="${NODE_OPTIONS:-} --experimental-vm-modules"
-skip_conformance=${MSGPORT_CLUSTER_SKIP_CONFORMANCE:-0}
+CONFORMANCE=${MSGPORT_CLUSTER_CONFORMANCE:-$CLUSTERS}
+[ "${MSGPORT_CLUSTER_SKIP_CONFORMANCE:-0}" != 1 ] || CONFORMANCE=none
+case ",$CONFORMANCE," in
+  ,none, | *,kafka,* | *,rabbitmq,*) ;;
+  *) echo "cluster.sh: MSGPORT_CLUSTER_CONFORMANCE must name kafka and/or rabbitmq, or be none; got '$CONFORMANCE'" >&2; exit 2 ;;
+esac
+conformance() { [[ ",$CONFORMANCE," == *",$1,"* ]]; }
+leg_start=$SECONDS
 started=()
 stop_started() {
   local script
@@ -50,7 +63,10 @@ trap stop_started EXIT
 cluster_up() {
   local script=$1 t0=$SECONDS
   if ! bash "scripts/$script" status >/dev/null 2>&1; then started+=("$script"); fi
-  bash "scripts/$script" start
+  if ! bash "scripts/$script" start; then
+    echo "cluster.sh: ERROR: the cluster of scripts/$script did not start (reason above); its leg cannot run" >&2
+    exit 1
+  fi
   echo "msgport: $script cluster ready after $((SECONDS - t0)) s" >&2
 }
 
@@ -66,9 +82,10 @@ scenarios() {
 }
 
 if want kafka; then
+  leg_start=$SECONDS
   BROKERS=$(bash scripts/kafka-cluster.sh bootstrap)
   cluster_up kafka-cluster.sh
-  if [ "$skip_conformance" != 1 ]; then
+  if conformance kafka; then
     t1=$SECONDS
     # The broker-restart case of the conformance suite restarts one node of the cluster.
     MSGPORT_KAFKA_BROKERS=$BROKERS MSGPORT_KAFKA_REPLICATION_FACTOR=3 MSGPORT_KAFKA_MIN_INSYNC_REPLICAS=2 \
@@ -78,12 +95,14 @@ if want kafka; then
   fi
   MSGPORT_KAFKA_CLUSTER_BROKERS=$BROKERS scenarios 'test/cluster/k[0-9]' "$@"
   stop_started # one cluster at a time on a small machine
+  echo "msgport: Kafka cluster leg took $((SECONDS - leg_start)) s" >&2
 fi
 
 if want rabbitmq; then
+  leg_start=$SECONDS
   URLS=$(bash scripts/rabbitmq-cluster.sh urls)
   cluster_up rabbitmq-cluster.sh
-  if [ "$skip_conformance" != 1 ]; then
+  if conformance rabbitmq; then
     t1=$SECONDS
     # The broker-restart case of the conformance suite restarts one node of the cluster.
     MSGPORT_RABBITMQ_URL=$URLS MSGPORT_RABBITMQCTL_NODE=rmq1@localhost MSGPORT_RABBITMQ_QUEUE_TYPE=quorum \
@@ -92,4 +111,6 @@ if want rabbitmq; then
     echo "msgport: RabbitMQ conformance on the cluster took $((SECONDS - t1)) s" >&2
   fi
   MSGPORT_RABBITMQ_CLUSTER_URLS=$URLS scenarios 'test/cluster/r[0-9]' "$@"
+  stop_started
+  echo "msgport: RabbitMQ cluster leg took $((SECONDS - leg_start)) s" >&2
 fi

@@ -35,6 +35,15 @@
 #   RABBITMQ_START_TIMEOUT         readiness deadline in seconds (default 120)
 #   RABBITMQ_STOP_TIMEOUT          graceful stop deadline in seconds (default 60)
 #   RABBITMQ_LIB                   RabbitMQ's scripts (default /usr/lib/rabbitmq/bin)
+#   RABBITMQ_NOFILE                file-descriptor limit (`ulimit -n`) of the nodes (default 65536,
+#                                  lowered to the hard limit of this shell; start fails below 4096)
+#
+# File descriptors: RabbitMQ 3.10 counts 3 file handles per quorum queue member in its
+# file_handle_cache against a budget of `ulimit -n` minus ~100 (sockets get 90 % of it), whatever
+# files are really open. With the common soft limit of 1,024 the budget is 927: past ~300 quorum
+# queues on a node, new connections wait forever in the handshake and `rabbitmqctl status` /
+# `stop_app` hang, with nothing in the node's log (test/cluster/repro/qq-fd-limit.sh reproduces
+# it). The nodes started here get RABBITMQ_NOFILE.
 set -euo pipefail
 
 NODES=(1 2 3)
@@ -42,6 +51,8 @@ RUN_DIR=${MSGPORT_RABBITMQ_CLUSTER_DIR:-/tmp/msgport-rabbitmq-cluster}
 BASE_PORT=${RABBITMQ_CLUSTER_PORT:-5673}
 BASE_DIST_PORT=${RABBITMQ_CLUSTER_DIST_PORT:-25673}
 START_TIMEOUT=${RABBITMQ_START_TIMEOUT:-120}
+NOFILE=${RABBITMQ_NOFILE:-65536}
+MIN_NOFILE=4096
 STOP_TIMEOUT=${RABBITMQ_STOP_TIMEOUT:-60}
 RMQ_LIB=${RABBITMQ_LIB:-/usr/lib/rabbitmq/bin}
 RMQ_USER=rabbitmq
@@ -209,9 +220,20 @@ EOF
   chmod 755 "$RUN_DIR"
 }
 
+# The `ulimit -n` the nodes get: RABBITMQ_NOFILE, or the hard limit when that is lower.
+node_nofile() {
+  local want=$NOFILE hard
+  [[ $want =~ ^[0-9]+$ ]] || die "RABBITMQ_NOFILE must be a number, got '$want'"
+  hard=$(ulimit -Hn)
+  if [[ $hard != unlimited ]] && (( want > hard )); then want=$hard; fi
+  (( want >= MIN_NOFILE )) || die "the nodes would get ulimit -n $want (RABBITMQ_NOFILE $NOFILE, hard limit $hard): RabbitMQ then stops accepting connections after a few hundred quorum queues; both RABBITMQ_NOFILE and the hard limit (ulimit -Hn) must be at least $MIN_NOFILE"
+  echo "$want"
+}
+
 launch() { # NODE: starts it in the background (its data as it is)
-  local n=$1 dir
+  local n=$1 dir nofile
   dir=$(node_dir "$n")
+  nofile=$(node_nofile)
   rm -f "$(pid_file "$n")"
   [[ -f $(startup_log "$n") ]] && mv -f "$(startup_log "$n")" "$(startup_log "$n").prev"
   local env=(
@@ -231,6 +253,7 @@ launch() { # NODE: starts it in the background (its data as it is)
   (
     cd "$dir"
     exec 9>&-
+    ulimit -n "$nofile"
     exec setsid nohup bash -c "$(declare -f as_rabbitmq); RMQ_USER=$RMQ_USER RMQ_HOME=$RMQ_HOME"' as_rabbitmq "$@"' _ \
       "${env[@]}" "$RMQ_LIB/rabbitmq-server" </dev/null >>"$(startup_log "$n")" 2>&1
   ) &
@@ -321,7 +344,7 @@ start_nodes() { # NODE...: launch them on their data and wait until they serve a
   for n in "$@"; do
     write_config "$n"
     launch "$n"
-    log "starting node $n ($(node_name "$n")) on 127.0.0.1:$(node_port "$n"), log $(log_base "$n")/$(node_name "$n").log"
+    log "starting node $n ($(node_name "$n")) on 127.0.0.1:$(node_port "$n"), ulimit -n $(node_nofile), log $(log_base "$n")/$(node_name "$n").log"
   done
   # The PID file appears once the VM runs; a node that dies before that leaves only its startup log.
   local deadline=$((SECONDS + 30))

@@ -42,14 +42,16 @@ describe('rabbitmq cluster: the node the applications are connected to SIGKILLed
     let passed = false;
     try {
       const [a, b] = await s.startGroup();
-      const producer = await s.producer({ count: SENT, concurrency: 50, ratePerSec: RATE });
-      await s.untilConfirmed(KILL_AFTER_CONFIRMS);
-
-      // The node the three instances are connected to (the first of their URL list that answers).
+      // The node the consumers are connected to (the first of their URL list that answers; the
+      // producer, given the same list, connects there too). Looked up before the stream starts:
+      // rabbitmqctl takes seconds on a busy machine, and the kill must come at the kill point.
       const before = await connectionsPerNode();
       const victim = [...before].sort((x, y) => y[1] - x[1])[0]![0];
       const leadersBefore = (await rabbitPartitionQueues(s.topic, s.group)).map((q) => rabbitNodeOf(q.leader));
+      const producer = await s.producer({ count: SENT, concurrency: 50, ratePerSec: RATE });
+      await s.untilConfirmed(KILL_AFTER_CONFIRMS);
 
+      const confirmedAtKill = s.ledger.confirmed.size;
       const killAt = Date.now();
       let restartedAt: number;
       try {
@@ -82,8 +84,8 @@ describe('rabbitmq cluster: the node the applications are connected to SIGKILLed
         appRestarts: end.appRestarts,
         durationMs: end.drainedAt - s.startedAt,
         notes:
-          `${SENT} publishes at ${RATE}/s (50 in flight), 2 consumer processes, group of 4 quorum queues (3 members); connections before the kill: ` +
-          `${describeCounts(before)}; node ${victim} SIGKILLed after ${KILL_AFTER_CONFIRMS} confirms (it led partition queues ` +
+          `${SENT} publishes at ${RATE}/s (50 in flight), 2 consumer processes, group of 4 quorum queues (3 members); consumer connections before the stream: ` +
+          `${describeCounts(before)}; node ${victim} SIGKILLed after ${confirmedAtKill} confirms (it led partition queues ` +
           `${leadersBefore.map((n, i) => `p${i}→${n}`).join(' ')}), restarted after ${RESTART_AFTER_MS} ms (rejoined ${restartedAt - killAt} ms ` +
           `after the kill, queue members all online ${membersMs} ms later); connections after: ${describeCounts(after)}; leaders after: ` +
           `${leadersAfter.map((n, i) => `p${i}→${n}`).join(' ')}; recover = longest publish stall around the kill (${stall} ms) or longest ` +
@@ -91,6 +93,7 @@ describe('rabbitmq cluster: the node the applications are connected to SIGKILLed
           `${firstFreshHandle === undefined ? '–' : firstFreshHandle.at - killAt} ms after the kill; rejected: ${s.rejectionSummary()}; no process restarted`,
       });
 
+      expect(confirmedAtKill).toBeLessThan(SENT); // the kill came mid-stream
       expect(before.size).toBe(1); // all instances on one node: the one killed
       expect(after.has(victim)).toBe(false); // they failed over (and stay where they went)
       expect(s.crashes()).toEqual([]);

@@ -209,7 +209,7 @@ describe('RabbitMQAdapter', () => {
           // It owns each through an exclusive owner queue.
           expect(byName.get(`${queue}.owner`)?.slice(1, 4)).toEqual(['false', 'false', 'true']);
         }
-        expect(byName.get(`${topic}.${group}.members`)?.slice(1, 4)).toEqual(['true', 'true', 'false']);
+        expect(byName.get(`${topic}.${group}.members`)?.slice(1, 4)).toEqual(['false', 'true', 'false']);
         expect(byName.get(`${topic}.${group}.members`)?.[5]).toBe('1');
         for (const deadLetterQueue of [`${topic}.${group}.dlq`, `${topic}.dlq`]) {
           expect(byName.get(deadLetterQueue)?.slice(1, 3)).toEqual(['true', 'false']);
@@ -372,6 +372,40 @@ describe('RabbitMQAdapter', () => {
         await withChannel((channel) => channel.deleteQueue(`${topic}.${group}`));
       }
     });
+
+    it(
+      'joins a group whose members queue an earlier version declared durable, and declares it non-durable once that one is gone',
+      async () => {
+        const topic = uniqueName('members-upgrade');
+        const group = uniqueName('g');
+        const members = `${topic}.${group}.members`;
+        const durability = async (): Promise<string | undefined> =>
+          (await rabbitmqctl('list_queues', 'name', 'durable')).find((row) => row[0] === members)?.[1];
+        // What an instance of the earlier version declares (durable, auto-delete) and holds.
+        const earlier = await amqplib.connect(RABBITMQ_URL);
+        try {
+          const channel = await earlier.createChannel();
+          await channel.assertQueue(members, { durable: true, autoDelete: true, arguments: { 'x-queue-type': 'classic' } });
+          await channel.consume(members, () => undefined, { noAck: true });
+          const broker = await started();
+          // The broker refuses to declare it non-durable: the adapter uses it as it is.
+          await broker.subscribe(topic, () => undefined, group);
+          expect(await durability()).toBe('true');
+          expect((await withChannel((probe) => probe.checkQueue(members))).consumerCount).toBe(2);
+          await broker.stop();
+        } finally {
+          await earlier.close();
+        }
+        // Auto-delete: gone with its last consumer; the next instance declares it non-durable.
+        const received = collect();
+        const broker = await started();
+        await broker.subscribe(topic, received.handler, group);
+        await broker.publish(topic, 'after the upgrade');
+        await received.waitForCount(1);
+        expect(await durability()).toBe('false');
+      },
+      RABBITMQCTL_TEST_TIMEOUT_MS,
+    );
   });
 
   describe('messages', () => {

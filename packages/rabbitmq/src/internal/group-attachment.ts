@@ -3,6 +3,7 @@ import { createConsumer, describeSpec, waitIdle, type Consumer } from './consume
 import {
   countMembers,
   declareGroupTopology,
+  declareMembersQueue,
   disownPartition,
   earlierPartitionCount,
   migrateLegacyQueue,
@@ -51,6 +52,7 @@ export async function attachGroup(consumers: QueueConsumers, consumer: Consumer,
       // Queues of earlier layouts: looked for before and after declaring (see group-topology.ts).
       const earlier = await earlierPartitionCount(probe, layout);
       await declareGroupTopology(channel, layout);
+      await declareMembersQueue(probe, layout);
       link.deadLetterQueues.add(layout.deadLetterQueue);
       if (earlier !== null) await unbindEarlierPartitions(probe, layout, earlier, logger);
       await migrateLegacyQueue(probe, layout, logger);
@@ -133,7 +135,10 @@ function partitionDriver(
       await settledBeforeHandover(partition);
       await disownPartition(probe, layout, partition);
     },
-    redeclare: () => probe.run((channel) => declareGroupTopology(channel, layout)),
+    redeclare: async () => {
+      await probe.run((channel) => declareGroupTopology(channel, layout));
+      await declareMembersQueue(probe, layout);
+    },
     consume: async (partition) => {
       const consumer: Consumer = createConsumer(group.spec, group.deliver, {
         index: partition,

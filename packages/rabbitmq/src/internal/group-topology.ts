@@ -72,8 +72,8 @@ export class ProbeChannel {
 
 /**
  * Declares what a group's partitions need (see {@link GroupLayout}), on `channel`: the partition
- * and fallback exchanges, the dead-letter queue, every partition queue with its binding, the
- * members queue. The partition exchange is bound to the topic last, once its queues are bound, so
+ * and fallback exchanges, the dead-letter queue, every partition queue with its binding (the
+ * members queue: {@link declareMembersQueue}). The partition exchange is bound to the topic last, once its queues are bound, so
  * no message reaches it with nowhere to go. Idempotent.
  */
 export async function declareGroupTopology(channel: Channel, layout: GroupLayout): Promise<void> {
@@ -91,8 +91,6 @@ export async function declareGroupTopology(channel: Channel, layout: GroupLayout
     await channel.bindQueue(queue, layout.partitionExchange, '', partitionBindingArguments(partition));
   }
   await channel.bindQueue(layout.partitionQueues[0]!, layout.fallbackExchange, '');
-  // Classic whatever the virtual host's default queue type: quorum queues cannot be auto-delete.
-  await channel.assertQueue(layout.membersQueue, { durable: true, autoDelete: true, arguments: { 'x-queue-type': 'classic' } });
   await channel.bindExchange(layout.partitionExchange, layout.exchange, layout.topic);
 }
 
@@ -277,6 +275,30 @@ export async function whenPartitionUnconsumed(
     if (consumerCount === 0) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * The members queue: classic whatever the virtual host's default queue type (quorum queues cannot
+ * be auto-delete) and NOT durable. A classic queue lives on the node that declared it; when that
+ * node dies, the other nodes of a cluster delete a non-durable queue of it at once, so the group's
+ * instances (failing over to them) declare it again and resume. A durable one would stay declared
+ * there, refusing every use (`home node … is down or inaccessible`), until that node is back.
+ */
+const MEMBERS_QUEUE = { durable: false, autoDelete: true, arguments: { 'x-queue-type': 'classic' } } as const;
+
+/**
+ * Declares the group's members queue `<topic>.<group>.members` (one presence consumer per
+ * instance; nothing is routed to it). One declared durable by an earlier version (still consumed
+ * by its instances during a rolling upgrade) is used as it is: the broker refuses to declare it
+ * with other flags, and it is auto-delete, so it goes away with the last of those instances.
+ */
+export async function declareMembersQueue(probe: ProbeChannel, layout: GroupLayout): Promise<void> {
+  try {
+    await probe.run((channel) => channel.assertQueue(layout.membersQueue, MEMBERS_QUEUE));
+  } catch (error) {
+    if (replyCode(error) !== REPLY_CODES.PRECONDITION_FAILED) throw error;
+    await probe.run((channel) => channel.assertQueue(layout.membersQueue, { ...MEMBERS_QUEUE, durable: true }));
   }
 }
 

@@ -15,7 +15,7 @@ import { checkedName, deadLetterExchangeName, deadLetterName, legacyGroupQueueNa
  * exchange "<x>.<topic>.partitions.<n>.fallback" (fanout) ─► queue "<topic>.<group>.p0"
  *    (what the headers exchange cannot route: no or an out-of-range msgport-partition header,
  *     i.e. messages of foreign publishers and of publishers with more partitions)
- * queue "<topic>.<group>.members"   (durable, auto-delete; one presence consumer per instance)
+ * queue "<topic>.<group>.members"   (classic, not durable, auto-delete; one presence consumer per instance)
  * queue "<topic>.<group>.p<i>.owner" (exclusive: exists while one instance owns partition i)
  * ```
  *

@@ -1,6 +1,6 @@
 import { createHook } from 'node:async_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { PublishError, isMessagingError, waitFor, type MessagingError } from '@msgport/core';
+import { ConnectionError, PublishError, isMessagingError, waitFor, type MessagingError } from '@msgport/core';
 import { KafkaAdapter, type KafkaAdapterOptions } from '@msgport/kafka';
 import { uniqueName } from '@msgport/testkit';
 import { FAST_GROUP_OPTIONS, recordingLogger } from './kafka-test-config.js';
@@ -161,12 +161,27 @@ describe('KafkaAdapter during a broker outage (private broker)', () => {
     try {
       const shutdownTimeoutMs = 3_000;
       const logger = recordingLogger('none');
-      const adapter = await started({ shutdownTimeoutMs, logger });
+      const adapter = await started({ shutdownTimeoutMs, logger, connectionTimeoutMs: 4_000 });
       const group = uniqueName('g');
       for (const topic of [uniqueName('kafka-outage-a'), uniqueName('kafka-outage-b')]) {
         await adapter.subscribe(topic, () => undefined, group);
       }
       await adapter.subscribe(uniqueName('kafka-outage-c'), () => undefined);
+      // And a handler that outlives stop(), ignoring its signal, until the test lets it finish.
+      const slowTopic = uniqueName('kafka-outage-slow');
+      let handling = false;
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      await adapter.subscribe(
+        slowTopic,
+        async () => {
+          handling = true;
+          await finished;
+        },
+        uniqueName('g'),
+      );
+      await adapter.publish(slowTopic, 'slow');
+      await waitFor(() => handling, { timeoutMs: 30_000, description: 'the slow handler to start' });
       expect(resources.alive().length).toBeGreaterThan(0);
 
       await broker.kill();
@@ -180,12 +195,19 @@ describe('KafkaAdapter during a broker outage (private broker)', () => {
       // The bound stop() promises (C7), with room only for timer granularity.
       expect(Date.now() - stopping).toBeLessThanOrEqual(shutdownTimeoutMs + 100);
 
-      // The kafkajs consumers stop() gave up on (still trying to leave their groups) had their
-      // connections closed: they cannot reconnect when the broker is back, and the next start()
-      // waits for them to end.
+      // kafkajs cannot cancel the retries of the consumers stop() gave up on (still trying to leave
+      // their groups): the adapter closed their connections, so they end within kafkajs' retry
+      // budget, and tracks them. The consumer whose handler still runs is left to finish it. A
+      // start() right away, the broker still down, first waits for them within
+      // connectionTimeoutMs, says they are still closing (the handler still runs), then fails.
+      await expect(adapter.start()).rejects.toThrow(ConnectionError);
+      expect(logger.lines.filter((line) => line.includes('gave up on are still closing'))).toHaveLength(1);
+
+      // With the broker back, the handler finishes and its consumer commits and leaves; the next
+      // start() waits for it (and the others, which could not reconnect) before connecting.
       await broker.restart();
+      finish();
       await adapter.start();
-      expect(logger.lines.filter((line) => line.includes('gave up on are still closing'))).toEqual([]);
       const topic = uniqueName('kafka-outage-after');
       const received: string[] = [];
       await adapter.subscribe(topic, (message) => void received.push(message.value.toString()), uniqueName('g'));
@@ -195,7 +217,7 @@ describe('KafkaAdapter during a broker outage (private broker)', () => {
       // Every timer and socket kafkajs created in this test, the abandoned consumers' included, is
       // gone (async_hooks reports a destroyed resource a little later: polled, then stated).
       await waitFor(() => resources.alive().length === 0, {
-        timeoutMs: 10_000,
+        timeoutMs: 20_000,
         description: 'kafkajs timers and sockets to be gone',
       }).catch(() => undefined);
       expect(resources.alive()).toEqual([]);

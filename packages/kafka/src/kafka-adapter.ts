@@ -68,12 +68,18 @@ export class KafkaAdapter extends MessageBrokerBase {
   }
 
   protected override async connect(): Promise<void> {
-    this.#connection = await KafkaConnection.open({
-      options: this.#options,
-      logger: this.logger,
-      redact: this.#redact,
-      stats: this.#stats,
-    });
+    const deadline = Date.now() + this.#options.connectionTimeoutMs;
+    // Consumers an earlier stop() gave up on (brokers unreachable) end first: kafkajs gives up on
+    // them quickly once their connections are closed.
+    if (!(await this.#subscriptions.whenAbandonedClosed(deadline))) {
+      this.logger.warn(
+        'start(): Kafka consumers an earlier stop() gave up on are still closing (a handler still running?); starting anyway.',
+      );
+    }
+    this.#connection = await KafkaConnection.open(
+      { options: this.#options, logger: this.logger, redact: this.#redact, stats: this.#stats },
+      deadline,
+    );
     this.#stats.lastError = undefined;
   }
 
@@ -83,11 +89,13 @@ export class KafkaAdapter extends MessageBrokerBase {
     // Publishes still creating their topic or waiting for an outage to end give up.
     connection.beginClosing();
     // Consumers still open here belong to handlers that outlived shutdownTimeoutMs, or could not
-    // leave their group in time (brokers unreachable).
+    // leave their group in time (brokers unreachable): given up, and awaited until `deadline`
+    // (else the next start() waits for them).
     this.#subscriptions.abandonAll();
     await connection.close(deadline, () => {
       this.#connection = null;
     });
+    if (Number.isFinite(deadline)) await this.#subscriptions.whenAbandonedClosed(deadline);
   }
 
   protected override send(message: Message): Promise<void> {

@@ -1,5 +1,6 @@
+import { createHook } from 'node:async_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { PublishError, isMessagingError, waitFor, type MessagingError } from '@msgport/core';
+import { ConnectionError, PublishError, isMessagingError, waitFor, type MessagingError } from '@msgport/core';
 import { KafkaAdapter, type KafkaAdapterOptions } from '@msgport/kafka';
 import { uniqueName } from '@msgport/testkit';
 import { FAST_GROUP_OPTIONS, recordingLogger } from './kafka-test-config.js';
@@ -22,6 +23,33 @@ function settle(promise: Promise<void>, since: number): Promise<Settled> {
       return { ms: Date.now() - since, error };
     },
   );
+}
+
+/** Kinds of async resources that keep kafkajs running: retry and request timers, sockets. */
+const TRACKED_TYPES = new Set(['Timeout', 'Immediate', 'TCPWRAP', 'TCPCONNECTWRAP', 'TLSWRAP']);
+
+/**
+ * Records, from now until `stop()`, every timer and socket that kafkajs code creates, while it is
+ * alive (async_hooks): whatever is left in `alive()` is kafkajs still running.
+ */
+function trackKafkajsResources(): { alive: () => string[]; stop: () => void } {
+  const live = new Map<number, string>();
+  const hook = createHook({
+    init(asyncId, type) {
+      if (!TRACKED_TYPES.has(type)) return;
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 40;
+      const stack = new Error().stack ?? '';
+      Error.stackTraceLimit = limit;
+      const frame = stack.split('\n').find((line) => line.includes('/kafkajs/'));
+      if (frame !== undefined) live.set(asyncId, `${type} ${frame.trim()}`);
+    },
+    destroy(asyncId) {
+      live.delete(asyncId);
+    },
+  });
+  hook.enable();
+  return { alive: () => [...live.values()], stop: () => void hook.disable() };
 }
 
 describe('KafkaAdapter during a broker outage (private broker)', () => {
@@ -50,11 +78,6 @@ describe('KafkaAdapter during a broker outage (private broker)', () => {
     await broker.restart();
   }, 120_000);
   afterAll(async () => {
-    // The last test leaves kafkajs consumers that stop() gave up on (they were still trying to leave
-    // their groups during the outage, and kafkajs cannot abort that). With the broker back (afterEach)
-    // they finish leaving within seconds; until the adapter can wait for them (see the session note),
-    // this file gives them that time, so that they do not run after Jest tore its module registry down.
-    await new Promise((resolve) => setTimeout(resolve, 20_000));
     await broker.destroy();
   }, 120_000);
 
@@ -133,24 +156,73 @@ describe('KafkaAdapter during a broker outage (private broker)', () => {
     expect(stopMs).toBeLessThan(5_000);
   }, 120_000);
 
-  it('stop() during an outage, with consumers of a group on two topics and a broadcast one, finishes within shutdownTimeoutMs', async () => {
-    const shutdownTimeoutMs = 3_000;
-    const adapter = await started({ shutdownTimeoutMs });
-    const group = uniqueName('g');
-    for (const topic of [uniqueName('kafka-outage-a'), uniqueName('kafka-outage-b')]) {
-      await adapter.subscribe(topic, () => undefined, group);
-    }
-    await adapter.subscribe(uniqueName('kafka-outage-c'), () => undefined);
+  it('stop() during an outage, with consumers of a group on two topics and a broadcast one, finishes within shutdownTimeoutMs; nothing of kafkajs keeps running', async () => {
+    const resources = trackKafkajsResources();
+    try {
+      const shutdownTimeoutMs = 3_000;
+      const logger = recordingLogger('none');
+      const adapter = await started({ shutdownTimeoutMs, logger, connectionTimeoutMs: 4_000 });
+      const group = uniqueName('g');
+      for (const topic of [uniqueName('kafka-outage-a'), uniqueName('kafka-outage-b')]) {
+        await adapter.subscribe(topic, () => undefined, group);
+      }
+      await adapter.subscribe(uniqueName('kafka-outage-c'), () => undefined);
+      // And a handler that outlives stop(), ignoring its signal, until the test lets it finish.
+      const slowTopic = uniqueName('kafka-outage-slow');
+      let handling = false;
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      await adapter.subscribe(
+        slowTopic,
+        async () => {
+          handling = true;
+          await finished;
+        },
+        uniqueName('g'),
+      );
+      await adapter.publish(slowTopic, 'slow');
+      await waitFor(() => handling, { timeoutMs: 30_000, description: 'the slow handler to start' });
+      expect(resources.alive().length).toBeGreaterThan(0);
 
-    await broker.kill();
-    // The consumers notice: their fetches and heartbeats fail, and leaving the group cannot succeed.
-    await waitFor(async () => (await adapter.health()).status !== 'up', {
-      timeoutMs: 20_000,
-      description: 'health to notice the outage',
-    });
-    const stopping = Date.now();
-    await adapter.stop();
-    // The bound stop() promises (C7), with room only for timer granularity.
-    expect(Date.now() - stopping).toBeLessThanOrEqual(shutdownTimeoutMs + 100);
+      await broker.kill();
+      // The consumers notice: their fetches and heartbeats fail, and leaving the group cannot succeed.
+      await waitFor(async () => (await adapter.health()).status !== 'up', {
+        timeoutMs: 20_000,
+        description: 'health to notice the outage',
+      });
+      const stopping = Date.now();
+      await adapter.stop();
+      // The bound stop() promises (C7), with room only for timer granularity.
+      expect(Date.now() - stopping).toBeLessThanOrEqual(shutdownTimeoutMs + 100);
+
+      // kafkajs cannot cancel the retries of the consumers stop() gave up on (still trying to leave
+      // their groups): the adapter closed their connections, so they end within kafkajs' retry
+      // budget, and tracks them. The consumer whose handler still runs is left to finish it. A
+      // start() right away, the broker still down, first waits for them within
+      // connectionTimeoutMs, says they are still closing (the handler still runs), then fails.
+      await expect(adapter.start()).rejects.toThrow(ConnectionError);
+      expect(logger.lines.filter((line) => line.includes('gave up on are still closing'))).toHaveLength(1);
+
+      // With the broker back, the handler finishes and its consumer commits and leaves; the next
+      // start() waits for it (and the others, which could not reconnect) before connecting.
+      await broker.restart();
+      finish();
+      await adapter.start();
+      const topic = uniqueName('kafka-outage-after');
+      const received: string[] = [];
+      await adapter.subscribe(topic, (message) => void received.push(message.value.toString()), uniqueName('g'));
+      await adapter.publish(topic, 'after');
+      await waitFor(() => received.length === 1, { timeoutMs: 30_000, description: 'delivery after the restart' });
+      await adapter.stop();
+      // Every timer and socket kafkajs created in this test, the abandoned consumers' included, is
+      // gone (async_hooks reports a destroyed resource a little later: polled, then stated).
+      await waitFor(() => resources.alive().length === 0, {
+        timeoutMs: 20_000,
+        description: 'kafkajs timers and sockets to be gone',
+      }).catch(() => undefined);
+      expect(resources.alive()).toEqual([]);
+    } finally {
+      resources.stop();
+    }
   }, 120_000);
 });

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 /** Opens a socket the way kafkajs does: the factory, then its own listeners. */
-async function open(registry: SocketRegistry): Promise<{ socket: net.Socket; errors: Error[] }> {
+async function open(registry: Pick<SocketRegistry, 'factory'>): Promise<{ socket: net.Socket; errors: Error[] }> {
   let connected!: () => void;
   const connecting = new Promise<void>((resolve) => (connected = resolve));
   const socket = registry.factory({ host: '127.0.0.1', port, ssl: undefined as never, onConnect: () => connected() });
@@ -77,5 +77,25 @@ describe('SocketRegistry', () => {
     expect(error.message).toBe(SOCKET_CLOSED_BY_MSGPORT);
     expect(socket.destroyed).toBe(true);
     expect(registry.openCount).toBe(0);
+  });
+
+  it('wrap() tracks the sockets of another factory: close() closes them, and those opened later at once', async () => {
+    const inner = new SocketRegistry();
+    const outer = new SocketRegistry();
+    const wrapped = { factory: outer.wrap(inner.factory) };
+    const { socket, errors } = await open(wrapped);
+    expect(inner.openCount).toBe(1);
+    expect(outer.openCount).toBe(1);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    expect(outer.close()).toBe(1);
+    await closed;
+    expect(errors.map((error) => error.message)).toEqual([SOCKET_CLOSED_BY_MSGPORT]);
+    expect(inner.openCount).toBe(0);
+    // The inner registry is still open; the outer one refuses for it.
+    const later = wrapped.factory({ host: '127.0.0.1', port, ssl: undefined as never, onConnect: () => undefined });
+    const [error] = (await once(later, 'error')) as [Error];
+    expect(error.message).toBe(SOCKET_CLOSED_BY_MSGPORT);
+    expect(later.destroyed).toBe(true);
+    expect(outer.openCount).toBe(0);
   });
 });

@@ -85,14 +85,13 @@ export class KafkaConnection {
   }
 
   /**
-   * Reaches the brokers and connects the producer and admin clients within
-   * `connectionTimeoutMs`.
+   * Reaches the brokers and connects the producer and admin clients before `deadline` (the end
+   * of `connectionTimeoutMs`).
    *
    * @throws {ConnectionError} when the brokers cannot be reached or refuse the credentials.
    */
-  static async open(connection: KafkaConnectionOptions): Promise<KafkaConnection> {
+  static async open(connection: KafkaConnectionOptions, deadline: number): Promise<KafkaConnection> {
     const { options, redact } = connection;
-    const deadline = Date.now() + options.connectionTimeoutMs;
     await waitForBrokers(options, redact, deadline);
 
     const logCreator = createLogCreator(connection.logger, redact);

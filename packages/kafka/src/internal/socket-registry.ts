@@ -24,7 +24,7 @@ export class SocketRegistry {
   #closed = false;
 
   /** The `socketFactory` to give kafkajs: the same sockets as kafkajs' default one. */
-  readonly factory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  readonly factory: ISocketFactory = this.wrap(({ host, port, ssl, onConnect }) => {
     const socket = ssl
       ? tls.connect(
           { host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...(typeof ssl === 'object' ? ssl : {}) },
@@ -32,15 +32,26 @@ export class SocketRegistry {
         )
       : net.connect({ host, port }, onConnect);
     socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
-    if (this.#closed) {
-      // kafkajs attaches its listeners after this returns; the error is emitted on a later tick.
-      socket.destroy(new Error(SOCKET_CLOSED_BY_MSGPORT));
-      return socket;
-    }
-    this.#open.add(socket);
-    socket.once('close', () => this.#open.delete(socket));
     return socket;
-  };
+  });
+
+  /**
+   * A `socketFactory` that opens sockets with `factory` (another registry's, for instance) and
+   * tracks them here too: {@link close} then closes them, and refuses those opened later.
+   */
+  wrap(factory: ISocketFactory): ISocketFactory {
+    return (options) => {
+      const socket = factory(options);
+      if (this.#closed) {
+        // kafkajs attaches its listeners after this returns; the error is emitted on a later tick.
+        socket.destroy(new Error(SOCKET_CLOSED_BY_MSGPORT));
+        return socket;
+      }
+      this.#open.add(socket);
+      socket.once('close', () => this.#open.delete(socket));
+      return socket;
+    };
+  }
 
   /** Sockets open right now. */
   get openCount(): number {

@@ -248,7 +248,9 @@ const { Kafka, logLevel, Partitioners } = kafkajs;
  *   is published afterwards is delivered.
  * - At-least-once: an offset is committed only after the handler resolved or the message was
  *   dead-lettered to `<topic>.DLT`. A message that cannot even be dead-lettered is not committed
- *   and is delivered again. Messages of one partition are handled one at a time, in order.
+ *   and is delivered again. Messages of one partition are handled one at a time, in order, unless
+ *   the subscription's `concurrency` is above 1: then messages with different keys of one partition
+ *   run at once, one key at a time in offset order, and commits stop at the lowest unfinished one.
  * - Topics are created through the admin client before first use, with `numPartitions`,
  *   `replicationFactor` and `minInsyncReplicas`.
  */
@@ -445,8 +447,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     // consumer. A broadcast subscription has a throwaway group of its own.
     let consumer = spec.group === null ? undefined : this.#groups.get(spec.group);
     if (consumer === undefined) {
-      // Its concurrency (partitions handled at once) is that of the subscription that opens it.
-      consumer = this.#newGroupConsumer(client, spec.group, spec.concurrency);
+      consumer = this.#newGroupConsumer(client, spec.group);
       this.#consumers.add(consumer);
       if (spec.group !== null) this.#groups.set(spec.group, consumer);
     }
@@ -462,7 +463,7 @@ export class KafkaAdapter extends MessageBrokerBase {
       await left;
     };
     try {
-      await member.add(spec.topic, deliver);
+      await member.add(spec.topic, deliver, spec.concurrency);
     } catch (error) {
       await leave();
       throw toSubscribeError(error, what, this.#redact);
@@ -470,7 +471,7 @@ export class KafkaAdapter extends MessageBrokerBase {
     return { close: leave };
   }
 
-  #newGroupConsumer(client: Client, group: string | null, concurrency: number): GroupConsumer {
+  #newGroupConsumer(client: Client, group: string | null): GroupConsumer {
     const options = this.#options;
     return new GroupConsumer({
       newClient: (socketFactory) =>
@@ -486,7 +487,6 @@ export class KafkaAdapter extends MessageBrokerBase {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       fetchMaxWaitMs: options.fetchMaxWaitMs,
       requestTimeoutMs: options.requestTimeoutMs,
-      concurrency,
       retry: CLIENT_RETRY,
       partitionAssigners: this.#assigners,
       logger: this.logger,

@@ -11,6 +11,7 @@ import {
   type Payload,
 } from '@msgport/core';
 import { collect, type Collector } from './collect.js';
+import { describeConcurrencyCases } from './internal/concurrency-cases.js';
 import { deferred, delay } from './internal/deferred.js';
 import { describeNestedPublish } from './internal/nested-publish-cases.js';
 import { describeStrictCases, FULL_SIZES, SHORT_SIZES } from './internal/strict-cases.js';
@@ -904,6 +905,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
       deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),
       test,
     });
+    describeConcurrencyCases({ caps, startedBroker, until, test });
     describeThrownValueCases({
       createBroker: () => options.createBroker(),
       deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),

@@ -1,0 +1,132 @@
+import type { Deliver, KeyedExecutor } from '@msgport/core/adapter';
+import type { KafkaMessage } from 'kafkajs';
+import { fromKafkaMessage } from './mapping.js';
+
+/** One batch of one partition, handed over by kafkajs' `eachBatch`, and what to do with it. */
+export interface KeyedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly KafkaMessage[];
+  /** The subscription's executor: its `concurrency`, shared by every partition of the topic. */
+  readonly executor: KeyedExecutor;
+  readonly deliver: Deliver;
+  /** kafkajs' `resolveOffset`: the offset and everything before it may be committed. */
+  readonly resolveOffset: (offset: string) => void;
+  /** False once the consumer is stopping, and `isStale` true once the partition was sought. */
+  readonly isRunning: () => boolean;
+  readonly isStale: () => boolean;
+  /** Heartbeats and commits when due; rejects when the member must stop (a rebalance). */
+  readonly tick: () => Promise<void>;
+  /**
+   * Calls `listener` whenever a heartbeat and a commit fall due, until the returned function is
+   * called: progress is committed even while no delivery completes (one message stuck).
+   */
+  readonly onTickDue: (listener: () => void) => () => void;
+  /** A delivery begins, and ends (the keep-alive counts them). */
+  readonly began: () => void;
+  readonly ended: () => void;
+}
+
+/** Why a batch ended before every message of it was handled: the first message not acknowledged. */
+export interface BatchFailure {
+  readonly error: unknown;
+  readonly offset: string;
+}
+
+/**
+ * Delivers one batch with key-level parallelism (Confluent Parallel Consumer's key ordering): the
+ * messages go through the subscription's {@link KeyedExecutor}, so messages with different keys
+ * run at once up to its concurrency, messages with one key one at a time in offset order, and
+ * keyless messages obey only the limit. Resolves once every message of the batch was handled or
+ * skipped; kafkajs fetches the partition again only after that, which bounds what is buffered per
+ * partition to one fetch.
+ *
+ * Offsets are resolved only up to the lowest message not handled yet, as deliveries complete, so a
+ * commit never passes a message still running or waiting. A message that cannot be acknowledged
+ * (its delivery rejected), a stop, a seek (revocation) or a failed heartbeat halts the batch: what
+ * has not begun is skipped, what is running finishes, and the result names the first message not
+ * acknowledged (`null` when every message was handled or the batch was halted by the consumer).
+ * Messages after it that completed are delivered again by the next fetch (at-least-once).
+ */
+export async function deliverKeyed(batch: KeyedBatch): Promise<BatchFailure | null> {
+  const { topic, partition, messages, executor, deliver, isRunning, isStale, began, ended } = batch;
+  const count = messages.length;
+  const handled = new Uint8Array(count);
+  let settled = 0;
+  let halted = false;
+  let failedAt = count;
+  let failure: unknown;
+  let tickFailed = false;
+  let tickError: unknown;
+  let wake: (() => void) | null = null;
+  const resume = (): void => {
+    if (wake !== null) {
+      const resolve = wake;
+      wake = null;
+      resolve();
+    }
+  };
+  const settle = (): void => {
+    settled++;
+    resume();
+  };
+  for (let index = 0; index < count; index++) {
+    const message = messages[index]!;
+    const key = message.key === null ? null : message.key.toString('latin1');
+    void executor.run(key, () => {
+      if (halted || !isRunning() || isStale()) {
+        halted = true;
+        settle();
+        return undefined;
+      }
+      began();
+      return deliver(fromKafkaMessage(topic, partition, message)).then(
+        () => {
+          handled[index] = 1;
+          ended();
+          settle();
+        },
+        (error: unknown) => {
+          halted = true;
+          if (index < failedAt) {
+            failedAt = index;
+            failure = error;
+          }
+          ended();
+          settle();
+        },
+      );
+    });
+  }
+  let resolved = 0;
+  const resolveHandled = (): void => {
+    let lowest = resolved;
+    while (lowest < count && handled[lowest] === 1) lowest++;
+    if (lowest > resolved) {
+      resolved = lowest;
+      batch.resolveOffset(messages[lowest - 1]!.offset);
+    }
+  };
+  const stopListening = batch.onTickDue(resume);
+  try {
+    while (settled < count) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      resolveHandled();
+      if (halted) continue;
+      try {
+        await batch.tick();
+      } catch (error) {
+        halted = true;
+        tickFailed = true;
+        tickError = error;
+      }
+    }
+  } finally {
+    stopListening();
+  }
+  resolveHandled();
+  if (tickFailed) throw tickError;
+  return failedAt < count ? { error: failure, offset: messages[failedAt]!.offset } : null;
+}

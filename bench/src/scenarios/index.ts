@@ -2,6 +2,7 @@ import type { Scenario } from '../lib/types.js';
 import { kafkaClientsScenario } from './kafka-clients.js';
 import { kafkaConsumeScenario } from './kafka-consume.js';
 import { kafkaGroupTopicsScenario } from './kafka-group-topics.js';
+import { kafkaKeyParallelScenario } from './kafka-key-parallel.js';
 import { kafkaPublishScenario } from './kafka-publish.js';
 import { latencyScenario } from './latency.js';
 import { memoryScenario } from './memory.js';
@@ -14,6 +15,7 @@ export const SCENARIOS: readonly Scenario[] = [
   memoryScenario,
   kafkaPublishScenario,
   kafkaConsumeScenario,
+  kafkaKeyParallelScenario,
   kafkaGroupTopicsScenario,
   kafkaClientsScenario,
   rabbitmqPublishScenario,

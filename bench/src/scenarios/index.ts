@@ -8,6 +8,7 @@ import { latencyScenario } from './latency.js';
 import { memoryScenario } from './memory.js';
 import { rabbitmqConsumeScenario } from './rabbitmq-consume.js';
 import { rabbitmqInstancesScenario } from './rabbitmq-instances.js';
+import { rabbitmqKeyParallelScenario } from './rabbitmq-key-parallel.js';
 import { rabbitmqPublishScenario } from './rabbitmq-publish.js';
 
 /** Every scenario, in the order they run. */
@@ -20,6 +21,7 @@ export const SCENARIOS: readonly Scenario[] = [
   kafkaClientsScenario,
   rabbitmqPublishScenario,
   rabbitmqConsumeScenario,
+  rabbitmqKeyParallelScenario,
   latencyScenario,
   rabbitmqInstancesScenario,
 ];

@@ -10,10 +10,9 @@ import kafkajs, {
   type RetryOptions,
 } from 'kafkajs';
 import { describeError, isUnknownTopic } from './errors.js';
-import { deliverKeyed } from './keyed-batch.js';
-import { fromKafkaMessage } from './mapping.js';
-import { fetchCommittedOffsets, fetchEndOffsets } from './retry-transient.js';
+import { deliverInOrder, deliverKeyed, type PartitionBatch } from './partition-batch.js';
 import { SocketRegistry } from './socket-registry.js';
+import { uncommittedEndOffsets, type StartPositions } from './start-positions.js';
 
 /** Settings of one {@link GroupConsumer}. */
 export interface GroupConsumerOptions {
@@ -83,7 +82,7 @@ interface Session {
   readonly sockets: SocketRegistry;
   readonly topics: readonly string[];
   /** Start positions to seek to at the first join: per topic, per partition. */
-  pins: Map<string, Map<number, string>> | null;
+  pins: StartPositions | null;
   joined: boolean;
   /** True until the sync that opened it is done; a crash meanwhile is reported by that sync. */
   opening: boolean;
@@ -136,7 +135,7 @@ const noRoute: Route = {
  *   lazily at its first fetch and skip what was published in between.
  * - A topic's `concurrency` above 1 gives key-level parallelism within each partition: its
  *   messages go through a {@link KeyedExecutor} (different keys at once, one key in offset order)
- *   and offsets are resolved only up to the lowest message not handled yet (keyed-batch.ts).
+ *   and offsets are resolved only up to the lowest message not handled yet (partition-batch.ts).
  *   With concurrency 1 everywhere, each partition is one sequential stream, as kafkajs has it.
  * - When `deliver` rejects (the message could not even be dead-lettered), the record is not
  *   committed: a retriable error goes back to kafkajs, which fetches the partition again from the
@@ -201,68 +200,39 @@ export class GroupConsumer {
         const { deliver, executor, concurrency } = this.#routes.get(topic) ?? noRoute;
         this.#heartbeat = heartbeat;
         if (this.#keepAlive === null) this.#startKeepAlive();
-        // concurrency 1 with one partition at a time: the plain loop below, in offset order.
-        if (executor !== null && (concurrency > 1 || this.#partitionsAtOnce > 1)) {
-          // concurrency > 1: key-level parallelism within the partition (keyed-batch.ts).
-          const failure = await deliverKeyed({
-            topic,
-            partition,
-            messages: batch.messages,
-            executor,
-            deliver,
-            resolveOffset,
-            isRunning,
-            isStale,
-            tick: async () => {
-              if (!this.#tickDue) return;
-              this.#tickDue = false;
-              await heartbeat();
-              await commitOffsetsIfNecessary();
-            },
-            onTickDue: (listener) => {
-              this.#tickListeners.add(listener);
-              return () => this.#tickListeners.delete(listener);
-            },
-            began: () => void this.#running++,
-            ended: () => {
-              this.#running--;
-              this.#completed++;
-            },
-          });
-          if (failure !== null) throw this.#notAcknowledged(failure.error, topic, partition, failure.offset);
-          return;
-        }
-        // Stopping, or the partition was sought: the rest is fetched again by its owner. isStale()
-        // costs a JSON.stringify in kafkajs: checked per batch and per tick, not per message.
-        if (isStale()) return;
-        // The offset of the last message handled and not resolved yet: resolved per tick and when
-        // the batch ends (kafkajs commits only then), not per message (a Long parse per call).
-        let handled: string | null = null;
-        try {
-          for (const message of batch.messages) {
-            if (!isRunning()) break;
-            this.#running++;
-            try {
-              await deliver(fromKafkaMessage(topic, partition, message));
-            } catch (error) {
-              throw this.#notAcknowledged(error, topic, partition, message.offset);
-            } finally {
-              this.#running--;
-              this.#completed++;
-            }
-            handled = message.offset;
-            if (this.#tickDue) {
-              this.#tickDue = false;
-              resolveOffset(handled);
-              handled = null;
-              await heartbeat();
-              await commitOffsetsIfNecessary();
-              if (isStale()) break;
-            }
-          }
-        } finally {
-          if (handled !== null) resolveOffset(handled);
-        }
+        const work: PartitionBatch = {
+          topic,
+          partition,
+          messages: batch.messages,
+          deliver,
+          resolveOffset,
+          isRunning,
+          isStale,
+          takeTick: () => {
+            if (!this.#tickDue) return false;
+            this.#tickDue = false;
+            return true;
+          },
+          tick: async () => {
+            await heartbeat();
+            await commitOffsetsIfNecessary();
+          },
+          onTickDue: (listener) => {
+            this.#tickListeners.add(listener);
+            return () => this.#tickListeners.delete(listener);
+          },
+          began: () => void this.#running++,
+          ended: () => {
+            this.#running--;
+            this.#completed++;
+          },
+        };
+        // concurrency 1 with one partition at a time: in offset order; else key-level parallelism.
+        const failure =
+          executor !== null && (concurrency > 1 || this.#partitionsAtOnce > 1)
+            ? await deliverKeyed(work, executor)
+            : await deliverInOrder(work);
+        if (failure !== null) throw this.#notAcknowledged(failure.error, topic, partition, failure.offset);
       },
     };
   }
@@ -306,7 +276,7 @@ export class GroupConsumer {
   /**
    * Consumes `topic` too, handing its messages to `deliver`, `concurrency` of them at once: with
    * more than 1, messages with different keys run at once even within one partition, messages
-   * with one key one at a time in offset order (keyed-batch.ts). Resolves once the member joined
+   * with one key one at a time in offset order (partition-batch.ts). Resolves once the member joined
    * the group with `topic` in its subscription: what is published afterwards is delivered.
    *
    * @throws {SubscribeError} when the consumer cannot join (the topic stays registered: call
@@ -383,7 +353,12 @@ export class GroupConsumer {
     await Promise.all(topics.map((topic) => this.#options.ensureTopic(topic, recreate)));
     const pins = this.#options.fromBeginning
       ? null
-      : await this.#uncommittedEndOffsets(topics.filter((t) => !this.#settledTopics.has(t)));
+      : await uncommittedEndOffsets(
+          this.#options.offsetsAdmin,
+          this.group === null ? null : this.groupId,
+          topics.filter((t) => !this.#settledTopics.has(t)),
+          this.#options.requestTimeoutMs,
+        );
     if (this.#closing !== null) throw closed();
 
     await this.#closeSession();
@@ -454,41 +429,6 @@ export class GroupConsumer {
   #describe(): string {
     const topics = [...this.#routes.keys()].map((topic) => `"${topic}"`).join(', ') || 'no topic';
     return `${topics}${this.group === null ? '' : ` in group "${this.group}"`}`;
-  }
-
-  /**
-   * For the partitions of `topics` this group has no committed offset on, the current end
-   * offsets, per topic; `null` when there is none (the group resumes where it left off).
-   */
-  async #uncommittedEndOffsets(topics: readonly string[]): Promise<Session['pins']> {
-    if (topics.length === 0) return null;
-    const { offsetsAdmin: admin, groupId, requestTimeoutMs } = this.#options;
-    // Per topic, the partitions without a committed offset; a topic missing here has none at all.
-    const missing = new Map<string, Set<number>>();
-    if (this.group !== null) {
-      const committed = await fetchCommittedOffsets(admin, groupId, topics, requestTimeoutMs);
-      for (const entry of committed) {
-        missing.set(
-          entry.topic,
-          new Set(entry.partitions.filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition)),
-        );
-      }
-    }
-    const pins = new Map<string, Map<number, string>>();
-    await Promise.all(
-      topics.map(async (topic) => {
-        const uncommitted = missing.get(topic);
-        if (uncommitted !== undefined && uncommitted.size === 0) return;
-        const ends = await fetchEndOffsets(admin, topic, requestTimeoutMs);
-        const offsets = new Map(
-          ends
-            .filter(({ partition }) => uncommitted?.has(partition) ?? true)
-            .map(({ partition, high }) => [partition, high] as const),
-        );
-        if (offsets.size > 0) pins.set(topic, offsets);
-      }),
-    );
-    return pins.size === 0 ? null : pins;
   }
 
   #onJoin(session: Session, assignment: Readonly<Record<string, readonly number[]>>): void {

@@ -3,19 +3,19 @@ import type { KafkaMessage } from 'kafkajs';
 import { fromKafkaMessage } from './mapping.js';
 
 /** One batch of one partition, handed over by kafkajs' `eachBatch`, and what to do with it. */
-export interface KeyedBatch {
+export interface PartitionBatch {
   readonly topic: string;
   readonly partition: number;
   readonly messages: readonly KafkaMessage[];
-  /** The subscription's executor: its `concurrency`, shared by every partition of the topic. */
-  readonly executor: KeyedExecutor;
   readonly deliver: Deliver;
   /** kafkajs' `resolveOffset`: the offset and everything before it may be committed. */
   readonly resolveOffset: (offset: string) => void;
   /** False once the consumer is stopping, and `isStale` true once the partition was sought. */
   readonly isRunning: () => boolean;
   readonly isStale: () => boolean;
-  /** Heartbeats and commits when due; rejects when the member must stop (a rebalance). */
+  /** True once per heartbeat interval (and false again until the next): a heartbeat and a commit are due. */
+  readonly takeTick: () => boolean;
+  /** Heartbeats and commits; rejects when the member must stop (a rebalance). */
   readonly tick: () => Promise<void>;
   /**
    * Calls `listener` whenever a heartbeat and a commit fall due, until the returned function is
@@ -34,8 +34,44 @@ export interface BatchFailure {
 }
 
 /**
+ * Delivers one batch one message at a time, in offset order (`concurrency` 1). The offset of the
+ * last message handled is resolved at each tick and when the batch ends, not per message (kafkajs
+ * parses a Long per `resolveOffset`); `isStale()` (a JSON.stringify in kafkajs) is checked per
+ * batch and per tick. Stops at the first message that cannot be acknowledged and returns it.
+ */
+export async function deliverInOrder(batch: PartitionBatch): Promise<BatchFailure | null> {
+  const { topic, partition, deliver, isRunning, takeTick, began, ended } = batch;
+  // Sought meanwhile: the rest is fetched again from the new position.
+  if (batch.isStale()) return null;
+  let handled: string | null = null;
+  try {
+    for (const message of batch.messages) {
+      if (!isRunning()) break;
+      began();
+      try {
+        await deliver(fromKafkaMessage(topic, partition, message));
+      } catch (error) {
+        return { error, offset: message.offset };
+      } finally {
+        ended();
+      }
+      handled = message.offset;
+      if (takeTick()) {
+        batch.resolveOffset(handled);
+        handled = null;
+        await batch.tick();
+        if (batch.isStale()) break;
+      }
+    }
+  } finally {
+    if (handled !== null) batch.resolveOffset(handled);
+  }
+  return null;
+}
+
+/**
  * Delivers one batch with key-level parallelism (Confluent Parallel Consumer's key ordering): the
- * messages go through the subscription's {@link KeyedExecutor}, so messages with different keys
+ * messages go through the subscription's `executor` (its `concurrency`, shared by every partition of the topic), so messages with different keys
  * run at once up to its concurrency, messages with one key one at a time in offset order, and
  * keyless messages obey only the limit. Resolves once every message of the batch was handled or
  * skipped; kafkajs fetches the partition again only after that, which bounds what is buffered per
@@ -48,8 +84,8 @@ export interface BatchFailure {
  * acknowledged (`null` when every message was handled or the batch was halted by the consumer).
  * Messages after it that completed are delivered again by the next fetch (at-least-once).
  */
-export async function deliverKeyed(batch: KeyedBatch): Promise<BatchFailure | null> {
-  const { topic, partition, messages, executor, deliver, isRunning, isStale, began, ended } = batch;
+export async function deliverKeyed(batch: PartitionBatch, executor: KeyedExecutor): Promise<BatchFailure | null> {
+  const { topic, partition, messages, deliver, isRunning, isStale, began, ended } = batch;
   const count = messages.length;
   const handled = new Uint8Array(count);
   let settled = 0;
@@ -114,7 +150,7 @@ export async function deliverKeyed(batch: KeyedBatch): Promise<BatchFailure | nu
         wake = resolve;
       });
       resolveHandled();
-      if (halted) continue;
+      if (halted || !batch.takeTick()) continue;
       try {
         await batch.tick();
       } catch (error) {

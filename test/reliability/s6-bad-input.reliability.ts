@@ -158,6 +158,9 @@ function invalidValues(key: ConfigKeyInfo): unknown[] {
       return ['yes', 1];
     case 'enum':
       return ['no-such-choice', 7];
+    case 'json':
+      // A list of objects: not a list (JSON or not), an entry without its required fields.
+      return ['not a list', '{"topic":"orders"}', 42, [{ topic: 'orders' }]];
     case 'string':
       if (path === 'kafka.bootstrap-servers') return [9092, 'localhost', 'localhost:99999', 'a:1,,b:2'];
       if (path === 'rabbitmq.url') return [5672, 'not a url', 'http://guest:guest@localhost/', 'amqp://'];

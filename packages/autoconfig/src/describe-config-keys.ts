@@ -2,10 +2,13 @@ import type { z } from 'zod';
 import { envName, SECRET_PATHS, shapeOf, unwrap, type SchemaDef } from './internal/schema-walk.js';
 import { msgportConfigSchema } from './msgport-config-schema.js';
 
-/** The type of a configuration key, as far as YAML and environment variables are concerned. */
-export type ConfigKeyType = 'string' | 'integer' | 'number' | 'boolean' | 'enum';
+/**
+ * The type of a configuration key, as far as YAML and environment variables are concerned: `json`
+ * is a list (of objects) in YAML, and JSON text in its environment variable.
+ */
+export type ConfigKeyType = 'string' | 'integer' | 'number' | 'boolean' | 'enum' | 'json';
 
-/** One scalar key of the `msgport.messaging` section, derived from {@link msgportConfigSchema}. */
+/** One leaf key (a scalar, or a list of type `json`) of the `msgport.messaging` section, derived from {@link msgportConfigSchema}. */
 export interface ConfigKeyInfo {
   /** Path under `msgport.messaging`, e.g. `['kafka', 'bootstrap-servers']`. */
   readonly path: readonly string[];
@@ -26,7 +29,7 @@ export interface ConfigKeyInfo {
 }
 
 /**
- * Every scalar key of the `msgport.messaging` section with its type, default, environment
+ * Every leaf key (scalars, and lists as `json`) of the `msgport.messaging` section with its type, default, environment
  * variable and description, derived from the schema (so docs and tools cannot drift from it).
  */
 export function describeConfigKeys(): readonly ConfigKeyInfo[] {
@@ -50,6 +53,9 @@ export function describeConfigKeys(): readonly ConfigKeyInfo[] {
         break;
       case 'boolean':
         type = 'boolean';
+        break;
+      case 'array':
+        type = 'json';
         break;
       default:
         type = 'string';

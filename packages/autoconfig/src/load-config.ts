@@ -150,6 +150,12 @@ function coerce(raw: string, key: ConfigKeyInfo): unknown {
       if (/^(true|1)$/i.test(text)) return true;
       if (/^(false|0)$/i.test(text)) return false;
       return raw;
+    case 'json':
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return raw; // the schema then reports the key with the type it expects
+      }
     default:
       return raw;
   }

@@ -188,6 +188,23 @@ const rabbitmqSchema = z
       })
       .optional()
       .describe('Backoff between reconnection attempts (exponential, factor 2, ±20 % jitter)'),
+    'legacy-queues': z
+      .array(
+        z.strictObject({
+          topic: z.string().min(1).describe('Topic (routing key) the legacy queue is bound with'),
+          group: z.string().min(1).describe('msgport group that takes the queue over'),
+          queue: z.string().min(1).describe("The legacy queue: PyFly's group name, or pyfly.<topic>"),
+          phase: z
+            .enum(['share', 'switch'])
+            .describe('share: consume it beside the PyFly instances; switch: move the topic to the partition queues, drain it'),
+          'delete-when-drained': z
+            .boolean()
+            .optional()
+            .describe('switch phase: delete the legacy queue once drained, if empty and unused'),
+        }),
+      )
+      .optional()
+      .describe("Groups taking over a PyFly service's queue (migration from PyFly, see docs/migration-from-pyfly.md)"),
   })
   .describe('RabbitMQ adapter settings (@msgport/rabbitmq)');
 

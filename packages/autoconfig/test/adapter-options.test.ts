@@ -58,6 +58,10 @@ const EVERY_KEY: MsgportConfigInput = {
     'publish-timeout-ms': 23,
     'max-message-bytes': 24,
     reconnect: { 'initial-delay-ms': 25, 'max-delay-ms': 26 },
+    'legacy-queues': [
+      { topic: 'orders', group: 'billing', queue: 'billing', phase: 'share' },
+      { topic: 'invoices', group: 'billing', queue: 'pyfly.invoices', phase: 'switch', 'delete-when-drained': true },
+    ],
   },
 };
 
@@ -156,6 +160,10 @@ describe('the mapping from configuration keys to adapter options', () => {
     expect(adapterOptionsFor('rabbitmq', config)).toMatchObject({
       reconnect: { initialDelayMs: 25, maxDelayMs: 26 },
       maxMessageBytes: 24,
+      legacyQueues: [
+        { topic: 'orders', group: 'billing', queue: 'billing', phase: 'share' },
+        { topic: 'invoices', group: 'billing', queue: 'pyfly.invoices', phase: 'switch', deleteWhenDrained: true },
+      ],
     });
     expect(Object.keys(adapterOptionsFor('memory', config)).sort()).toEqual([
       'concurrency',

@@ -257,6 +257,18 @@ describe('environment overrides', () => {
     });
   });
 
+  it('take rabbitmq.legacy-queues as JSON, and report JSON that is not a list of legacy queues by its key', () => {
+    const { dir } = dirWith({});
+    const queues = [{ topic: 'orders', group: 'billing', queue: 'billing', phase: 'switch', 'delete-when-drained': true }];
+    const config = loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_RABBITMQ_LEGACY_QUEUES: JSON.stringify(queues) } });
+    expect(config.rabbitmq['legacy-queues']).toEqual(queues);
+    for (const value of ['[{"topic": "orders"', '[{"topic":"orders","group":"billing","queue":"billing","phase":"later"}]']) {
+      const error = thrown(() => loadConfig({ cwd: dir, env: { MSGPORT_MESSAGING_RABBITMQ_LEGACY_QUEUES: value } }));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toContain('rabbitmq.legacy-queues');
+    }
+  });
+
   it('take a list of RabbitMQ URLs comma-separated, and queue-type as one of its values', () => {
     const { dir } = dirWith({});
     const config = loadConfig({

@@ -48,11 +48,26 @@ export class KeyedExecutor {
     // Idle fast path: nothing waits (so no task of this key can be overtaken), the limit allows
     // and the key is free. No promise and no queue entry for a task that completes synchronously,
     // which is what a synchronous message handler makes of a delivery.
-    if (this.#head === this.#queue.length && this.#tryAcquire(key)) return this.#execute(key, task);
+    if (this.tryAcquire(key)) return this.#execute(key, task);
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ key, run: task, resolve, reject });
       this.#pump();
     });
+  }
+
+  /**
+   * For a caller that runs a task itself when it may start at once, without a promise of the
+   * executor's: takes a slot (and `key`) and returns true when nothing waits, the limit allows and
+   * the key is free, exactly when {@link run} would start a task at once. The caller must then call
+   * {@link release} with the same key once its task has settled (synchronously or not).
+   */
+  tryAcquire(key: string | null): boolean {
+    return this.#head === this.#queue.length && this.#tryAcquire(key);
+  }
+
+  /** Frees the slot and key taken by a successful {@link tryAcquire}, starting tasks that wait. */
+  release(key: string | null): void {
+    this.#release(key);
   }
 
   #tryAcquire(key: string | null): boolean {
@@ -91,6 +106,36 @@ export class KeyedExecutor {
     );
   }
 
+  /**
+   * Runs a task taken from the queue, which already holds a slot (and its key), and settles its
+   * promise once it settled, right after releasing them (one reaction, no promise in between).
+   */
+  #executeQueued(task: QueuedTask): void {
+    let result: void | PromiseLike<void>;
+    try {
+      result = task.run();
+    } catch (error) {
+      this.#release(task.key);
+      task.reject(error);
+      return;
+    }
+    if (!isPromiseLike(result)) {
+      this.#release(task.key);
+      task.resolve();
+      return;
+    }
+    void Promise.resolve(result).then(
+      () => {
+        this.#release(task.key);
+        task.resolve();
+      },
+      (error: unknown) => {
+        this.#release(task.key);
+        task.reject(error);
+      },
+    );
+  }
+
   #pump(): void {
     // A task that completes synchronously releases its slot while this loop runs it, which calls
     // #pump again: that call returns at once and this loop carries on instead (no recursion, and
@@ -110,9 +155,7 @@ export class KeyedExecutor {
         } else {
           this.#queue.splice(i, 1);
         }
-        const running = this.#execute(task.key, task.run);
-        if (running === RESOLVED) task.resolve();
-        else running.then(task.resolve, task.reject);
+        this.#executeQueued(task);
       }
     } finally {
       this.#pumping = false;

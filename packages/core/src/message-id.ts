@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 /** The header that carries a message's identity (C11). Set on every publish unless the publisher set it. */
 export const MESSAGE_ID_HEADER = 'msgport-message-id';
 
-/** Random bytes fetched at once, kept as hex; one id takes 16 hex digits of it. */
+/** Random bytes fetched at once, kept as hex; each millisecond with ids takes 19 hex digits of it. */
 const POOL_BYTES = 4_096;
 /** Largest value of the 12-bit counter in `rand_a`. */
 const MAX_COUNTER = 0xfff;
@@ -22,13 +22,18 @@ let lastMs = -1;
 let counter = 0;
 /** `tttttttt-tttt-7` for `lastMs`: the time part changes once per millisecond at most. */
 let prefix = '';
+/** `-vxxx-xxxxxxxxxxxx`: the 62 random bits of `rand_b` (with the variant), drawn with `prefix`. */
+let suffix = '';
 
 /**
- * Returns a new UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, then a 12-bit
- * counter, then 62 random bits (from `crypto.randomBytes`). Ids made by one process sort in creation
- * order, also within one millisecond (the counter starts at a random value below 2048 each
- * millisecond and counts up; when it runs out, the time is moved on by one millisecond, as RFC 9562
- * allows), and never go backwards when the clock does.
+ * Returns a new UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, a 12-bit counter
+ * (`rand_a`), then 62 random bits (`rand_b`, from `crypto.randomBytes`). Ids made by one process
+ * sort in creation order, also within one millisecond: the counter starts at a random value below
+ * 2048 each millisecond and counts up; when it runs out, the time is moved on by one millisecond,
+ * as RFC 9562 allows, and ids never go backwards when the clock does. `rand_b` is drawn afresh
+ * whenever the time part changes (RFC 9562's "monotonic random" method with the counter as the
+ * increment), so that an id costs a clock read and two string joins: ids of one process within one
+ * millisecond differ in their counter, ids of two processes in their random bits.
  *
  * ```ts
  * createMessageId(); // '019ae4c8-5b1e-7a3c-9f12-8d0e6a4b2c7f'
@@ -38,24 +43,21 @@ export function createMessageId(): string {
   const ms = Date.now();
   if (ms > lastMs) {
     lastMs = ms;
-    const at = take(3);
-    counter = parseInt(pool.slice(at, at + 3), 16) & 0x7ff;
-    prefix = timePrefix(ms);
+    newTimePart(ms, true);
   } else if (++counter > MAX_COUNTER) {
     // Same millisecond (or the clock went back) and the counter ran out: move the time on.
-    counter = 0;
-    prefix = timePrefix(++lastMs);
+    newTimePart(++lastMs, false);
   }
-  const at = take(16);
-  return (
-    prefix +
-    COUNTER_HEX[counter]! +
-    '-' +
-    VARIANT[pool.charCodeAt(at)]! +
-    pool.slice(at + 1, at + 4) +
-    '-' +
-    pool.slice(at + 4, at + 16)
-  );
+  return prefix + COUNTER_HEX[counter]! + suffix;
+}
+
+/** Starts the ids of millisecond `ms`: its time part, new random bits, the counter's start. */
+function newTimePart(ms: number, randomCounter: boolean): void {
+  const at = take(19);
+  counter = randomCounter ? parseInt(pool.slice(at, at + 3), 16) & 0x7ff : 0;
+  const hex = ms.toString(16).padStart(12, '0');
+  prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
+  suffix = `-${VARIANT[pool.charCodeAt(at + 3)]!}${pool.slice(at + 4, at + 7)}-${pool.slice(at + 7, at + 19)}`;
 }
 
 /** Reserves `digits` hex digits of the random pool and returns where they start. */
@@ -67,9 +69,4 @@ function take(digits: number): number {
   const at = poolOffset;
   poolOffset += digits;
   return at;
-}
-
-function timePrefix(ms: number): string {
-  const hex = ms.toString(16).padStart(12, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
 }

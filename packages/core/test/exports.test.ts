@@ -48,6 +48,7 @@ it('@msgport/core/adapter exports exactly the adapter toolkit', async () => {
     'createRedactor',
     'describeValue',
     'errorChain',
+    'isPromiseLike',
     'keyPartition',
     'murmur2',
     'oneLine',

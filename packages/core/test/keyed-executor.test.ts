@@ -114,4 +114,32 @@ describe('KeyedExecutor', () => {
     await expect(second).resolves.toBeUndefined();
     expect(executor.size).toBe(0);
   });
+
+  it('tryAcquire() takes a slot only when run() would start a task at once, and release() starts the tasks that waited', async () => {
+    const executor = new KeyedExecutor(2);
+    const { log, task, release, started } = gatedTasks();
+    expect(executor.tryAcquire('k')).toBe(true);
+    expect(executor.tryAcquire('k')).toBe(false); // its key is busy
+    expect(executor.tryAcquire('other')).toBe(true);
+    expect(executor.tryAcquire('third')).toBe(false); // the limit is reached
+    expect(executor.size).toBe(2);
+
+    const waiting = executor.run('k', task('k2'));
+    const overtaking = executor.run('free', task('f1'));
+    expect(started()).toEqual([]);
+
+    executor.release('other'); // a slot is free: a task of another key may pass the one waiting for 'k'
+    expect(started()).toEqual(['f1']);
+    // Something waits now, so a task must not be started around the queue.
+    expect(executor.tryAcquire('new')).toBe(false);
+
+    executor.release('k'); // its key and a slot are free: the task that waited for 'k' starts
+    expect(started()).toEqual(['f1', 'k2']);
+    await release('f1');
+    await release('k2');
+    await Promise.all([waiting, overtaking]);
+    expect(log).toEqual(['start f1', 'start k2', 'end f1', 'end k2']);
+    expect(executor.size).toBe(0);
+    expect(executor.tryAcquire('k')).toBe(true);
+  });
 });

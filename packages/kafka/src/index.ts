@@ -1,1 +1,2 @@
-export { KafkaAdapter, type KafkaAdapterOptions, type KafkaSaslOptions } from './kafka-adapter.js';
+export { KafkaAdapter } from './kafka-adapter.js';
+export type { KafkaAdapterOptions, KafkaSaslOptions } from './kafka-adapter-options.js';

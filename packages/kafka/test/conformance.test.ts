@@ -3,10 +3,10 @@ import { createTestAdapter, kafkaRestartHook } from './kafka-test-config.js';
 
 runConformanceSuite({
   name: 'KafkaAdapter',
-  createBroker: () => createTestAdapter(),
+  createBroker: (overrides) => createTestAdapter(overrides),
   // Several instances of one group share a topic only when it has several partitions: 4, for the
   // order-across-instances case (4 instances, 53 keys).
-  createInstance: () => createTestAdapter({ numPartitions: 4 }),
+  createInstance: (overrides) => createTestAdapter({ numPartitions: 4, ...overrides }),
   deadLetterTopic: (topic) => `${topic}.DLT`,
   // Everything the contract asks for. `publish()` resolves on the broker's acknowledgement, not
   // after handling: that is what a durable broker promises.

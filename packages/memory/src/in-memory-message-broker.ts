@@ -17,7 +17,7 @@ import {
   type Deliver,
   type MessageBrokerBaseOptions,
 } from '@msgport/core/adapter';
-import { dispatchNested, insideDelivery, trackHandler } from './internal/delivery-context.js';
+import { dispatchNested, insideDelivery, settleAll, trackHandler } from './internal/delivery-context.js';
 
 /** Options of {@link InMemoryMessageBroker}. */
 export interface InMemoryMessageBrokerOptions extends MessageBrokerBaseOptions {
@@ -54,15 +54,15 @@ const DEFAULT_RECORD_LIMIT = 10_000;
  *   the event loop later (so timers and I/O run between follow-ups), after `publish()` resolved.
  * - **A dead letter** is sent like a publish made inside a handler.
  *
- * A handler's synchronous part is recognised by a counter; a handler that returns a promise runs
- * inside an `AsyncLocalStorage` context that follows what it awaits. A handler's first call runs
- * inside the context; one that returned without a promise is called without it from then on, so
- * synchronous handlers never pay for `AsyncLocalStorage`. Consequences: code a handler starts
- * without awaiting it (a timer) publishes "from inside" when the handler returned a promise and
- * "from outside" when it completed synchronously; and while a handler that completed synchronously
- * before returns a promise, that call runs outside the context, so until it settles every publish
- * the broker cannot place resolves as if made inside a handler (no deadlock; it may not wait for
- * queued messages).
+ * A handler's synchronous part is recognised by a counter; the first 1,000 calls of a handler
+ * that return a promise run inside an `AsyncLocalStorage` context that follows what they await
+ * (its very first call always does: a probe of its shape), later ones without it, counted while
+ * pending (on Node 20 and 22 the storage slows down every promise in the process). Consequences:
+ * code a handler starts without awaiting it (a timer) publishes "from inside" when its handler
+ * ran in the context and the storage is on, else "from outside"; and while a call that ran without the
+ * context is pending beyond the code that made it, every publish the broker cannot place
+ * resolves as if made inside a handler (no deadlock; it may not wait for queued messages). The
+ * package README says more.
  *
  * Also:
  * - Round-robin within a group in exact alternation; broadcast without a group; a copy per group.
@@ -157,6 +157,11 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
     return super.subscribe(topic, typeof handler === 'function' ? trackHandler(handler) : handler, group);
   }
 
+  /** What send() returns settles like core's deliveries, or rejects with a BrokerStateError. */
+  protected override get sendRejectsWithMessagingErrors(): boolean {
+    return true;
+  }
+
   protected override send(message: Message): Promise<void> {
     if (this.#recordPublished) this.#record(message);
     const targets = this.#consumers.get(message.topic);
@@ -172,7 +177,7 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
       const delivered = targets[i]!(message);
       if (delivered !== first) (pending ??= [first]).push(delivered);
     }
-    return pending === null ? first : Promise.all(pending).then(() => undefined);
+    return pending === null ? first : settleAll(pending);
   }
 
   protected override sendDeadLetter(deadLetter: Message): Promise<void> {

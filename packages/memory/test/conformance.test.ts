@@ -4,7 +4,7 @@ import { runConformanceSuite } from '@msgport/testkit';
 
 runConformanceSuite({
   name: 'InMemoryMessageBroker',
-  createBroker: () => new InMemoryMessageBroker({ logger: silentLogger }),
+  createBroker: (overrides) => new InMemoryMessageBroker({ logger: silentLogger, ...overrides }),
   deadLetterTopic: (topic) => `${topic}.DLT`,
   capabilities: {
     retry: true,

@@ -207,6 +207,77 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
     await until(() => events.includes('a got x+++'), 'the message back on the first topic to be handled');
   });
 
+  // A handler's first 1,000 calls that return a promise run inside AsyncLocalStorage; later ones
+  // do not (see the package README). These run a handler past that point first.
+  const PAST_PROBED_CALLS = 1_001;
+
+  it('after its first 1,000 calls, an asynchronous handler may still publish to its own busy topic', async () => {
+    const broker = await startedBroker();
+    const topic = uniqueName('unscoped-self');
+    const handled: string[] = [];
+    await broker.subscribe(
+      topic,
+      async (message) => {
+        handled.push(text(message));
+        await new Promise((resolve) => setImmediate(resolve));
+        if (text(message) === 'root') await broker.publish(topic, 'follow-up', { key: 'k' });
+      },
+      'g',
+    );
+    for (let i = 0; i < PAST_PROBED_CALLS; i++) await broker.publish(topic, 'warm', { key: 'k' });
+
+    await broker.publish(topic, 'root', { key: 'k' });
+    await until(() => handled.includes('follow-up'), 'the follow-up to be handled');
+
+    expect(handled.slice(-2)).toEqual(['root', 'follow-up']);
+  });
+
+  it("after their first 1,000 calls, two handlers that publish to each other's busy topic do not wait for each other", async () => {
+    const broker = await startedBroker();
+    const [ping, pong] = [uniqueName('ping'), uniqueName('pong')];
+    const running = { ping: false, pong: false };
+    const events: string[] = [];
+    const handler = (self: 'ping' | 'pong', other: string) => async (message: Message) => {
+      if (text(message) === 'warm') return;
+      if (text(message) !== 'start') {
+        events.push(`${self} got ${text(message)}`);
+        return;
+      }
+      running[self] = true;
+      await waitFor(() => running.ping && running.pong, { timeoutMs: 5_000 });
+      await broker.publish(other, `from ${self}`);
+      events.push(`${self} published`);
+    };
+    await broker.subscribe(ping, handler('ping', pong), 'g');
+    await broker.subscribe(pong, handler('pong', ping), 'g');
+    for (let i = 0; i < PAST_PROBED_CALLS; i++) await Promise.all([broker.publish(ping, 'warm'), broker.publish(pong, 'warm')]);
+
+    await Promise.all([broker.publish(ping, 'start'), broker.publish(pong, 'start')]);
+    await until(() => events.length >= 4, 'both cross messages to be handled');
+
+    expect(events.sort()).toEqual(['ping got from pong', 'ping published', 'pong got from ping', 'pong published']);
+  });
+
+  it('after its first 1,000 calls, publishes from outside made together still wait for the messages queued behind a busy consumer', async () => {
+    const broker = await startedBroker();
+    const topic = uniqueName('unscoped-queued');
+    const handled: string[] = [];
+    await broker.subscribe(
+      topic,
+      async (message) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        handled.push(text(message));
+      },
+      'g',
+    );
+    for (let i = 0; i < PAST_PROBED_CALLS; i++) await broker.publish(topic, 'warm');
+    handled.length = 0;
+
+    await Promise.all(['a', 'b', 'c'].map((value) => broker.publish(topic, value)));
+
+    expect(handled).toEqual(['a', 'b', 'c']);
+  });
+
   it('a handler that publishes 1,000 follow-ups to its own topic, one after the other, gets all of them handled in order', async () => {
     const broker = await startedBroker();
     const topic = uniqueName('fanout-seq');

@@ -1,6 +1,8 @@
 export {
   RabbitMQAdapter,
   type RabbitMQAdapterOptions,
+  type RabbitMQLegacyPhase,
+  type RabbitMQLegacyQueue,
   type RabbitMQQueueType,
   type RabbitMQReconnectOptions,
   type RabbitMQTlsOptions,

@@ -26,6 +26,39 @@ export type RabbitMQTlsOptions = Pick<
  */
 export type RabbitMQQueueType = 'quorum' | 'classic';
 
+/**
+ * Where a group stands in its migration from a PyFly service's queue (see {@link RabbitMQLegacyQueue}):
+ * - `share`: side by side with the PyFly instances: the group's msgport instances consume the
+ *   PyFly queue too (competing consumers, so each message is handled once by the whole fleet) and
+ *   declare no queue of their own for the topic;
+ * - `switch`: every PyFly instance is stopped: the first msgport instance moves the topic's
+ *   messages from the PyFly queue to the group's partition queues in one broker operation, then
+ *   each instance drains what the PyFly queue still holds before it consumes the partition queues.
+ */
+export type RabbitMQLegacyPhase = 'share' | 'switch';
+
+/**
+ * A group that takes over the queue of a PyFly service (or of any consumer that bound one durable
+ * queue to the topic on the same exchange): PyFly names a group's queue by the group alone
+ * (`pyfly.<topic>` without a group), msgport consumes `<topic>.<group>.p<i>`. See the migration
+ * guide (docs/migration-from-pyfly.md) for the steps and what holds at each.
+ */
+export interface RabbitMQLegacyQueue {
+  /** The topic (routing key) the legacy queue is bound with. */
+  readonly topic: string;
+  /** The msgport group that takes the queue over. */
+  readonly group: string;
+  /** The legacy queue: PyFly's group name, or `pyfly.<topic>`. It must exist. */
+  readonly queue: string;
+  /** Where the migration stands. */
+  readonly phase: RabbitMQLegacyPhase;
+  /**
+   * In the `switch` phase: delete the legacy queue once drained, if it is empty and nobody
+   * consumes it (atomically: RabbitMQ's if-empty, if-unused delete). @default false
+   */
+  readonly deleteWhenDrained?: boolean;
+}
+
 /** Options of {@link RabbitMQAdapter}. */
 export interface RabbitMQAdapterOptions extends MessageBrokerBaseOptions {
   /**
@@ -83,4 +116,10 @@ export interface RabbitMQAdapterOptions extends MessageBrokerBaseOptions {
    * appears in errors or logs.
    */
   readonly tls?: RabbitMQTlsOptions;
+  /**
+   * Groups that take over a PyFly service's queue, one entry per (topic, group): in the `share`
+   * phase the group consumes that queue instead of its partition queues; in the `switch` phase it
+   * moves the topic to its partition queues and drains the legacy queue first. @default []
+   */
+  readonly legacyQueues?: readonly RabbitMQLegacyQueue[];
 }

@@ -5,18 +5,20 @@ import {
   type ConsumerHandle,
   type ConsumerSpec,
   type Deliver,
+  settledBefore,
 } from '@msgport/core/adapter';
 import { ConfirmPublisher } from './internal/confirm-publisher.js';
 import { Connection } from './internal/connection.js';
 import { createPartitioner } from './internal/partitioning.js';
 import { QueueConsumers } from './internal/queue-consumers.js';
 import { resolveSettings, type Settings } from './internal/settings.js';
-import { beforeDeadline } from './internal/timing.js';
 import { deadLetterName } from './internal/topology.js';
 import type { RabbitMQAdapterOptions } from './rabbitmq-adapter-options.js';
 
 export type {
   RabbitMQAdapterOptions,
+  RabbitMQLegacyPhase,
+  RabbitMQLegacyQueue,
   RabbitMQQueueType,
   RabbitMQReconnectOptions,
   RabbitMQTlsOptions,
@@ -87,7 +89,7 @@ export class RabbitMQAdapter extends MessageBrokerBase {
     // Publishes already on the wire get their confirm before the close (within the stop budget;
     // a confirm still missing then is lost with the channel, and its publish rejects). Publishes
     // that were waiting for a connection were woken above and reject without waiting.
-    if (this.#publisher.pending > 0 && !(await beforeDeadline(this.#publisher.whenSettled(), deadline))) {
+    if (this.#publisher.pending > 0 && !(await settledBefore(this.#publisher.whenSettled(), deadline))) {
       this.logger.warn(
         `stop(): ${this.#publisher.pending} publish(es) still without a confirm after shutdownTimeoutMs ` +
           `(${this.shutdownTimeoutMs} ms); closing anyway. They reject: the messages may or may not have been stored.`,

@@ -16,8 +16,15 @@ const shared = useSharedBroker(exchangeName);
 
 runConformanceSuite({
   name: 'RabbitMQAdapter',
-  createBroker: () =>
-    new RabbitMQAdapter({ url: RABBITMQ_URL, exchangeName, queueType, logger: silentLogger, shutdownTimeoutMs: 10_000 }),
+  createBroker: (overrides) =>
+    new RabbitMQAdapter({
+      url: RABBITMQ_URL,
+      exchangeName,
+      queueType,
+      logger: silentLogger,
+      shutdownTimeoutMs: 10_000,
+      ...overrides,
+    }),
   deadLetterTopic: (topic, group) => (group === null ? `${topic}.dlq` : `${topic}.${group}.dlq`),
   // Every capability: retries and dead letters go through core, stop() drains, start() after
   // stop() re-declares and resumes. publish() resolves on the broker's confirm, not after handling.

@@ -103,3 +103,39 @@ describe('queue types', () => {
     expect(queueTypeMismatch(new Error('socket closed'), 'quorum', [])).toBeNull();
   });
 });
+
+describe('legacyQueues', () => {
+  const url = 'amqp://localhost/';
+  it('keeps each (topic, group) with deleteWhenDrained false unless set', () => {
+    const { legacyQueues } = resolveSettings({
+      url,
+      legacyQueues: [
+        { topic: 'orders', group: 'billing', queue: 'billing', phase: 'share' },
+        { topic: 'orders', group: 'audit', queue: 'audit', phase: 'switch', deleteWhenDrained: true },
+      ],
+    });
+    expect([...legacyQueues.values()]).toEqual([
+      { topic: 'orders', group: 'billing', queue: 'billing', phase: 'share', deleteWhenDrained: false },
+      { topic: 'orders', group: 'audit', queue: 'audit', phase: 'switch', deleteWhenDrained: true },
+    ]);
+    expect(resolveSettings({ url }).legacyQueues.size).toBe(0);
+  });
+
+  it('refuses a malformed entry, or two entries for one (topic, group), with INVALID_ARGUMENT naming it', () => {
+    const entry = { topic: 'orders', group: 'billing', queue: 'billing', phase: 'share' } as const;
+    const cases: Array<[unknown, string]> = [
+      ['nope', 'legacyQueues must be an array'],
+      [[null], 'legacyQueues[0] must be'],
+      [[{ ...entry, queue: '' }], 'legacyQueues[0].queue'],
+      [[{ ...entry, topic: 1 }], 'legacyQueues[0].topic'],
+      [[{ ...entry, phase: 'later' }], 'legacyQueues[0].phase'],
+      [[{ ...entry, deleteWhenDrained: 'yes' }], 'legacyQueues[0].deleteWhenDrained'],
+      [[entry, { ...entry, queue: 'other' }], 'legacyQueues[1]: topic "orders" in group "billing"'],
+    ];
+    for (const [legacyQueues, text] of cases) {
+      expect(() => resolveSettings({ url, legacyQueues } as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(text) as unknown }),
+      );
+    }
+  });
+});

@@ -1,6 +1,7 @@
 export {
   DEFAULT_CAPABILITIES,
   runConformanceSuite,
+  type ConformanceBrokerOverrides,
   type ConformanceCapabilities,
   type ConformanceSuiteOptions,
 } from './run-conformance-suite.js';

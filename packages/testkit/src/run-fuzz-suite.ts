@@ -2,18 +2,34 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   DeadLetterHeaders,
   describeFailure,
-  InvalidArgumentError,
-  isMessageBrokerPort,
-  isMessagingError,
   MESSAGE_ID_HEADER,
   NAME_PATTERN,
+  waitFor,
+  InvalidArgumentError,
   type Logger,
   type Message,
   type MessageBrokerPort,
   type MessageHandler,
 } from '@msgport/core';
 import type * as FastCheck from 'fast-check';
-import { HOSTILE_VALUES, rejectingThenable } from './internal/hostile-values.js';
+import { ANYTHING, headers, loadFastCheck, payload, validTopicSuffix, type Fc } from './internal/fuzz-arbitraries.js';
+import {
+  CASE_HEADER,
+  expectMessagingError,
+  expectNoSecret,
+  expectResolved,
+  expectSameBytes,
+  expectSameHeaders,
+  outcomeOf,
+  record,
+  recordingLogger,
+  settle,
+  thenError,
+  throwsOnThen,
+  toBytes,
+} from './internal/fuzz-checks.js';
+import { describeFuzzOptionsCases } from './internal/fuzz-options-cases.js';
+import { HOSTILE_VALUES } from './internal/hostile-values.js';
 import { UUID_V7 } from './internal/uuid-v7.js';
 import { uniqueName } from './unique-name.js';
 
@@ -47,7 +63,7 @@ export interface FuzzSuiteOptions {
   deadLetterTopic(topic: string, group: string | null): string;
   /** Builds brokers from generated options; without it that property is skipped. */
   readonly options?: FuzzOptionsTarget;
-  /** Strings that must never appear in an error message, a log line or `health()`. */
+  /** Strings that must never appear in an error message, a log line or `health()`. @default [] */
   readonly secrets?: readonly string[];
   /**
    * Generated cases per property. `MSGPORT_FUZZ_RUNS` (a number) overrides every property, for a
@@ -67,11 +83,6 @@ export const DEFAULT_FUZZ_RUNS: Readonly<Record<FuzzProperty, number>> = Object.
   constructorOptions: 80,
   startWithSecrets: 4,
 });
-
-/** Header value of every message the suite publishes to a subscribed topic: which case it belongs to. */
-const CASE_HEADER = 'x-fuzz-case';
-
-type Fc = typeof FastCheck;
 
 /** What one property run cost, for the closing summary. */
 interface Stats {
@@ -256,7 +267,11 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
             expect((error as Error).message).toContain(`"${roundTripTopic}"`);
             return;
           }
-          const arrived = await within(() => received.get(id), timeoutMs, `the message of case ${id}`);
+          const arrived = await waitFor(() => received.get(id), {
+            timeoutMs,
+            intervalMs: 5,
+            description: `the message of case ${id}`,
+          });
           expect(arrived.topic).toBe(roundTripTopic);
           expectSameBytes(arrived.value, toBytes(value), 'value');
           if (key === null || arrived.key === null) expect(arrived.key).toBe(key);
@@ -304,11 +319,19 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
             broker.publish(thrownTopic, `next-${id}`, { key: 'fuzz', headers: { [CASE_HEADER]: `${id}-next` } }),
             timeoutMs,
           );
-          await within(() => handledThrown.get(`${id}-next`), timeoutMs, `the message behind case ${id} to be handled`);
+          await waitFor(() => handledThrown.get(`${id}-next`), {
+            timeoutMs,
+            intervalMs: 5,
+            description: `the message behind case ${id} to be handled`,
+          });
           if (mode === 'returns it' && !throwsOnThen(made)) {
-            await within(() => handledThrown.get(id), timeoutMs, `case ${id} to be handled`);
+            await waitFor(() => handledThrown.get(id), { timeoutMs, intervalMs: 5, description: `case ${id} to be handled` });
           } else {
-            const dead = await within(() => deadLetters.get(id), timeoutMs, `the dead letter of case ${id}`);
+            const dead = await waitFor(() => deadLetters.get(id), {
+              timeoutMs,
+              intervalMs: 5,
+              description: `the dead letter of case ${id}`,
+            });
             const expected = mode === 'returns it' ? describeFailure(thenError(made)) : describeFailure(made);
             expect(dead.headers[DeadLetterHeaders.errorType]).toBe(expected.type);
             expect(dead.headers[DeadLetterHeaders.errorMessage]).toBe(expected.message);
@@ -383,276 +406,8 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
       propertyTimeout('subscribeArguments'),
     );
 
-    // Registered only for adapters that say how to build them from options (no skipped tests).
-    const target = options.options;
-    if (target !== undefined) {
-      it(
-        'the adapter is constructed from arbitrary options, or its constructor throws a MessagingError without echoing secrets',
-        async () => {
-          const t = target;
-          const secret = secretArbitrary(fc);
-          const fuzzed = fc.dictionary(fc.constantFrom(...t.keys), fc.anything(ANYTHING), { maxKeys: 4 });
-          type Built = { readonly options: unknown; readonly secret: string | null };
-          const built = fc.oneof(
-            { weight: 1, arbitrary: fc.anything(ANYTHING).map((value): Built => ({ options: value, secret: null })) },
-            { weight: 3, arbitrary: fuzzed.map((extra): Built => ({ options: { ...t.base, ...extra }, secret: null })) },
-            {
-              weight: 2,
-              arbitrary: fc
-                .tuple(fuzzed, secret)
-                .map(([extra, s]): Built => ({ options: { ...t.base, ...extra, ...(t.withSecret?.(s) ?? {}) }, secret: s })),
-            },
-          );
-          await check('constructorOptions', built, async ({ options: o, secret: s }) => {
-            const known = s === null ? secrets : [...secrets, s, encodeURIComponent(s)];
-            let constructed: MessageBrokerPort;
-            try {
-              constructed = t.create(o);
-            } catch (error) {
-              expectMessagingError(error, known);
-              return;
-            }
-            expect(isMessageBrokerPort(constructed)).toBe(true);
-            expectNoSecret(known, JSON.stringify(await constructed.health()), 'health()');
-            await constructed.stop();
-          });
-        },
-        propertyTimeout('constructorOptions'),
-      );
-    }
-
-    if (target?.withSecret !== undefined) {
-      it(
-        'start() with credentials that fail rejects with a MessagingError; no error, log line or health() shows the secret',
-        async () => {
-          const t = target;
-          await check('startWithSecrets', secretArbitrary(fc), async (s) => {
-            const lines: string[] = [];
-            const known = [...secrets, s, encodeURIComponent(s)];
-            const constructed = t.create({ ...t.base, ...t.withSecret!(s), logger: recordingLogger(lines) });
-            const error = await settle(constructed.start(), timeoutMs, 'start()');
-            expect(error).toBeDefined();
-            expectMessagingError(error, known);
-            expectNoSecret(known, JSON.stringify(await constructed.health()), 'health()');
-            await constructed.stop();
-            expectNoSecret(known, lines.join('\n'), 'a log line');
-          });
-        },
-        propertyTimeout('startWithSecrets'),
-      );
-    }
+    describeFuzzOptionsCases({ target: options.options, fc: () => fc, secrets, timeoutMs, check, propertyTimeout });
   });
-}
-
-/** fast-check, loaded when the suite runs (a peer dependency only the fuzz suite needs). */
-async function loadFastCheck(): Promise<Fc> {
-  try {
-    return await import('fast-check');
-  } catch (error) {
-    throw new InvalidArgumentError('runFuzzSuite() needs the fast-check package: npm install --save-dev fast-check', {
-      cause: error,
-    });
-  }
-}
-
-/** What `fc.anything()` generates here: every kind of value it knows, strings of any code points. */
-const ANYTHING = {
-  withBigInt: true,
-  withBoxedValues: true,
-  withDate: true,
-  withMap: true,
-  withNullPrototype: true,
-  withObjectString: true,
-  withSet: true,
-  withSparseArray: true,
-  withTypedArray: true,
-  stringUnit: 'binary',
-  maxDepth: 3,
-} as const satisfies FastCheck.ObjectConstraints;
-
-/** A legal topic or group name (up to `maxLength` characters of `A-Z a-z 0-9 . _ -`). */
-function validTopicSuffix(fc: Fc, maxLength: number): FastCheck.Arbitrary<string> {
-  const char = fc.constantFrom(...'abcXYZ019._-');
-  return fc
-    .oneof(fc.string({ unit: char, minLength: 1, maxLength: 20 }), fc.string({ unit: char, minLength: maxLength - 5, maxLength }))
-    .filter((name) => name !== '.' && name !== '..');
-}
-
-/** A value or key: a string of any code points, or bytes; now and then large. */
-function payload(fc: Fc): FastCheck.Arbitrary<string | Uint8Array> {
-  return fc.oneof(
-    { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
-    { weight: 4, arbitrary: fc.uint8Array({ maxLength: 512 }) },
-    { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 1_100_000 }).map((size) => new Uint8Array(size).fill(size % 251)) },
-  );
-}
-
-/** Header names and values of any code points, reserved and awkward names included. */
-function headers(fc: Fc): FastCheck.Arbitrary<Record<string, string>> {
-  const name = fc.oneof(
-    { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
-    {
-      weight: 1,
-      arbitrary: fc.constantFrom(
-        '__proto__',
-        'constructor',
-        'msgport-key',
-        'msgport-error-type',
-        MESSAGE_ID_HEADER,
-        'x-death',
-        'h'.repeat(300),
-      ),
-    },
-  );
-  const value = fc.oneof(
-    { weight: 6, arbitrary: fc.string({ unit: 'binary', maxLength: 100 }) },
-    { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 100 }) },
-    { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 70_000 }).map((size) => 'v'.repeat(size)) },
-  );
-  return fc.dictionary(name, value, { maxKeys: 6 });
-}
-
-/** A secret no message would contain by chance. */
-function secretArbitrary(fc: Fc): FastCheck.Arbitrary<string> {
-  return fc.string({ unit: 'grapheme-ascii', minLength: 6, maxLength: 24 }).map((text) => `S3cr3t-${text}`);
-}
-
-/** What the handler of the thrown-values property does for `mode`; `handled` records a message it returns normally for. */
-function outcomeOf(mode: string, value: unknown, handled: (message: Message) => void): (message: Message) => unknown {
-  switch (mode) {
-    case 'throws':
-      return () => {
-        throw value;
-      };
-    case 'rejects':
-      return () => Promise.reject(value);
-    case 'returns a rejecting thenable':
-      return () => rejectingThenable(value);
-    default:
-      return (message) => {
-        handled(message);
-        return value;
-      };
-  }
-}
-
-/** Whether awaiting `value` throws while reading its `then` (a Proxy that throws on reads). */
-function throwsOnThen(value: unknown): boolean {
-  return thenError(value) !== NO_ERROR;
-}
-
-const NO_ERROR = Symbol('no error');
-
-function thenError(value: unknown): unknown {
-  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return NO_ERROR;
-  try {
-    void (value as { then?: unknown }).then;
-    return NO_ERROR;
-  } catch (error) {
-    return error;
-  }
-}
-
-/** Remembers the first delivery of each case (at-least-once: a redelivery is not a new case). */
-function record(into: Map<string, Message>, message: Message): void {
-  const id = message.headers[CASE_HEADER];
-  if (id !== undefined && !into.has(id)) into.set(id, message);
-}
-
-function recordingLogger(lines: string[]): Logger {
-  const write =
-    (level: string) =>
-    (message: string, fields?: Record<string, unknown>): void => {
-      let text: string;
-      try {
-        text = fields === undefined ? '' : ` ${JSON.stringify(fields)}`;
-      } catch {
-        text = ' <fields that JSON cannot show>';
-      }
-      lines.push(`${level}: ${message}${text}`);
-    };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}
-
-/** Waits for `promise`; returns what it rejected with, or undefined; fails when it takes longer than `ms`. */
-async function settle(promise: Promise<unknown>, ms: number, what: string): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} neither resolved nor rejected within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        () => undefined,
-        (error: unknown) => error ?? new Error('rejected with nothing'),
-      ),
-      hung,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function expectResolved(promise: Promise<unknown>, ms: number): Promise<void> {
-  const error = await settle(promise, ms, 'publish()');
-  if (error !== undefined) throw new Error(`publish() rejected: ${describeFailure(error).message}`);
-}
-
-/** Polls `probe` until it returns something, with a deadline. */
-async function within<T>(probe: () => T | undefined, ms: number, what: string): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) throw new Error(`Waited ${ms} ms for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-function expectMessagingError(error: unknown, secrets: readonly string[]): void {
-  if (!isMessagingError(error))
-    throw new Error(`Expected a MessagingError, got ${describeFailure(error).type}: ${describeFailure(error).message}`);
-  expect(typeof error.message).toBe('string');
-  expect(error.message.length).toBeGreaterThan(0);
-  expect(typeof error.code).toBe('string');
-  expectNoSecret(secrets, error.message, 'an error message');
-}
-
-function expectNoSecret(secrets: readonly string[], text: string, where: string): void {
-  for (const secret of secrets) {
-    if (secret.length > 0 && text.includes(secret)) throw new Error(`A secret appeared in ${where}: ${text.slice(0, 300)}`);
-  }
-}
-
-function toBytes(payload: string | Uint8Array): Uint8Array {
-  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-}
-
-/**
- * Fails unless `actual` has exactly the bytes of `expected`, with a short message (a diff of
- * megabytes would take Jest minutes to compute).
- */
-function expectSameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  if (Buffer.compare(actual, expected) === 0) return;
-  let at = 0;
-  while (at < actual.length && at < expected.length && actual[at] === expected[at]) at++;
-  throw new Error(
-    `The ${what} arrived changed: ${actual.length} bytes instead of ${expected.length}, first difference at byte ${at}.`,
-  );
-}
-
-/** Fails unless `actual` has exactly the headers of `expected` (own string properties, `__proto__` included). */
-function expectSameHeaders(actual: Readonly<Record<string, string>>, expected: Readonly<Record<string, string>>): void {
-  const got = new Map(Object.entries(actual));
-  const want = new Map(Object.entries(expected));
-  const problems: string[] = [];
-  for (const [name, value] of want) {
-    if (!got.has(name)) problems.push(`${JSON.stringify(name.slice(0, 40))} is missing`);
-    else if (got.get(name) !== value)
-      problems.push(`${JSON.stringify(name.slice(0, 40))} changed (${value.length} -> ${got.get(name)!.length} characters)`);
-  }
-  for (const name of got.keys()) if (!want.has(name)) problems.push(`${JSON.stringify(name.slice(0, 40))} was added`);
-  if (problems.length > 0) throw new Error(`The headers arrived changed: ${problems.join('; ')}.`);
 }
 
 function validateOptions(options: FuzzSuiteOptions): void {

@@ -107,6 +107,13 @@ export const RABBITMQ_TABLE: OptionTable<Section<'rabbitmq'>, RabbitMQAdapterOpt
   'publish-timeout-ms': { option: 'publishTimeoutMs' },
   'max-message-bytes': { option: 'maxMessageBytes' },
   reconnect: { option: 'reconnect', convert: (reconnect, context) => applyTable(RABBITMQ_RECONNECT_TABLE, reconnect, context) },
+  'legacy-queues': {
+    option: 'legacyQueues',
+    convert: (queues) =>
+      queues.map(({ 'delete-when-drained': deleteWhenDrained, ...queue }) =>
+        deleteWhenDrained === undefined ? queue : { ...queue, deleteWhenDrained },
+      ),
+  },
 };
 
 /**

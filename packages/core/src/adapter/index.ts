@@ -16,6 +16,7 @@ export { describeValue, withMetadata } from '../message.js';
 export { CONSUMER_CLOSED } from '../errors/messaging-error.js';
 export { settleWithin, settledBefore, TimeoutExpiredError, type SettleWithinOptions } from './deadline.js';
 export { IdleLatch } from './idle-latch.js';
+export { isPromiseLike } from '../internal/promises.js';
 export { createRedactor, redactUrl, urlSecrets, type Redact } from './redact.js';
 export { tlsFailureReason } from './tls-failure.js';
 export { errorChain, readField } from './error-chain.js';

@@ -2,44 +2,52 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 // From node:timers, not the global: a test that fakes timers must not stop the broker's follow-ups.
 import { setImmediate } from 'node:timers';
 import type { HandlerContext, Message, MessageHandler } from '@msgport/core';
-import type { Deliver } from '@msgport/core/adapter';
+import { isPromiseLike, type Deliver } from '@msgport/core/adapter';
 
 // Whether code runs inside a delivery of an in-memory broker (issue 18): a publish made there must
 // not wait for a message queued behind a busy consumer, because the delivery keeping that consumer
 // busy may be the very one waiting for the publish.
 //
-// Two signals, so that synchronous handlers, the fast path, never pay for AsyncLocalStorage:
+// Three signals, so that the common shapes never pay for AsyncLocalStorage, which on Node 20 and 22
+// installs promise hooks for the whole process while it is enabled (measured on the in-memory
+// benchmark: it more than halves the throughput with asynchronous handlers):
 // - `depth`, raised around the call of a handler known to complete synchronously: everything it
 //   publishes, it publishes before it returns.
-// - `storage`: every other handler call runs inside `storage.run()`, so that its asynchronous
-//   continuations, and whatever it starts (timers, promises), see the store.
-// A handler's first call runs inside the storage (a probe). A handler that returned without a
-// promise is called with the counter from then on; one that returned a promise once is always
-// called inside the storage.
-//
-// On Node 20 and 22 an enabled AsyncLocalStorage installs promise hooks for the whole process,
-// which slow down every promise (measured on the in-memory benchmark: a third of the throughput
-// with synchronous handlers, half with asynchronous ones). So the storage is disabled
-// again after a synchronous probe, as long as no handler has returned a promise yet: a process
-// whose handlers are all synchronous runs without the hooks.
-//
-// A handler known to be synchronous that returns a promise after all (one that is synchronous for
-// some messages only) ran outside the storage, and its continuations cannot be told from code
-// outside any delivery. While such a call is pending, `unscoped` counts it, and every publish
-// without another signal is treated as made inside a delivery: no deadlock, at the price of not
-// waiting for queued messages during that window.
+// - `storage`: a handler's first PROBED_CALLS calls that return a promise run inside
+//   `storage.run()`, so that their asynchronous continuations, and whatever they start (timers,
+//   promises), see the store. A handler's very first call always does (a probe of its shape). The
+//   storage is disabled again whenever no such call is pending.
+// - Every later call of a handler that returns a promise runs without the storage ("unscoped"),
+//   counted while it is pending. Its continuations cannot be told from code outside any delivery,
+//   but they run only after the job (the synchronous run of code) that called the handler has
+//   ended: a microtask queued just before the call marks that end. So a publish is placed exactly
+//   while every pending unscoped call started in the current job (`young`): then no continuation of
+//   one can be running. While an unscoped call started in an earlier job is pending (`old`), a
+//   publish the other signals do not place is treated as made inside a delivery: no deadlock, at
+//   the price of not waiting for messages queued behind a busy consumer during that window.
+// A handler known to be synchronous that returns a promise after all is counted as `old` at once
+// (its call began before any marker could be queued).
 //
 // A message published from inside a delivery that has to wait behind a busy consumer starts its
 // handler one turn of the event loop later (setImmediate), like a real broker's round trip does:
 // a handler that keeps publishing to its own topic ("try again later") would otherwise run as an
 // endless chain of microtasks, and no timer, I/O or stop() would ever get its turn.
 
+/** How many calls of a handler that returns a promise run inside the storage (exact placement). */
+export const PROBED_CALLS = 1_000;
+
 const storage = new AsyncLocalStorage<true>();
+const JOB_END: Promise<void> = Promise.resolve();
 let depth = 0;
-let unscoped = 0;
-let asyncHandlerSeen = false;
 // False while the storage is disabled (storage.run() enables it again).
 let storageOn = false;
+/** Calls running inside the storage that have not settled. */
+let scopedPending = 0;
+/** Unscoped calls pending, started in the current job, and started in an earlier one. */
+let young = 0;
+let old = 0;
+/** Whether the microtask that ends the current job for `young` is queued. */
+let jobEndQueued = false;
 
 // Set by dispatchNested() around each target: the handler of `expected` marks it started.
 let expected: Message | null = null;
@@ -51,7 +59,7 @@ let queuedCount = 0;
 
 /** Whether the caller runs inside a delivery of an in-memory broker (see above). */
 export function insideDelivery(): boolean {
-  return depth > 0 || unscoped > 0 || (storageOn && storage.getStore() === true);
+  return depth > 0 || old > 0 || (storageOn && storage.getStore() === true);
 }
 
 /**
@@ -60,28 +68,46 @@ export function insideDelivery(): boolean {
  */
 export function trackHandler(handler: MessageHandler): MessageHandler {
   let kind: 'unknown' | 'sync' | 'async' = 'unknown';
+  let scopedCalls = 0;
   const invokeInStorage = (message: Message, context: HandlerContext): void | Promise<void> => {
     let outcome: void | Promise<void>;
+    scopedPending++;
     try {
       storageOn = true;
       outcome = storage.run(true, handler, message, context);
     } catch (error) {
       // A synchronous throw is a synchronous completion.
       if (kind === 'unknown') kind = 'sync';
-      releaseStorage();
+      scopedSettled();
       throw error;
     }
     if (isPromiseLike(outcome)) {
       kind = 'async';
-      asyncHandlerSeen = true;
-      return outcome;
+      scopedCalls++;
+      return Promise.resolve(outcome).then(scopedSettled, scopedFailed);
     }
     if (kind === 'unknown') kind = 'sync';
-    releaseStorage();
+    scopedSettled();
     return outcome;
   };
+  const invokeUnscoped = (message: Message, context: HandlerContext): void | Promise<void> => {
+    // Queued before the handler runs, so it runs before any continuation of the handler.
+    if (!jobEndQueued) {
+      jobEndQueued = true;
+      // A promise reaction, not queueMicrotask(), which makes an AsyncResource per call in Node.
+      void JOB_END.then(endOfJob);
+    }
+    const outcome = handler(message, context);
+    if (!isPromiseLike(outcome)) return outcome;
+    // Counted `young` until the job ends. It settles after that (its reaction is queued after the
+    // job-end marker), so as an `old` call.
+    young++;
+    return Promise.resolve(outcome).then(oldSettled, oldFailed);
+  };
   const invoke = (message: Message, context: HandlerContext): void | Promise<void> => {
-    if (kind !== 'sync') return invokeInStorage(message, context);
+    if (kind === 'async')
+      return scopedCalls < PROBED_CALLS ? invokeInStorage(message, context) : invokeUnscoped(message, context);
+    if (kind === 'unknown') return invokeInStorage(message, context);
     let outcome: void | Promise<void>;
     depth++;
     try {
@@ -91,8 +117,9 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     }
     if (!isPromiseLike(outcome)) return outcome;
     kind = 'async';
-    asyncHandlerSeen = true;
-    return countUnscoped(outcome);
+    // Began before a job-end marker could be queued: a continuation may run in this very job.
+    old++;
+    return Promise.resolve(outcome).then(oldSettled, oldFailed);
   };
   return (message, context) => {
     if (message === expected) {
@@ -103,6 +130,33 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     }
     return invoke(message, context);
   };
+}
+
+function endOfJob(): void {
+  jobEndQueued = false;
+  old += young;
+  young = 0;
+}
+
+function oldSettled(): void {
+  old--;
+}
+
+function oldFailed(error: unknown): never {
+  old--;
+  throw error;
+}
+
+function scopedSettled(): void {
+  if (--scopedPending === 0 && storage.getStore() === undefined) {
+    storage.disable();
+    storageOn = false;
+  }
+}
+
+function scopedFailed(error: unknown): never {
+  scopedSettled();
+  throw error;
 }
 
 /**
@@ -150,7 +204,24 @@ export function dispatchNested(
   }
   if (started === null) return Promise.resolve();
   if (started.length === 1) return started[0]!;
-  return Promise.all(started).then(() => undefined);
+  return settleAll(started);
+}
+
+/**
+ * Resolves once every delivery has settled; rejects then with the first failure (in the order
+ * given) when any failed. One promise for the lot: `Promise.all` costs several times more per
+ * publish, and would settle before the other handlers did on a failure.
+ */
+export async function settleAll(deliveries: readonly Promise<void>[]): Promise<void> {
+  let failure: { readonly error: unknown } | undefined;
+  for (const delivery of deliveries) {
+    try {
+      await delivery;
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure !== undefined) throw failure.error;
 }
 
 function settleQueued(message: Message): void {
@@ -164,33 +235,4 @@ function settleQueued(message: Message): void {
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function countUnscoped(outcome: PromiseLike<void>): Promise<void> {
-  unscoped++;
-  return Promise.resolve(outcome).then(
-    () => {
-      unscoped--;
-    },
-    (error: unknown) => {
-      unscoped--;
-      throw error;
-    },
-  );
-}
-
-function releaseStorage(): void {
-  if (!asyncHandlerSeen && storage.getStore() === undefined) {
-    storage.disable();
-    storageOn = false;
-  }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<void> {
-  return (
-    value !== undefined &&
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

@@ -1,5 +1,5 @@
 import { BrokerStateError, PublishError, type Message } from '@msgport/core';
-import { backoffDelay, type Backoff } from '@msgport/core/adapter';
+import { backoffDelay, settledBefore, type Backoff } from '@msgport/core/adapter';
 import { safeText, tooLargeReport } from './amqp-errors.js';
 import type { Connection } from './connection.js';
 import type { Link, Publisher } from './link.js';
@@ -8,7 +8,6 @@ import type { Partitioner } from './partitioning.js';
 import { deadLetterQueueArguments } from './queue-layout.js';
 import { queueTypeMismatch } from './queue-type.js';
 import type { Settings } from './settings.js';
-import { beforeDeadline } from './timing.js';
 
 /** One `publish()` (or dead letter) until it settles. */
 interface PendingPublish {
@@ -180,7 +179,7 @@ export class ConfirmPublisher {
           }
         }
         while (publisher.drained !== null) {
-          if (!(await beforeDeadline(publisher.drained, deadline))) throw this.#confirmTimeout(topic);
+          if (!(await settledBefore(publisher.drained, deadline))) throw this.#confirmTimeout(topic);
         }
         if (publisher.closed) {
           publish.lostOnce = true;

@@ -1,9 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionError, isMessagingError, type Logger } from '@msgport/core';
 import { backoffDelay } from '@msgport/core/adapter';
 import { isAccessRefused, safeText, tlsFailure } from './amqp-errors.js';
 import { closeLink, openLink, openPublisher, type Link, type LinkEvents, type Publisher } from './link.js';
 import type { Endpoint, Settings } from './settings.js';
-import { sleep } from './timing.js';
 
 /**
  * The lifecycle of the adapter's connection, one state at a time:

@@ -29,6 +29,8 @@ export interface Consumer {
    * coordinator, never registered with the adapter); `onLost` tells the coordinator its channel closed.
    */
   readonly partition: { readonly index: number; readonly queue: string; readonly onLost: () => void } | null;
+  /** Set on a consumer of a group's legacy queue (a PyFly service's queue, see legacy-queue.ts): the queue. */
+  readonly legacyQueue: string | null;
   /**
    * For a group subscription: who decides which partitions it consumes on the current connection
    * (its own channel consumes the group's members queue, which counts the group's instances).
@@ -36,7 +38,12 @@ export interface Consumer {
   group: PartitionCoordinator | null;
 }
 
-export function createConsumer(spec: ConsumerSpec, deliver: Deliver, partition: Consumer['partition'] = null): Consumer {
+export function createConsumer(
+  spec: ConsumerSpec,
+  deliver: Deliver,
+  partition: Consumer['partition'] = null,
+  legacyQueue: string | null = null,
+): Consumer {
   return {
     spec,
     deliver,
@@ -52,6 +59,7 @@ export function createConsumer(spec: ConsumerSpec, deliver: Deliver, partition: 
     holding: false,
     opened: partition !== null,
     partition,
+    legacyQueue,
     group: null,
   };
 }

@@ -2,9 +2,9 @@ import { hostname } from 'node:os';
 import amqplib from 'amqplib';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { ConfigurationError, type Logger } from '@msgport/core';
+import { settleWithin, settledBefore } from '@msgport/core/adapter';
 import { safeText } from './amqp-errors.js';
 import type { Endpoint, Settings } from './settings.js';
-import { beforeDeadline, withTimeout } from './timing.js';
 
 /** One AMQP connection (to one node) and what was opened on it. */
 export interface Link {
@@ -64,7 +64,7 @@ export async function openLink(
   events: LinkEvents,
 ): Promise<Link> {
   const remaining = Math.max(1, deadline - Date.now());
-  const connection = await withTimeout(
+  const connection = await settleWithin(
     amqplib.connect(endpoint.url, {
       ...settings.tls,
       timeout: remaining,
@@ -74,8 +74,7 @@ export async function openLink(
       clientProperties: { connection_name: `msgport@${hostname()}:${process.pid}` },
     }),
     remaining,
-    () => new Error(`connection attempt timed out after ${remaining} ms`),
-    closeQuietly,
+    { timeoutError: () => new Error(`connection attempt timed out after ${remaining} ms`), onLate: closeQuietly },
   );
   const link: Link = {
     connection,
@@ -148,7 +147,7 @@ export async function openPublisher(link: Link, settings: Settings, events: Link
 export async function closeLink(link: Link, deadline: number, logger: Logger): Promise<void> {
   link.closed = true;
   const closing = closeQuietly(link.connection);
-  if (await beforeDeadline(closing, Math.max(deadline, Date.now() + CLOSE_GRACE_MS))) return;
+  if (await settledBefore(closing, Math.max(deadline, Date.now() + CLOSE_GRACE_MS))) return;
   logger.warn(
     `RabbitMQ at ${link.endpoint.redacted} did not answer the connection close (network down?); dropping the connection. ` +
       'Unacknowledged messages are redelivered.',

@@ -5,6 +5,8 @@ import { safeText } from './amqp-errors.js';
 import type { Connection } from './connection.js';
 import { createConsumer, describeSpec, settle, waitIdle, type Consumer } from './consumer.js';
 import { attachGroup } from './group-attachment.js';
+import { legacyQueueFor } from './legacy-options.js';
+import { attachSwitchingGroup, prepareSharedQueue } from './legacy-queue.js';
 import type { Link } from './link.js';
 import { fromAmqpDelivery } from './mapping.js';
 import { deadLetterQueueArguments } from './queue-layout.js';
@@ -57,7 +59,9 @@ export class QueueConsumers {
    * @throws {SubscribeError} when that fails; {@link ConfigurationError} for a queue of the other type.
    */
   async open(spec: ConsumerSpec, deliver: Deliver): Promise<ConsumerHandle> {
-    const consumer = createConsumer(spec, deliver);
+    // A group sharing a PyFly service's queue consumes that queue (see legacy-queue.ts).
+    const legacy = legacyQueueFor(this.#settings, spec);
+    const consumer = createConsumer(spec, deliver, null, legacy?.phase === 'share' ? legacy.queue : null);
     const deadline = Date.now() + this.#settings.publishTimeoutMs;
     // Registered first: a reconnection while this runs attaches it too (attach is idempotent per link).
     this.#consumers.add(consumer);
@@ -229,13 +233,21 @@ export class QueueConsumers {
   }
 
   async #doAttach(consumer: Consumer, link: Link): Promise<void> {
-    if (consumer.spec.group !== null && consumer.partition === null) return attachGroup(this, consumer, link);
+    if (consumer.spec.group !== null && consumer.partition === null && consumer.legacyQueue === null) {
+      const legacy = legacyQueueFor(this.#settings, consumer.spec);
+      if (legacy?.phase === 'switch') return attachSwitchingGroup(this, consumer, link, legacy);
+      return attachGroup(this, consumer, link);
+    }
     const channel = await link.connection.createChannel();
     this.watchChannel(consumer, link, channel);
     try {
       await channel.prefetch(this.#settings.prefetch);
       // A partition queue was declared by its group; a broadcast subscription declares its own.
-      const queue = consumer.partition?.queue ?? (await this.#declareBroadcastQueue(channel, link, consumer.spec));
+      const queue =
+        consumer.partition?.queue ??
+        (consumer.legacyQueue === null
+          ? await this.#declareBroadcastQueue(channel, link, consumer.spec)
+          : await prepareSharedQueue(channel, link, this.#settings, legacyQueueFor(this.#settings, consumer.spec)!));
       if (consumer.closed) {
         await channel.close().catch(() => undefined);
         return;
@@ -310,7 +322,8 @@ export class QueueConsumers {
     consumer.deliver(message).then(
       () => this.#settleDelivery(consumer, channel, () => channel.ack(delivery)),
       (error: unknown) => {
-        if (isMessagingError(error) && error.code === 'DEAD_LETTER_FAILED') {
+        // A legacy queue has no dead-letter exchange: there, the message waits in the queue instead.
+        if (isMessagingError(error) && error.code === 'DEAD_LETTER_FAILED' && consumer.legacyQueue === null) {
           // Core could not publish the dead letter, not even with minimal headers (and logged it
           // at error): RabbitMQ's own dead-lettering moves the message to the same queue.
           this.#settleDelivery(consumer, channel, () => channel.nack(delivery, false, false));

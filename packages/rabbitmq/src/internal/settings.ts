@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type RetryPolicy } from '@msgport/core';
 import { describeValue } from '@msgport/core/adapter';
 import type { RabbitMQAdapterOptions, RabbitMQQueueType, RabbitMQTlsOptions } from '../rabbitmq-adapter-options.js';
+import { resolveLegacyQueues, type LegacyQueues } from './legacy-options.js';
 import { DEFAULT_PARTITIONS, MAX_PARTITIONS, MIN_PARTITIONS } from './partitioning.js';
 import { redactUrl, secretsOf } from './redact.js';
 import { deadLetterExchangeName } from './topology.js';
@@ -33,6 +34,8 @@ export interface Settings {
   /** Backoff between connection attempts (core's policy shape, for `backoffDelay`). */
   readonly backoff: RetryPolicy;
   readonly tls: RabbitMQTlsOptions | undefined;
+  /** Groups taking over a PyFly service's queue, by (topic, group) (see legacy-queue.ts). */
+  readonly legacyQueues: LegacyQueues;
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 134_217_728;
@@ -142,6 +145,7 @@ export function resolveSettings(options: RabbitMQAdapterOptions): Settings {
       deadLetter: true,
     }),
     tls: options.tls === undefined ? undefined : pickTlsOptions(options.tls),
+    legacyQueues: resolveLegacyQueues(options.legacyQueues),
   });
 }
 

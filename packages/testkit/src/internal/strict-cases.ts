@@ -3,6 +3,7 @@ import { isMessagingError, type Message, type MessageBrokerPort, type MessageHan
 import type { ConformanceCapabilities } from '../run-conformance-suite.js';
 import { uniqueName } from '../unique-name.js';
 import { delay } from './deferred.js';
+import { perKeyOrder, publishKeyed } from './per-key-order.js';
 
 /** How many messages, publishers and instances the strict cases use. */
 export interface StrictSizes {
@@ -189,46 +190,13 @@ export function describeStrictCases(context: StrictContext): void {
         const { instances: count, keys, messages } = sizes.order;
         const topic = uniqueName('msgport-order10');
         const group = uniqueName('g');
-        const lastSeq = new Map<string, number>();
-        const active = new Map<string, number>();
-        const handled = new Set<string>();
-        const violations: string[] = [];
-        let overlaps = 0;
-        const handlerOf =
-          (instance: number): MessageHandler =>
-          async (message) => {
-            const [key, seqText] = text(message).split('|') as [string, string];
-            const running = (active.get(key) ?? 0) + 1;
-            active.set(key, running);
-            if (running > 1) overlaps++;
-            await delay(Math.floor(Math.random() * 3));
-            active.set(key, active.get(key)! - 1);
-            const seq = Number(seqText);
-            const id = `${key}|${seq}`;
-            if (handled.has(id)) return; // a redelivery may repeat (at-least-once)
-            handled.add(id);
-            if (seq < (lastSeq.get(key) ?? -1))
-              violations.push(`${key}: ${seq} after ${lastSeq.get(key)} (instance ${instance})`);
-            else lastSeq.set(key, seq);
-          };
-        const instances = await startInstances(count, topic, group, handlerOf);
-        const seqs = new Map<string, number>();
-        let window: Promise<void>[] = [];
-        for (let i = 0; i < messages; i++) {
-          const key = `key-${i % keys}`;
-          const seq = seqs.get(key) ?? 0;
-          seqs.set(key, seq + 1);
-          window.push(instances[i % 2]!.publish(topic, `${key}|${seq}`, { key }));
-          // Same key from two publishers would race; publish each window and wait for it.
-          if (window.length >= 50 || i % keys === keys - 1) {
-            await Promise.all(window);
-            window = [];
-          }
-        }
-        await Promise.all(window);
-        await until(() => handled.size >= messages, `${messages} messages handled across ${count} instances`, longWait);
-        expect(violations).toEqual([]);
-        expect(overlaps).toBe(0);
+        const order = perKeyOrder(2);
+        const instances = await startInstances(count, topic, group, order.handlerOf);
+        // From two instances; each round over the keys is awaited, so same-key publishes never race.
+        await publishKeyed(instances.slice(0, 2), topic, { total: messages, keys, window: 50 });
+        await until(() => order.handled.size >= messages, `${messages} messages handled across ${count} instances`, longWait);
+        expect(order.violations).toEqual([]);
+        expect(order.overlaps).toBe(0);
       },
       shared && caps.ordering,
     );

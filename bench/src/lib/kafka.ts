@@ -103,14 +103,22 @@ export async function deleteQuietly(kafka: KafkaClient, topics: string[], groups
   }
 }
 
-/** Writes `count` copies of `value` to `topic` in batches of 1,000 (acks -1). */
-export async function prefill(kafka: KafkaClient, topic: string, count: number, value: Buffer): Promise<void> {
+/** Writes `count` copies of `value` to `topic` in batches of 1,000 (acks -1), message i keyed `key(i)` when given. */
+export async function prefill(
+  kafka: KafkaClient,
+  topic: string,
+  count: number,
+  value: Buffer,
+  key?: (index: number) => string,
+): Promise<void> {
   const producer = rawProducer(kafka);
   await producer.connect();
   try {
     for (let sent = 0; sent < count;) {
       const n = Math.min(1_000, count - sent);
-      await producer.send({ topic, acks: -1, messages: Array.from({ length: n }, () => ({ value })) });
+      const from = sent;
+      const messages = Array.from({ length: n }, (_, i) => (key === undefined ? { value } : { key: key(from + i), value }));
+      await producer.send({ topic, acks: -1, messages });
       sent += n;
     }
   } finally {

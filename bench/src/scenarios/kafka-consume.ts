@@ -85,6 +85,8 @@ export const kafkaConsumeScenario: Scenario = {
           subject: 'msgport',
           baseline: 'each-batch',
           metric: 'rate',
+          // Issue 13 item 2.
+          target: { min: 0.9, text: '≥ 0.9×' },
         },
         ...(quick
           ? []

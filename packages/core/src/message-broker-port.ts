@@ -63,10 +63,10 @@ export interface SubscribeOptions {
   readonly retry?: RetryPolicyOptions;
   /**
    * Messages of this subscription handled at once. Messages with the same key never run at the
-   * same time and keep their publish order, whatever this is; on Kafka, where a key maps to a
-   * partition, this is how many partitions are handled at once. Subscriptions of one group to one
-   * topic in one process share a consumer: they must agree on it (and on Kafka, every topic of a
-   * group shares the one consumer of the group, opened with the value of its first subscription).
+   * same time and keep their publish order, whatever this is; keyless messages only obey the
+   * limit. On Kafka this holds within one partition too (messages with different keys of one
+   * partition run at once; offsets are committed only up to the lowest unfinished message).
+   * Subscriptions of one group to one topic in one process share a consumer: they must agree on it.
    * @default the broker's `concurrency` option (1)
    */
   readonly concurrency?: number;

@@ -32,7 +32,9 @@ export type { KafkaAdapterOptions, KafkaSaslOptions } from './kafka-adapter-opti
  *   is published afterwards is delivered.
  * - At-least-once: an offset is committed only after the handler resolved or the message was
  *   dead-lettered to `<topic>.DLT`. A message that cannot even be dead-lettered is not committed
- *   and is delivered again. Messages of one partition are handled one at a time, in order.
+ *   and is delivered again. Messages of one partition are handled one at a time, in order, unless
+ *   the subscription's `concurrency` is above 1: then messages with different keys of one partition
+ *   run at once, one key at a time in offset order, and commits stop at the lowest unfinished one.
  * - Topics are created through the admin client before first use, with `numPartitions`,
  *   `replicationFactor` and `minInsyncReplicas`.
  */

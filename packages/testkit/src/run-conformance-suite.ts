@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { InvalidArgumentError, waitFor, type MessageBrokerPort, type MessageHandler } from '@msgport/core';
 import { collect, type Collector } from './collect.js';
+import { describeConcurrencyCases } from './internal/concurrency-cases.js';
 import { describeIssue12Cases } from './internal/issue-12-cases.js';
 import { describeLifecycleCases } from './internal/lifecycle-cases.js';
 import { describeNestedPublish } from './internal/nested-publish-cases.js';
@@ -227,6 +228,7 @@ export function runConformanceSuite(options: ConformanceSuiteOptions): void {
       deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),
       test,
     });
+    describeConcurrencyCases({ caps, startedBroker, until, test });
     describeThrownValueCases({
       createBroker: () => options.createBroker(),
       deadLetterTopic: (topic, group) => options.deadLetterTopic(topic, group),

@@ -3,7 +3,7 @@
 // does; the process then exits by itself once nothing keeps it alive (no process.exit()).
 //
 // Config (RELIABILITY_APP_CONFIG): { name, broker: 'kafka'|'rabbitmq', options, logLevel?,
-//   topic, group?, handlerDelayMs?, poison?: { every, remainder }, retry?, reportBegin?, reportHeaders?, reportTime? }
+//   topic, group?, concurrency?, handlerDelayMs?, poison?: { every, remainder }, retry?, reportBegin?, reportHeaders?, reportTime? }
 //
 // Events: {e:'ready'} once started; {e:'b',id,t?} when a handler begins (reportBegin);
 //   {e:'h',id,p?,r?,a?,hd?,k?,t?} when a handler succeeds, BEFORE it resolves (so before the ack/commit);
@@ -44,6 +44,7 @@ async function handle(message) {
 const subscribeOptions = {};
 if (config.group !== undefined) subscribeOptions.group = config.group;
 if (config.retry !== undefined) subscribeOptions.retry = config.retry;
+if (config.concurrency !== undefined) subscribeOptions.concurrency = config.concurrency;
 try {
   await broker.subscribe(config.topic, handle, subscribeOptions);
   await broker.start();

@@ -1,5 +1,5 @@
 import { MessagingError, SubscribeError, isMessagingError, type Logger } from '@msgport/core';
-import { backoffDelay, CONSUMER_CLOSED, type Backoff, type Deliver, type Redact } from '@msgport/core/adapter';
+import { backoffDelay, CONSUMER_CLOSED, KeyedExecutor, type Backoff, type Deliver, type Redact } from '@msgport/core/adapter';
 import kafkajs, {
   type Admin,
   type Consumer,
@@ -10,9 +10,9 @@ import kafkajs, {
   type RetryOptions,
 } from 'kafkajs';
 import { describeError, isUnknownTopic } from './errors.js';
-import { fromKafkaMessage } from './mapping.js';
-import { fetchCommittedOffsets, fetchEndOffsets } from './retry-transient.js';
+import { deliverInOrder, deliverKeyed, type PartitionBatch } from './partition-batch.js';
 import { SocketRegistry } from './socket-registry.js';
+import { uncommittedEndOffsets, type StartPositions } from './start-positions.js';
 
 /** Settings of one {@link GroupConsumer}. */
 export interface GroupConsumerOptions {
@@ -36,8 +36,6 @@ export interface GroupConsumerOptions {
   readonly fetchMaxWaitMs: number;
   /** Bound of the admin requests made before joining. */
   readonly requestTimeoutMs: number;
-  /** Partitions handled at once (kafkajs `partitionsConsumedConcurrently`). */
-  readonly concurrency: number;
   readonly retry: RetryOptions;
   /** Subscription-aware assigners, in order of preference (see partition-assigners.ts). */
   readonly partitionAssigners: PartitionAssigner[];
@@ -66,13 +64,25 @@ export interface GroupConsumerHealth {
   readonly lastError?: string;
 }
 
+/** Where the messages of one topic go. */
+interface Route {
+  readonly deliver: Deliver;
+  /** The subscription's `concurrency`: messages of the topic handled at once. */
+  readonly concurrency: number;
+  /**
+   * Orders the topic's deliveries by key, bounded by `concurrency`; `null` for no route. Unused
+   * when every partition is handled one message at a time anyway (concurrency 1 everywhere).
+   */
+  readonly executor: KeyedExecutor | null;
+}
+
 /** One kafkajs consumer: replaced by a new session whenever the set of topics changes. */
 interface Session {
   readonly consumer: Consumer;
   readonly sockets: SocketRegistry;
   readonly topics: readonly string[];
   /** Start positions to seek to at the first join: per topic, per partition. */
-  pins: Map<string, Map<number, string>> | null;
+  pins: StartPositions | null;
   joined: boolean;
   /** True until the sync that opened it is done; a crash meanwhile is reported by that sync. */
   opening: boolean;
@@ -90,16 +100,20 @@ const BACKOFF_RESET_MS = 60_000;
 const AUTO_COMMIT_INTERVAL_MS = 5_000;
 
 /** Where a message goes whose topic this member no longer consumes: back to the broker. */
-const noRoute: Deliver = (message) =>
-  Promise.reject(
-    new MessagingError(
-      `No subscription consumes "${message.topic}" here any more; it will be delivered again.`,
-      CONSUMER_CLOSED,
-      {
-        retriable: true,
-      },
+const noRoute: Route = {
+  deliver: (message) =>
+    Promise.reject(
+      new MessagingError(
+        `No subscription consumes "${message.topic}" here any more; it will be delivered again.`,
+        CONSUMER_CLOSED,
+        {
+          retriable: true,
+        },
+      ),
     ),
-  );
+  concurrency: 1,
+  executor: null,
+};
 
 /**
  * One Kafka group membership: a single kafkajs consumer for a group id that subscribes to every
@@ -119,6 +133,10 @@ const noRoute: Deliver = (message) =>
  *   position pinned before it joins: the end offsets are read first and the consumer seeks there
  *   right after its first join, which commits them. kafkajs would otherwise resolve "latest"
  *   lazily at its first fetch and skip what was published in between.
+ * - A topic's `concurrency` above 1 gives key-level parallelism within each partition: its
+ *   messages go through a {@link KeyedExecutor} (different keys at once, one key in offset order)
+ *   and offsets are resolved only up to the lowest message not handled yet (partition-batch.ts).
+ *   With concurrency 1 everywhere, each partition is one sequential stream, as kafkajs has it.
  * - When `deliver` rejects (the message could not even be dead-lettered), the record is not
  *   committed: a retriable error goes back to kafkajs, which fetches the partition again from the
  *   uncommitted offset, with backoff, and eventually crashes.
@@ -130,10 +148,10 @@ export class GroupConsumer {
   readonly groupId: string;
   readonly #options: GroupConsumerOptions;
   /** The topics this member consumes, and where their messages go. */
-  readonly #routes = new Map<string, Deliver>();
+  readonly #routes = new Map<string, Route>();
   /** Topics of a session that joined: their start position is settled (committed). */
   readonly #settledTopics = new Set<string>();
-  readonly #runConfig: ConsumerRunConfig;
+  readonly #runConfig: Omit<ConsumerRunConfig, 'partitionsConsumedConcurrently'>;
   #session: Session | null = null;
   #state: GroupConsumerState = 'joining';
   #assignment: Readonly<Record<string, readonly number[]>> = {};
@@ -147,6 +165,8 @@ export class GroupConsumer {
   /** The latest sync, never rejecting, and the one requested to run after it (not begun yet). */
   #lastSync: Promise<void> = Promise.resolve();
   #nextSync: Promise<void> | null = null;
+  /** kafkajs `partitionsConsumedConcurrently` of the current session. */
+  #partitionsAtOnce = 1;
   /** Messages being handed to `deliver` right now (several with `concurrency` > 1). */
   #running = 0;
   /** Deliveries completed so far, and the count the keep-alive saw at its last tick. */
@@ -158,6 +178,8 @@ export class GroupConsumer {
   #keepAlive: NodeJS.Timeout | null = null;
   /** Set by the keep-alive every heartbeat interval: the batch loop heartbeats and commits. */
   #tickDue = false;
+  /** Batches delivered with key-level parallelism, woken by the keep-alive to heartbeat and commit. */
+  readonly #tickListeners = new Set<() => void>();
 
   constructor(options: GroupConsumerOptions) {
     this.#options = options;
@@ -166,38 +188,51 @@ export class GroupConsumer {
     this.#runConfig = {
       autoCommit: true,
       autoCommitInterval: AUTO_COMMIT_INTERVAL_MS,
-      partitionsConsumedConcurrently: options.concurrency,
       // A batch loop of our own rather than eachMessage: kafkajs' eachMessage awaits a heartbeat
       // check and a commit check after every message, which cost a third of the consume rate.
-      // Here each message is delivered, then its offset resolved (kafkajs commits resolved
-      // offsets after the batch); heartbeats and commits inside a long batch happen when the
-      // keep-alive timer says one is due.
+      // Here each message is delivered, and the offset of the last one handled is resolved when
+      // the batch ends (kafkajs commits resolved offsets after the batch) and whenever the
+      // keep-alive timer says a heartbeat and a commit are due inside a long batch.
       eachBatchAutoResolve: false,
       // eslint-disable-next-line @typescript-eslint/unbound-method -- kafkajs hands plain closures in the batch payload, which do not use `this`
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         const { topic, partition } = batch;
-        const deliver = this.#routes.get(topic) ?? noRoute;
+        const { deliver, executor, concurrency } = this.#routes.get(topic) ?? noRoute;
         this.#heartbeat = heartbeat;
         if (this.#keepAlive === null) this.#startKeepAlive();
-        for (const message of batch.messages) {
-          // Stopping, or the partition was revoked or sought: the rest is fetched again by its owner.
-          if (!isRunning() || isStale()) break;
-          this.#running++;
-          try {
-            await deliver(fromKafkaMessage(topic, partition, message));
-          } catch (error) {
-            throw this.#notAcknowledged(error, topic, partition, message.offset);
-          } finally {
-            this.#running--;
-            this.#completed++;
-          }
-          resolveOffset(message.offset);
-          if (this.#tickDue) {
+        const work: PartitionBatch = {
+          topic,
+          partition,
+          messages: batch.messages,
+          deliver,
+          resolveOffset,
+          isRunning,
+          isStale,
+          takeTick: () => {
+            if (!this.#tickDue) return false;
             this.#tickDue = false;
+            return true;
+          },
+          tick: async () => {
             await heartbeat();
             await commitOffsetsIfNecessary();
-          }
-        }
+          },
+          onTickDue: (listener) => {
+            this.#tickListeners.add(listener);
+            return () => this.#tickListeners.delete(listener);
+          },
+          began: () => void this.#running++,
+          ended: () => {
+            this.#running--;
+            this.#completed++;
+          },
+        };
+        // concurrency 1 with one partition at a time: in offset order; else key-level parallelism.
+        const failure =
+          executor !== null && (concurrency > 1 || this.#partitionsAtOnce > 1)
+            ? await deliverKeyed(work, executor)
+            : await deliverInOrder(work);
+        if (failure !== null) throw this.#notAcknowledged(failure.error, topic, partition, failure.offset);
       },
     };
   }
@@ -239,16 +274,18 @@ export class GroupConsumer {
   }
 
   /**
-   * Consumes `topic` too, handing its messages to `deliver`. Resolves once the member joined the
-   * group with `topic` in its subscription: what is published afterwards is delivered.
+   * Consumes `topic` too, handing its messages to `deliver`, `concurrency` of them at once: with
+   * more than 1, messages with different keys run at once even within one partition, messages
+   * with one key one at a time in offset order (partition-batch.ts). Resolves once the member joined
+   * the group with `topic` in its subscription: what is published afterwards is delivered.
    *
    * @throws {SubscribeError} when the consumer cannot join (the topic stays registered: call
    *   {@link remove}).
    */
-  add(topic: string, deliver: Deliver): Promise<void> {
+  add(topic: string, deliver: Deliver, concurrency: number): Promise<void> {
     if (this.#closing !== null)
       return Promise.reject(new SubscribeError(`Cannot subscribe to "${topic}": the consumer is closed.`));
-    this.#routes.set(topic, deliver);
+    this.#routes.set(topic, { deliver, concurrency, executor: new KeyedExecutor(concurrency) });
     return this.#requestSync();
   }
 
@@ -316,7 +353,12 @@ export class GroupConsumer {
     await Promise.all(topics.map((topic) => this.#options.ensureTopic(topic, recreate)));
     const pins = this.#options.fromBeginning
       ? null
-      : await this.#uncommittedEndOffsets(topics.filter((t) => !this.#settledTopics.has(t)));
+      : await uncommittedEndOffsets(
+          this.#options.offsetsAdmin,
+          this.group === null ? null : this.groupId,
+          topics.filter((t) => !this.#settledTopics.has(t)),
+          this.#options.requestTimeoutMs,
+        );
     if (this.#closing !== null) throw closed();
 
     await this.#closeSession();
@@ -329,7 +371,11 @@ export class GroupConsumer {
       await session.consumer.connect();
       await session.consumer.subscribe({ topics, fromBeginning: this.#options.fromBeginning });
       // run() resolves after the first join and sync, or after a crash while joining.
-      await session.consumer.run(this.#runConfig);
+      // Partitions handled at once: the largest concurrency of the group's topics, so that a
+      // partition waiting for its slowest key does not hold up the others. Each topic's executor
+      // bounds its own deliveries (a topic of concurrency 1 among them goes through its executor).
+      this.#partitionsAtOnce = Math.max(1, ...[...this.#routes.values()].map((route) => route.concurrency));
+      await session.consumer.run({ ...this.#runConfig, partitionsConsumedConcurrently: this.#partitionsAtOnce });
     } finally {
       session.opening = false;
       // close() began meanwhile: it may have closed this session already, else it is closed here.
@@ -383,41 +429,6 @@ export class GroupConsumer {
   #describe(): string {
     const topics = [...this.#routes.keys()].map((topic) => `"${topic}"`).join(', ') || 'no topic';
     return `${topics}${this.group === null ? '' : ` in group "${this.group}"`}`;
-  }
-
-  /**
-   * For the partitions of `topics` this group has no committed offset on, the current end
-   * offsets, per topic; `null` when there is none (the group resumes where it left off).
-   */
-  async #uncommittedEndOffsets(topics: readonly string[]): Promise<Session['pins']> {
-    if (topics.length === 0) return null;
-    const { offsetsAdmin: admin, groupId, requestTimeoutMs } = this.#options;
-    // Per topic, the partitions without a committed offset; a topic missing here has none at all.
-    const missing = new Map<string, Set<number>>();
-    if (this.group !== null) {
-      const committed = await fetchCommittedOffsets(admin, groupId, topics, requestTimeoutMs);
-      for (const entry of committed) {
-        missing.set(
-          entry.topic,
-          new Set(entry.partitions.filter(({ offset }) => Number(offset) < 0).map(({ partition }) => partition)),
-        );
-      }
-    }
-    const pins = new Map<string, Map<number, string>>();
-    await Promise.all(
-      topics.map(async (topic) => {
-        const uncommitted = missing.get(topic);
-        if (uncommitted !== undefined && uncommitted.size === 0) return;
-        const ends = await fetchEndOffsets(admin, topic, requestTimeoutMs);
-        const offsets = new Map(
-          ends
-            .filter(({ partition }) => uncommitted?.has(partition) ?? true)
-            .map(({ partition, high }) => [partition, high] as const),
-        );
-        if (offsets.size > 0) pins.set(topic, offsets);
-      }),
-    );
-    return pins.size === 0 ? null : pins;
   }
 
   #onJoin(session: Session, assignment: Readonly<Record<string, readonly number[]>>): void {
@@ -484,6 +495,7 @@ export class GroupConsumer {
     if (this.#closing !== null) return;
     this.#keepAlive = setInterval(() => {
       this.#tickDue = true;
+      for (const listener of this.#tickListeners) listener();
       const completed = this.#completed;
       const stalled = this.#running > 0 && completed === this.#completedAtLastTick;
       this.#completedAtLastTick = completed;

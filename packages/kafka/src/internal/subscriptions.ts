@@ -63,9 +63,8 @@ export class Subscriptions {
     let member = spec.group === null ? undefined : this.#groups.get(spec.group);
     let tracked = member === undefined ? undefined : this.#consumers.get(member);
     if (member === undefined || tracked === undefined) {
-      // Its concurrency (partitions handled at once) is that of the subscription that opens it.
       tracked = { sockets: new SocketRegistry(), running: 0 };
-      member = this.#newGroupConsumer(connection, tracked.sockets, spec.group, spec.concurrency);
+      member = this.#newGroupConsumer(connection, tracked.sockets, spec.group);
       this.#consumers.set(member, tracked);
       if (spec.group !== null) this.#groups.set(spec.group, member);
     }
@@ -92,7 +91,7 @@ export class Subscriptions {
       return delivered;
     };
     try {
-      await consumer.add(spec.topic, counted);
+      await consumer.add(spec.topic, counted, spec.concurrency);
     } catch (error) {
       await leave();
       throw toSubscribeError(error, what, this.#settings.redact);
@@ -133,12 +132,7 @@ export class Subscriptions {
     return true;
   }
 
-  #newGroupConsumer(
-    connection: KafkaConnection,
-    sockets: SocketRegistry,
-    group: string | null,
-    concurrency: number,
-  ): GroupConsumer {
+  #newGroupConsumer(connection: KafkaConnection, sockets: SocketRegistry, group: string | null): GroupConsumer {
     const { options, assigners, logger, redact } = this.#settings;
     return new GroupConsumer({
       newClient: (socketFactory) => connection.newConsumerClient(sockets.wrap(socketFactory)),
@@ -153,7 +147,6 @@ export class Subscriptions {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       fetchMaxWaitMs: options.fetchMaxWaitMs,
       requestTimeoutMs: options.requestTimeoutMs,
-      concurrency,
       retry: CLIENT_RETRY,
       partitionAssigners: assigners,
       logger,

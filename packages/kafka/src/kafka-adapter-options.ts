@@ -50,7 +50,12 @@ export interface KafkaAdapterOptions extends MessageBrokerBaseOptions {
    * @default ['roundrobin', 'range']
    */
   readonly partitionAssigners?: readonly ('roundrobin' | 'range')[];
-  /** Bound of `start()`: reaching and authenticating with the brokers. @default 10000 */
+  /**
+   * Bound of `start()`: reaching and authenticating with the brokers. Also how long `subscribe()`
+   * tries again, with backoff, while creating its topic or joining its group fails for a retriable
+   * reason (a topic a broker does not know yet, no coordinator yet, brokers unreachable).
+   * @default 10000
+   */
   readonly connectionTimeoutMs?: number;
   /** Bound of one request to a broker (a produce request waits this long for `acks: -1`). @default 30000 */
   readonly requestTimeoutMs?: number;

@@ -10,6 +10,7 @@ import kafkajs, {
   type RetryOptions,
 } from 'kafkajs';
 import { describeError, isUnknownTopic } from './errors.js';
+import { joinWithRetries } from './first-join.js';
 import { deliverInOrder, deliverKeyed, type PartitionBatch } from './partition-batch.js';
 import { SocketRegistry } from './socket-registry.js';
 import { uncommittedEndOffsets, type StartPositions } from './start-positions.js';
@@ -36,6 +37,8 @@ export interface GroupConsumerOptions {
   readonly fetchMaxWaitMs: number;
   /** Bound of the admin requests made before joining. */
   readonly requestTimeoutMs: number;
+  /** How long a subscribe tries again after retriable failures, and its option (first-join.ts). */
+  readonly joinTimeout: { readonly ms: number; readonly option: string };
   readonly retry: RetryOptions;
   /** Subscription-aware assigners, in order of preference (see partition-assigners.ts). */
   readonly partitionAssigners: PartitionAssigner[];
@@ -87,6 +90,8 @@ interface Session {
   /** True until the sync that opened it is done; a crash meanwhile is reported by that sync. */
   opening: boolean;
   crashed: boolean;
+  /** What crashed it, if it did. */
+  crashError?: Error;
 }
 
 // kafkajs is CommonJS and Node cannot see all of its named exports: take them off the default export.
@@ -162,6 +167,8 @@ export class GroupConsumer {
   #topicMissing = false;
   #restartTimer: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
+  /** Aborted when close() begins: ends the pause of a sync that tries a join again. */
+  readonly #closed = new AbortController();
   /** The latest sync, never rejecting, and the one requested to run after it (not begun yet). */
   #lastSync: Promise<void> = Promise.resolve();
   #nextSync: Promise<void> | null = null;
@@ -340,8 +347,15 @@ export class GroupConsumer {
     return this.#nextSync;
   }
 
+  /** A sync that adds topics (a subscribe waits for it) rides out retriable failures: see first-join.ts. */
+  #sync(): Promise<void> {
+    if ([...this.#routes.keys()].every((topic) => this.#settledTopics.has(topic))) return this.#syncOnce();
+    const describe = (): string => this.#describe();
+    return joinWithRetries(() => this.#syncOnce(), { ...this.#options, signal: this.#closed.signal, describe });
+  }
+
   /** Replaces the session with one that subscribes to the current topics. */
-  async #sync(): Promise<void> {
+  async #syncOnce(): Promise<void> {
     const closed = (): SubscribeError => new SubscribeError(`Cannot subscribe to ${this.#describe()}: the consumer was closed.`);
     if (this.#closing !== null) throw closed();
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
@@ -385,6 +399,7 @@ export class GroupConsumer {
     if (!session.joined) {
       throw new SubscribeError(
         `Cannot subscribe to ${this.#describe()}: the consumer could not join the group (${this.#lastError ?? 'unknown error'}).`,
+        { cause: session.crashError },
       );
     }
     for (const topic of topics) this.#settledTopics.add(topic);
@@ -469,6 +484,7 @@ export class GroupConsumer {
     this.#topicMissing = isUnknownTopic(error);
     this.#state = 'restarting';
     session.crashed = true;
+    session.crashError = error;
     if (!session.opening) this.#scheduleRestart(); // else the sync that opens it reports it
   }
 
@@ -532,6 +548,7 @@ export class GroupConsumer {
 
   async #close(): Promise<void> {
     this.#state = 'closed';
+    this.#closed.abort();
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
     this.#restartTimer = null;
     // A sync under way sees #closing at its next step and stops (closing the session it opened);

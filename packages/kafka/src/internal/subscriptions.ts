@@ -147,6 +147,7 @@ export class Subscriptions {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       fetchMaxWaitMs: options.fetchMaxWaitMs,
       requestTimeoutMs: options.requestTimeoutMs,
+      joinTimeout: { ms: options.connectionTimeoutMs, option: 'connectionTimeoutMs' },
       retry: CLIENT_RETRY,
       partitionAssigners: assigners,
       logger,

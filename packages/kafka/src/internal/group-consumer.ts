@@ -1,98 +1,14 @@
-import { MessagingError, SubscribeError, isMessagingError, type Logger } from '@msgport/core';
-import { backoffDelay, CONSUMER_CLOSED, KeyedExecutor, type Backoff, type Deliver, type Redact } from '@msgport/core/adapter';
-import kafkajs, {
-  type Admin,
-  type Consumer,
-  type ConsumerRunConfig,
-  type ISocketFactory,
-  type Kafka,
-  type PartitionAssigner,
-  type RetryOptions,
-} from 'kafkajs';
+import { MessagingError, SubscribeError, isMessagingError } from '@msgport/core';
+import { backoffDelay, CONSUMER_CLOSED, KeyedExecutor, type Backoff, type Deliver } from '@msgport/core/adapter';
+import kafkajs, { type ConsumerRunConfig } from 'kafkajs';
 import { describeError, isUnknownTopic } from './errors.js';
 import { joinWithRetries } from './first-join.js';
 import { deliverInOrder, deliverKeyed, type PartitionBatch } from './partition-batch.js';
 import { SocketRegistry } from './socket-registry.js';
-import { uncommittedEndOffsets, type StartPositions } from './start-positions.js';
+import { uncommittedEndOffsets } from './start-positions.js';
+import type { GroupConsumerHealth, GroupConsumerOptions, GroupConsumerState, Route, Session } from './group-consumer-types.js';
 
-/** Settings of one {@link GroupConsumer}. */
-export interface GroupConsumerOptions {
-  /**
-   * Creates the kafkajs client of one consumer session, with `socketFactory`: its own, so that
-   * closing the session can close every connection it opened (see {@link SocketRegistry}).
-   */
-  readonly newClient: (socketFactory: ISocketFactory) => Kafka;
-  /** Deletes the throwaway group of a broadcast subscription. */
-  readonly admin: Admin;
-  /** Reads committed and end offsets. */
-  readonly offsetsAdmin: Admin;
-  /** The msgport group, or `null` for a broadcast subscription. */
-  readonly group: string | null;
-  /** The Kafka group id: the msgport group, or a throwaway id for a broadcast subscription. */
-  readonly groupId: string;
-  readonly fromBeginning: boolean;
-  readonly sessionTimeoutMs: number;
-  readonly rebalanceTimeoutMs: number;
-  readonly heartbeatIntervalMs: number;
-  readonly fetchMaxWaitMs: number;
-  /** Bound of the admin requests made before joining. */
-  readonly requestTimeoutMs: number;
-  /** How long a subscribe tries again after retriable failures, and its option (first-join.ts). */
-  readonly joinTimeout: { readonly ms: number; readonly option: string };
-  readonly retry: RetryOptions;
-  /** Subscription-aware assigners, in order of preference (see partition-assigners.ts). */
-  readonly partitionAssigners: PartitionAssigner[];
-  readonly logger: Logger;
-  readonly redact: Redact;
-  /**
-   * Creates `topic` if it does not exist; with `recreate`, forgets that it was created before
-   * (it disappeared: deleted, or a broker that lost its data).
-   */
-  readonly ensureTopic: (topic: string, recreate: boolean) => Promise<void>;
-}
-
-/** Where a consumer is in its life. */
-export type GroupConsumerState = 'joining' | 'up' | 'rebalancing' | 'restarting' | 'closed';
-
-/** What a consumer reports to `health()`. */
-export interface GroupConsumerHealth {
-  /** The msgport group, `null` for a broadcast subscription. */
-  readonly group: string | null;
-  /** The topics this member subscribes to. */
-  readonly topics: readonly string[];
-  readonly state: GroupConsumerState;
-  /** The partitions assigned to this member, per topic. */
-  readonly assignment: Readonly<Record<string, readonly number[]>>;
-  readonly crashes: number;
-  readonly lastError?: string;
-}
-
-/** Where the messages of one topic go. */
-interface Route {
-  readonly deliver: Deliver;
-  /** The subscription's `concurrency`: messages of the topic handled at once. */
-  readonly concurrency: number;
-  /**
-   * Orders the topic's deliveries by key, bounded by `concurrency`; `null` for no route. Unused
-   * when every partition is handled one message at a time anyway (concurrency 1 everywhere).
-   */
-  readonly executor: KeyedExecutor | null;
-}
-
-/** One kafkajs consumer: replaced by a new session whenever the set of topics changes. */
-interface Session {
-  readonly consumer: Consumer;
-  readonly sockets: SocketRegistry;
-  readonly topics: readonly string[];
-  /** Start positions to seek to at the first join: per topic, per partition. */
-  pins: StartPositions | null;
-  joined: boolean;
-  /** True until the sync that opened it is done; a crash meanwhile is reported by that sync. */
-  opening: boolean;
-  crashed: boolean;
-  /** What crashed it, if it did. */
-  crashError?: Error;
-}
+export type { GroupConsumerHealth, GroupConsumerOptions, GroupConsumerState } from './group-consumer-types.js';
 
 // kafkajs is CommonJS and Node cannot see all of its named exports: take them off the default export.
 const { KafkaJSError } = kafkajs;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { assignPartitions, protocolNames, type GroupSubscription } from '../src/internal/partition-assigners.js';
+import kafkajs, { type Cluster } from 'kafkajs';
+import {
+  assignPartitions,
+  createPartitionAssigners,
+  protocolNames,
+  type GroupSubscription,
+} from '../src/internal/partition-assigners.js';
 
 const partitions = (counts: Record<string, number>): Map<string, number[]> =>
   new Map(Object.entries(counts).map(([topic, count]) => [topic, Array.from({ length: count }, (_, i) => i)]));
@@ -68,5 +74,52 @@ describe('partition assigners', () => {
   it('announces the standard protocol names in order of preference, and kafkajs round-robin last for rolling upgrades', () => {
     expect(protocolNames(['roundrobin', 'range'])).toEqual(['roundrobin', 'range', 'RoundRobinAssigner']);
     expect(protocolNames(['range'])).toEqual(['range']);
+  });
+});
+
+describe('createPartitionAssigners with a cluster whose metadata lags', () => {
+  const member = (memberId: string, topics: string[]): { memberId: string; memberMetadata: Buffer } => ({
+    memberId,
+    memberMetadata: kafkajs.AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }),
+  });
+  const decode = (assignment: Buffer): Record<string, number[]> =>
+    kafkajs.AssignerProtocol.MemberAssignment.decode(assignment)?.assignment ?? {};
+
+  // A topic created a moment ago: the first metadata has no partitions for "fresh", a later refresh has.
+  const laggingCluster = (refreshesBeforeKnown: number): { cluster: Cluster; refreshes: () => number } => {
+    let refreshes = 0;
+    const cluster = {
+      addMultipleTargetTopics: async () => {},
+      refreshMetadata: async () => {
+        refreshes++;
+      },
+      findTopicPartitionMetadata: (topic: string) =>
+        topic === 'fresh' && refreshes < refreshesBeforeKnown ? [] : [{ partitionId: 0 }, { partitionId: 1 }],
+    } as unknown as Cluster;
+    return { cluster, refreshes: () => refreshes };
+  };
+
+  it('asks for the metadata again until every subscribed topic has partitions, then assigns them all', async () => {
+    const { cluster, refreshes } = laggingCluster(2);
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} };
+    const [roundrobin] = createPartitionAssigners(['roundrobin'], logger);
+    const assigner = roundrobin!({ cluster, groupId: 'g' });
+    const result = await assigner.assign({ members: [member('m1', ['old', 'fresh'])], topics: ['old', 'fresh'] });
+    expect(refreshes()).toBe(2);
+    expect(decode(result[0]!.memberAssignment)).toEqual({ old: [0, 1], fresh: [0, 1] });
+    expect(warnings).toEqual([]);
+  });
+
+  it('gives up after a bounded number of requests and says which topic got no member', async () => {
+    const { cluster, refreshes } = laggingCluster(Number.POSITIVE_INFINITY);
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} };
+    const [roundrobin] = createPartitionAssigners(['roundrobin'], logger);
+    const assigner = roundrobin!({ cluster, groupId: 'g' });
+    const result = await assigner.assign({ members: [member('m1', ['old', 'fresh'])], topics: ['old', 'fresh'] });
+    expect(refreshes()).toBe(5);
+    expect(decode(result[0]!.memberAssignment)).toEqual({ old: [0, 1] });
+    expect(warnings).toEqual([expect.stringContaining('"fresh"')]);
   });
 });

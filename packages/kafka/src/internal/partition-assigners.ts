@@ -1,5 +1,5 @@
 import type { Logger } from '@msgport/core';
-import kafkajs, { type Assigner, type GroupMember, type PartitionAssigner } from 'kafkajs';
+import kafkajs, { type Assigner, type Cluster, type GroupMember, type PartitionAssigner } from 'kafkajs';
 
 // kafkajs is CommonJS and Node cannot see all of its named exports: take them off the default export.
 const { AssignerProtocol } = kafkajs;
@@ -101,10 +101,13 @@ export function createPartitionAssigners(strategies: readonly AssignmentStrategy
         // The leader may not subscribe to every topic of the group: learn the partitions of all of them.
         const topics = [...new Set(subscriptions.flatMap((member) => member.topics))];
         await cluster.addMultipleTargetTopics(topics);
-        const partitions = new Map<string, number[]>();
-        for (const topic of topics) {
-          const ids = cluster.findTopicPartitionMetadata(topic).map(({ partitionId }) => partitionId);
-          if (ids.length > 0) partitions.set(topic, ids);
+        const partitions = await knownPartitions(cluster, topics);
+        const unknown = topics.filter((topic) => !partitions.has(topic));
+        if (unknown.length > 0) {
+          logger.warn(
+            `Kafka group "${groupId}": no partitions are known yet for ${unknown.map((t) => `"${t}"`).join(', ')} after ` +
+              `${METADATA_ATTEMPTS} metadata requests; no member gets them until the group rebalances again.`,
+          );
         }
         return [...assignPartitions(strategy, subscriptions, partitions)].map(([memberId, assignment]) => ({
           memberId,
@@ -116,6 +119,31 @@ export function createPartitionAssigners(strategies: readonly AssignmentStrategy
       },
     });
   });
+}
+
+/** Metadata requests made for topics with no partitions known, and the wait between two. */
+const METADATA_ATTEMPTS = 6;
+const METADATA_RETRY_MS = 250;
+
+/**
+ * The partitions of each topic, per the leader's metadata. A topic created a moment ago may not be
+ * in the metadata a broker of a cluster returns yet (its partitions reach the brokers one by one);
+ * kafkajs refreshes the metadata only when the set of topics changes, so a topic without
+ * partitions would get no member until the next rebalance, and its messages would wait that long:
+ * the metadata is requested again, a few times, before the assignment is made.
+ */
+async function knownPartitions(cluster: Cluster, topics: readonly string[]): Promise<Map<string, number[]>> {
+  const partitions = new Map<string, number[]>();
+  for (let attempt = 1; ; attempt++) {
+    for (const topic of topics) {
+      if (partitions.has(topic)) continue;
+      const ids = cluster.findTopicPartitionMetadata(topic).map(({ partitionId }) => partitionId);
+      if (ids.length > 0) partitions.set(topic, ids);
+    }
+    if (partitions.size === topics.length || attempt >= METADATA_ATTEMPTS) return partitions;
+    await new Promise((resolve) => setTimeout(resolve, METADATA_RETRY_MS));
+    await cluster.refreshMetadata().catch(() => undefined);
+  }
 }
 
 /** The subscription in a member's metadata (the standard consumer protocol, any version). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import kafkajs, { type Cluster } from 'kafkajs';
+import kafkajs, { type Cluster, type PartitionAssigner } from 'kafkajs';
 import {
   assignPartitions,
   createPartitionAssigners,
@@ -82,6 +82,8 @@ describe('createPartitionAssigners with a cluster whose metadata lags', () => {
     memberId,
     memberMetadata: kafkajs.AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }),
   });
+  // The assigners log through msgport's logger, not kafkajs' one.
+  const kafkaLogger = {} as Parameters<PartitionAssigner>[0]['logger'];
   const decode = (assignment: Buffer): Record<string, number[]> =>
     kafkajs.AssignerProtocol.MemberAssignment.decode(assignment)?.assignment ?? {};
 
@@ -104,7 +106,7 @@ describe('createPartitionAssigners with a cluster whose metadata lags', () => {
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} };
     const [roundrobin] = createPartitionAssigners(['roundrobin'], logger);
-    const assigner = roundrobin!({ cluster, groupId: 'g' });
+    const assigner = roundrobin!({ cluster, groupId: 'g', logger: kafkaLogger });
     const result = await assigner.assign({ members: [member('m1', ['old', 'fresh'])], topics: ['old', 'fresh'] });
     expect(refreshes()).toBe(2);
     expect(decode(result[0]!.memberAssignment)).toEqual({ old: [0, 1], fresh: [0, 1] });
@@ -116,7 +118,7 @@ describe('createPartitionAssigners with a cluster whose metadata lags', () => {
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, warn: (message: string) => void warnings.push(message), error() {} };
     const [roundrobin] = createPartitionAssigners(['roundrobin'], logger);
-    const assigner = roundrobin!({ cluster, groupId: 'g' });
+    const assigner = roundrobin!({ cluster, groupId: 'g', logger: kafkaLogger });
     const result = await assigner.assign({ members: [member('m1', ['old', 'fresh'])], topics: ['old', 'fresh'] });
     expect(refreshes()).toBe(5);
     expect(decode(result[0]!.memberAssignment)).toEqual({ old: [0, 1] });

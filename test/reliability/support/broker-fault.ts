@@ -74,6 +74,7 @@ export async function runBrokerFault(kind: BrokerKind, fault: BrokerFault): Prom
     }
     const cExit = await c.waitForExit(SHUTDOWN_TIMEOUT_MS + 60_000);
     const cExitMs = cExit === null ? null : cExit.at - termAt;
+    const stoppedMs = (c.find('stopped') as { ms?: number } | undefined)?.ms;
     expect(producer.find('done')).toBeUndefined(); // the fault really was mid-stream
 
     // Recovered: the producer gets a confirm and the consumers handle a message again, without
@@ -112,7 +113,7 @@ export async function runBrokerFault(kind: BrokerKind, fault: BrokerFault): Prom
         `recover = broker back → both a new confirm and a handled message (first confirm +${firstConfirmAfter === null ? '–' : firstConfirmAfter - backAt} ms, ` +
         `first handled +${firstHandleAfter === null ? '–' : firstHandleAfter - backAt} ms); ` +
         `rejected publishes ${ledger.rejected.size}${ledger.rejected.size > 0 ? ` (${rejectionSummary(ledger)}; ${ledger.rejectedButDelivered} of them delivered anyway)` : ''}; ` +
-        `consumer-c got SIGTERM with the broker down, stop() resolved after ${String((c.find('stopped') as { ms?: number } | undefined)?.ms ?? '–')} ms (limit ${SHUTDOWN_TIMEOUT_MS} ms) and it exited after ${cExitMs ?? 'more than 70000'} ms (code ${cExit?.code ?? '–'}); ` +
+        `consumer-c got SIGTERM with the broker down, stop() resolved after ${stoppedMs ?? '–'} ms (limit ${SHUTDOWN_TIMEOUT_MS} ms) and it exited after ${cExitMs ?? 'more than 70000'} ms (code ${cExit?.code ?? '–'}); ` +
         `no process restarted` +
         (ledger.rejected.size > 0 ? `; e.g. "${String([...ledger.rejected.values()][0]!['message']).slice(0, 240)}"` : ''),
     });
@@ -127,8 +128,7 @@ export async function runBrokerFault(kind: BrokerKind, fault: BrokerFault): Prom
     expect(recoveredAt).not.toBeNull();
     expect(cExit).toMatchObject({ code: 0, signal: null });
     // C7: stop() resolves within shutdownTimeoutMs even with the broker gone, every time.
-    const stopped = c.find('stopped') as { ms?: number } | undefined;
-    expect(stopped?.ms).toBeLessThanOrEqual(SHUTDOWN_TIMEOUT_MS);
+    expect(stoppedMs).toBeLessThanOrEqual(SHUTDOWN_TIMEOUT_MS);
     // The process then exits by itself: on RabbitMQ at once; on Kafka at the latest when a kafkajs
     // connection retry chain under way at SIGTERM has run out (see KAFKAJS_RETRY_CHAIN_MS).
     expect(cExitMs!).toBeLessThanOrEqual(

@@ -216,6 +216,8 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
           { weight: 1, arbitrary: validTopicSuffix(fc, 249 - prefix.length - 1).map((suffix) => `${prefix}-${suffix}`) },
           { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }) },
           { weight: 2, arbitrary: fc.anything(ANYTHING) },
+          // Legal names that kafkajs cannot use (it keeps per-topic state in plain objects).
+          { weight: 1, arbitrary: fc.constantFrom('toString', 'constructor', '__proto__', 'valueOf') },
         );
         const value = fc.oneof(payload(fc), fc.anything(ANYTHING));
         const publishOptions = fc.oneof(

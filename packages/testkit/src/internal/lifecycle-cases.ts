@@ -131,6 +131,23 @@ export function describeLifecycleCases(context: SuiteContext): void {
       await expectInvalidArgument(broker.publish(undefined as unknown as string, 'value'));
     });
 
+    test('publish() and subscribe() refuse a topic named like a property of every JavaScript object, at once', async () => {
+      // kafkajs keeps per-topic state in plain objects: a publish to "toString" retried until
+      // publishTimeoutMs there, then failed. Refused on every adapter, before any broker call.
+      const broker = await startedBroker();
+      for (const topic of ['toString', 'constructor', '__proto__', 'valueOf', 'hasOwnProperty']) {
+        const publish = rejectionOf(broker.publish(topic, 'value'));
+        const subscribe = rejectionOf(broker.subscribe(topic, () => undefined));
+        for (const error of [await publish, await subscribe]) {
+          expect(error).toBeInstanceOf(InvalidArgumentError);
+          expect((error as Error).message).toContain(`invalid topic "${topic}"`);
+          expect((error as Error).message).toContain('choose another topic name');
+        }
+      }
+      // A name that merely contains one is fine.
+      await broker.publish(uniqueName('toString'), 'value');
+    });
+
     test('publish() rejects a value or key that is neither a string nor bytes with INVALID_ARGUMENT', async () => {
       const broker = await startedBroker();
       const topic = uniqueName('msgport-badvalue');

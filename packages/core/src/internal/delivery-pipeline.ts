@@ -137,7 +137,7 @@ export class DeliveryPipeline {
    * The rest of a delivery whose first attempt did not complete synchronously: waits for it, then
    * retries under the member's policy and dead-letters after the last attempt.
    */
-  async #handle(
+  #handle(
     entry: ConsumerEntry,
     first: Member,
     message: Message,
@@ -146,13 +146,12 @@ export class DeliveryPipeline {
     holdsSlot: boolean,
     key: string | null,
   ): Promise<void> {
-    try {
-      await firstAttempt;
-    } catch (error) {
-      await this.#retry(entry, first, message, context, error);
-    } finally {
-      this.#settled(entry, holdsSlot, key);
-    }
+    // Reactions on the first attempt, not an async function: one promise and one microtask per
+    // delivery fewer on the common path (a handler that resolves).
+    return Promise.resolve(firstAttempt).then(
+      () => this.#settled(entry, holdsSlot, key),
+      (error: unknown) => this.#retry(entry, first, message, context, error).finally(() => this.#settled(entry, holdsSlot, key)),
+    );
   }
 
   /** After a failed first attempt: retries under the member's policy, dead-letters after the last. */

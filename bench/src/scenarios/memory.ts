@@ -150,7 +150,7 @@ async function run({ variant }: RunInput): Promise<Measurement> {
     close = async () => {};
   } else {
     // Async handlers: default options (issue 13), so the record of published messages is on
-    // (bounded to its last 10,000); sync handlers: as measured before, without the record.
+    // (bounded to its last 1,000 by default); sync handlers: as measured before, without the record.
     const broker = new InMemoryMessageBroker(shape === 'async' ? {} : { recordPublished: false });
     await broker.subscribe(topic, onBroadcast);
     await broker.subscribe(topic, onA, 'g');

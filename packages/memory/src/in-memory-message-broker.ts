@@ -30,14 +30,16 @@ export interface InMemoryMessageBrokerOptions extends MessageBrokerBaseOptions {
   /**
    * How many published messages the record keeps: the most recent ones; older ones are dropped
    * (with one warning in the log), so a long-running process on this broker does not grow without
-   * bound. `Infinity` keeps every message.
-   * @default 10000
+   * bound. `Infinity` keeps every message. Kept small by default: a record of 10,000 kept messages
+   * alive long enough to reach the old generation, which cost a third of the throughput with async
+   * handlers (bench/README.md).
+   * @default 1000
    */
   readonly recordLimit?: number;
 }
 
 /** Default {@link InMemoryMessageBrokerOptions.recordLimit}. */
-const DEFAULT_RECORD_LIMIT = 10_000;
+const DEFAULT_RECORD_LIMIT = 1_000;
 
 /**
  * The msgport port in one process, with no infrastructure: for tests, demos and local runs.
@@ -97,7 +99,7 @@ export class InMemoryMessageBroker extends MessageBrokerBase {
   }
 
   /**
-   * The most recent published messages (at most `recordLimit`, default 10,000) since creation or
+   * The most recent published messages (at most `recordLimit`, default 1,000) since creation or
    * {@link clear}, in publish order (dead letters too).
    */
   get published(): readonly Message[] {

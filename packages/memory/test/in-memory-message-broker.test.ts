@@ -129,19 +129,19 @@ describe('InMemoryMessageBroker', () => {
       expect(broker.published).toEqual([]);
     });
 
-    it('keeps the last 10,000 published messages by default, says so once, and stays bounded', async () => {
+    it('keeps the last 1,000 published messages by default, says so once, and stays bounded', async () => {
       const logger = recordingLogger();
       const broker = await startedBroker({ logger });
       const received = collect();
       await broker.subscribe('t', received.handler);
       const before = broker.published; // the record stays one live array
-      for (let i = 0; i < 25_000; i++) await broker.publish('t', String(i));
+      for (let i = 0; i < 2_500; i++) await broker.publish('t', String(i));
 
-      expect(received.values()).toHaveLength(25_000);
+      expect(received.values()).toHaveLength(2_500);
       expect(broker.published).toBe(before);
-      expect(broker.published).toHaveLength(10_000);
-      expect(broker.published[0]!.value.toString()).toBe('15000');
-      expect(broker.publishedTo('t').at(-1)!.value.toString()).toBe('24999');
+      expect(broker.published).toHaveLength(1_000);
+      expect(broker.published[0]!.value.toString()).toBe('1500');
+      expect(broker.publishedTo('t').at(-1)!.value.toString()).toBe('2499');
       expect(logger.lines.filter((line) => line.includes('recordLimit'))).toHaveLength(1);
     });
 

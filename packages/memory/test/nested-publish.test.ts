@@ -279,7 +279,8 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
   });
 
   it('a handler that publishes 1,000 follow-ups to its own topic, one after the other, gets all of them handled in order', async () => {
-    const broker = await startedBroker();
+    // 1,001 messages: more than the record keeps by default.
+    const broker = await startedBroker({ recordLimit: 2_000 });
     const topic = uniqueName('fanout-seq');
     const followUps: number[] = [];
     await broker.subscribe(

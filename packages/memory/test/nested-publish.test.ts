@@ -232,6 +232,27 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
     expect(handled.slice(-2)).toEqual(['root', 'follow-up']);
   });
 
+  it('after its first 1,000 calls, an asynchronous handler may publish to its own busy topic before its first await', async () => {
+    const broker = await startedBroker();
+    const topic = uniqueName('unscoped-self-sync-part');
+    const handled: string[] = [];
+    await broker.subscribe(
+      topic,
+      async (message) => {
+        handled.push(text(message));
+        // Published in the handler's synchronous part: its call is still on the stack.
+        if (text(message) === 'root') await broker.publish(topic, 'follow-up', { key: 'k' });
+      },
+      'g',
+    );
+    for (let i = 0; i < PAST_PROBED_CALLS; i++) await broker.publish(topic, 'warm', { key: 'k' });
+
+    await broker.publish(topic, 'root', { key: 'k' });
+    await until(() => handled.includes('follow-up'), 'the follow-up to be handled');
+
+    expect(handled.slice(-2)).toEqual(['root', 'follow-up']);
+  });
+
   it("after their first 1,000 calls, two handlers that publish to each other's busy topic do not wait for each other", async () => {
     const broker = await startedBroker();
     const [ping, pong] = [uniqueName('ping'), uniqueName('pong')];

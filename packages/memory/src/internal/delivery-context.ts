@@ -11,8 +11,8 @@ import { isPromiseLike, type Deliver } from '@msgport/core/adapter';
 // Three signals, so that the common shapes never pay for AsyncLocalStorage, which on Node 20 and 22
 // installs promise hooks for the whole process while it is enabled (measured on the in-memory
 // benchmark: it more than halves the throughput with asynchronous handlers):
-// - `depth`, raised around the call of a handler known to complete synchronously: everything it
-//   publishes, it publishes before it returns.
+// - `depth`, raised around the call of a handler known to complete synchronously (everything it
+//   publishes, it publishes before it returns), and around the synchronous part of an unscoped call.
 // - `storage`: a handler's first PROBED_CALLS calls that return a promise run inside
 //   `storage.run()`, so that their asynchronous continuations, and whatever they start (timers,
 //   promises), see the store. A handler's very first call always does (a probe of its shape). The
@@ -97,7 +97,15 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
       // A promise reaction, not queueMicrotask(), which makes an AsyncResource per call in Node.
       void JOB_END.then(endOfJob);
     }
-    const outcome = handler(message, context);
+    // What the handler publishes before it returns (before its first `await`) comes from inside
+    // the delivery: `young` counts the call only once it returned.
+    let outcome: void | Promise<void>;
+    depth++;
+    try {
+      outcome = handler(message, context);
+    } finally {
+      depth--;
+    }
     if (!isPromiseLike(outcome)) return outcome;
     // Counted `young` until the job ends. It settles after that (its reaction is queued after the
     // job-end marker), so as an `old` call.

@@ -99,13 +99,7 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     }
     // What the handler publishes before it returns (before its first `await`) comes from inside
     // the delivery: `young` counts the call only once it returned.
-    let outcome: void | Promise<void>;
-    depth++;
-    try {
-      outcome = handler(message, context);
-    } finally {
-      depth--;
-    }
+    const outcome = callCounted(handler, message, context);
     if (!isPromiseLike(outcome)) return outcome;
     // Counted `young` until the job ends. It settles after that (its reaction is queued after the
     // job-end marker), so as an `old` call.
@@ -116,13 +110,7 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     if (kind === 'async')
       return scopedCalls < PROBED_CALLS ? invokeInStorage(message, context) : invokeUnscoped(message, context);
     if (kind === 'unknown') return invokeInStorage(message, context);
-    let outcome: void | Promise<void>;
-    depth++;
-    try {
-      outcome = handler(message, context);
-    } finally {
-      depth--;
-    }
+    const outcome = callCounted(handler, message, context);
     if (!isPromiseLike(outcome)) return outcome;
     kind = 'async';
     // Began before a job-end marker could be queued: a continuation may run in this very job.
@@ -138,6 +126,16 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     }
     return invoke(message, context);
   };
+}
+
+/** Calls `handler` with `depth` raised: what it publishes before it returns comes from inside the delivery. */
+function callCounted(handler: MessageHandler, message: Message, context: HandlerContext): void | Promise<void> {
+  depth++;
+  try {
+    return handler(message, context);
+  } finally {
+    depth--;
+  }
 }
 
 function endOfJob(): void {

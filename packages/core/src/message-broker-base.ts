@@ -6,7 +6,15 @@ import { InvalidArgumentError } from './errors/invalid-argument-error.js';
 import { isMessagingError, type MessagingError } from './errors/messaging-error.js';
 import { PublishError } from './errors/publish-error.js';
 import { SubscribeError } from './errors/subscribe-error.js';
-import { aborted, abortable, assertSignal, errorText, guardedLogger, shutdownTimeout } from './internal/broker-support.js';
+import {
+  aborted,
+  abortable,
+  assertSignal,
+  errorText,
+  guardedLogger,
+  publishArgumentError,
+  shutdownTimeout,
+} from './internal/broker-support.js';
 import { ConsumerRegistry, type ConsumerEntry, type Member } from './internal/consumer-registry.js';
 import { DeliveryPipeline, type DeliveryHost } from './internal/delivery-pipeline.js';
 import { RESOLVED } from './internal/promises.js';
@@ -174,13 +182,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
         if (signal.aborted) return Promise.reject(aborted(topic, signal, false));
       }
     } catch (error) {
-      return Promise.reject(
-        isMessagingError(error)
-          ? error
-          : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, {
-              cause: error,
-            }),
-      );
+      return Promise.reject(publishArgumentError(topic, error));
     }
     const published =
       this.#state === 'running' || this.#state === 'stopping'
@@ -344,13 +346,7 @@ export abstract class MessageBrokerBase implements MessageBrokerPort {
       message = createOutgoingMessage(topic, value, options?.key, options?.headers);
     } catch (error) {
       // Reading the options may throw too (a getter): that is still a bad argument.
-      return Promise.reject(
-        isMessagingError(error)
-          ? error
-          : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, {
-              cause: error,
-            }),
-      );
+      return Promise.reject(publishArgumentError(topic, error));
     }
     let sent: Promise<void>;
     try {

@@ -211,26 +211,34 @@ describe('InMemoryMessageBroker nested publish (issue 18)', () => {
   // do not (see the package README). These run a handler past that point first.
   const PAST_PROBED_CALLS = 1_001;
 
-  it('after its first 1,000 calls, an asynchronous handler may still publish to its own busy topic', async () => {
-    const broker = await startedBroker();
-    const topic = uniqueName('unscoped-self');
-    const handled: string[] = [];
-    await broker.subscribe(
-      topic,
-      async (message) => {
-        handled.push(text(message));
-        await new Promise((resolve) => setImmediate(resolve));
-        if (text(message) === 'root') await broker.publish(topic, 'follow-up', { key: 'k' });
-      },
-      'g',
-    );
-    for (let i = 0; i < PAST_PROBED_CALLS; i++) await broker.publish(topic, 'warm', { key: 'k' });
+  // Published after an await (a continuation), or in the handler's synchronous part, while its call
+  // is still on the stack.
+  it.each([
+    { when: 'after an await', yieldFirst: true },
+    { when: 'before its first await', yieldFirst: false },
+  ])(
+    'after its first 1,000 calls, an asynchronous handler may still publish to its own busy topic $when',
+    async ({ yieldFirst }) => {
+      const broker = await startedBroker();
+      const topic = uniqueName('unscoped-self');
+      const handled: string[] = [];
+      await broker.subscribe(
+        topic,
+        async (message) => {
+          handled.push(text(message));
+          if (yieldFirst) await new Promise((resolve) => setImmediate(resolve));
+          if (text(message) === 'root') await broker.publish(topic, 'follow-up', { key: 'k' });
+        },
+        'g',
+      );
+      for (let i = 0; i < PAST_PROBED_CALLS; i++) await broker.publish(topic, 'warm', { key: 'k' });
 
-    await broker.publish(topic, 'root', { key: 'k' });
-    await until(() => handled.includes('follow-up'), 'the follow-up to be handled');
+      await broker.publish(topic, 'root', { key: 'k' });
+      await until(() => handled.includes('follow-up'), 'the follow-up to be handled');
 
-    expect(handled.slice(-2)).toEqual(['root', 'follow-up']);
-  });
+      expect(handled.slice(-2)).toEqual(['root', 'follow-up']);
+    },
+  );
 
   it("after their first 1,000 calls, two handlers that publish to each other's busy topic do not wait for each other", async () => {
     const broker = await startedBroker();

@@ -23,6 +23,7 @@ import {
   outcomeOf,
   record,
   recordingLogger,
+  rejectsInsteadOfThrowing,
   settle,
   thenError,
   throwsOnThen,
@@ -234,14 +235,7 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
           ),
         );
         await check('publishArguments', fc.tuple(topic, value, publishOptions), async ([t, v, o]) => {
-          let outcome: Promise<void>;
-          try {
-            outcome = broker.publish(t as string, v as string, o as never);
-          } catch (error) {
-            throw new Error(`publish() threw synchronously instead of rejecting: ${describeFailure(error).message}`, {
-              cause: error,
-            });
-          }
+          const outcome = rejectsInsteadOfThrowing('publish()', () => broker.publish(t as string, v as string, o as never));
           const error = await settle(outcome, timeoutMs, 'publish()');
           if (error === undefined) return;
           expectMessagingError(error, secrets);
@@ -382,14 +376,9 @@ export function runFuzzSuite(options: FuzzSuiteOptions): void {
         );
         try {
           await check('subscribeArguments', fc.tuple(topic, handler, third), async ([t, h, g]) => {
-            let outcome: Promise<unknown>;
-            try {
-              outcome = idle.subscribe(t as string, h as MessageHandler, g as string);
-            } catch (error) {
-              throw new Error(`subscribe() threw synchronously instead of rejecting: ${describeFailure(error).message}`, {
-                cause: error,
-              });
-            }
+            const outcome: Promise<unknown> = rejectsInsteadOfThrowing('subscribe()', () =>
+              idle.subscribe(t as string, h as MessageHandler, g as string),
+            );
             let subscription: unknown;
             const error = await settle(
               outcome.then((value) => {

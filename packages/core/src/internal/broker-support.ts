@@ -1,6 +1,6 @@
 import { describeFailure } from '../describe-failure.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
-import { CONSUMER_CLOSED, MessagingError } from '../errors/messaging-error.js';
+import { CONSUMER_CLOSED, isMessagingError, MessagingError } from '../errors/messaging-error.js';
 import type { Logger } from '../logger.js';
 import { describe, describeValue } from '../message.js';
 
@@ -75,6 +75,18 @@ export function assertSignal(topic: string, signal: unknown): void {
       `Cannot publish to "${topic}": options.signal must be an AbortSignal, got ${describe(signal)}.`,
     );
   }
+}
+
+/**
+ * The rejection of a publish whose arguments failed validation or could not be read (an options
+ * getter that throws): msgport's own error as it is, anything else as an InvalidArgumentError.
+ */
+export function publishArgumentError(topic: string, error: unknown): MessagingError {
+  return isMessagingError(error)
+    ? error
+    : new InvalidArgumentError(`Cannot publish to "${topic}": the options could not be read (${errorText(error)}).`, {
+        cause: error,
+      });
 }
 
 /** The error of a publish given up because its signal was aborted. */

@@ -63,7 +63,7 @@ export function isTlsFailure(error: unknown): boolean {
 }
 
 /** kafkajs errors that mean "the broker could not be reached or did not answer in time". */
-const CONNECTION_ERROR_NAMES = new Set([
+export const CONNECTION_ERROR_NAMES: ReadonlySet<string> = new Set([
   'KafkaJSConnectionError',
   'KafkaJSConnectionClosedError',
   'KafkaJSRequestTimeoutError',

@@ -1,43 +1,24 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { SubscribeError, type Logger } from '@msgport/core';
 import { backoffDelay, type Backoff, type Redact } from '@msgport/core/adapter';
-import { describeError, errorChain, isAuthenticationFailure, isTlsFailure } from './errors.js';
+import { CONNECTION_ERROR_NAMES, describeError, errorChain, isAuthenticationFailure, isTlsFailure } from './errors.js';
+import { TRANSIENT_TYPES } from './retry-transient.js';
 
 /** Pauses between attempts of a first join: 200 ms doubling to 2 s, ±20 %. */
 export const FIRST_JOIN_BACKOFF: Backoff = { initialDelayMs: 200, multiplier: 2, maxDelayMs: 2_000, jitter: 0.2 };
 
 /**
- * Broker answers that go away by waiting: a topic just created whose metadata has not reached
- * every broker yet, a partition or group coordinator being elected or loaded, a rebalance.
+ * Broker answers that go away by waiting: the {@link TRANSIENT_TYPES} (a topic just created whose
+ * metadata has not reached every broker yet, a partition or group coordinator being elected or
+ * loaded), a rebalance, a request that timed out.
  */
-const RETRIABLE_TYPES = new Set([
-  'UNKNOWN_TOPIC_OR_PARTITION',
-  'LEADER_NOT_AVAILABLE',
-  'NOT_LEADER_FOR_PARTITION',
-  'NOT_LEADER_OR_FOLLOWER',
-  'FENCED_LEADER_EPOCH',
-  'UNKNOWN_LEADER_EPOCH',
-  'NOT_COORDINATOR',
-  'NOT_COORDINATOR_FOR_GROUP',
-  'COORDINATOR_NOT_AVAILABLE',
-  'GROUP_COORDINATOR_NOT_AVAILABLE',
-  'COORDINATOR_LOAD_IN_PROGRESS',
-  'GROUP_LOAD_IN_PROGRESS',
-  'REBALANCE_IN_PROGRESS',
-  'REQUEST_TIMED_OUT',
-]);
+const RETRIABLE_TYPES: ReadonlySet<string> = new Set([...TRANSIENT_TYPES, 'REBALANCE_IN_PROGRESS', 'REQUEST_TIMED_OUT']);
 
-/** kafkajs errors that mean "the brokers could not be reached or did not answer in time". */
-const CONNECTION_ERROR_NAMES = new Set([
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSMetadataNotLoaded',
-  'KafkaJSTopicMetadataNotLoaded',
-  'KafkaJSNoBrokerAvailableError',
-  'KafkaJSGroupCoordinatorNotFound',
-]);
+/**
+ * kafkajs errors that mean "the brokers could not be reached or did not answer in time": those a
+ * publish retries ({@link CONNECTION_ERROR_NAMES}), and a group coordinator not found.
+ */
+const JOIN_CONNECTION_ERROR_NAMES: ReadonlySet<string> = new Set([...CONNECTION_ERROR_NAMES, 'KafkaJSGroupCoordinatorNotFound']);
 
 /**
  * True when joining again later may succeed: somewhere in the cause chain, a kafkajs error marked
@@ -51,7 +32,7 @@ export function isRetriableJoinError(error: unknown): boolean {
   return errorChain(error).some((e) => {
     if (typeof e.type === 'string' && RETRIABLE_TYPES.has(e.type)) return true;
     if (typeof e.name !== 'string' || !e.name.startsWith('KafkaJS')) return false;
-    return e.retriable === true || CONNECTION_ERROR_NAMES.has(e.name);
+    return e.retriable === true || JOIN_CONNECTION_ERROR_NAMES.has(e.name);
   });
 }
 

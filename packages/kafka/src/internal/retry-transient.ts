@@ -6,7 +6,7 @@ import { errorChain } from './errors.js';
  * Broker answers that only mean "not ready yet": on KRaft a topic that was just created (even
  * after `createTopics({ waitForLeaders: true })`) can answer these for a short while.
  */
-const TRANSIENT_TYPES = new Set([
+export const TRANSIENT_TYPES: ReadonlySet<string> = new Set([
   'UNKNOWN_TOPIC_OR_PARTITION',
   'LEADER_NOT_AVAILABLE',
   'NOT_LEADER_FOR_PARTITION',

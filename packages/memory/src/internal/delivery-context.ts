@@ -11,8 +11,8 @@ import { isPromiseLike, type Deliver } from '@msgport/core/adapter';
 // Three signals, so that the common shapes never pay for AsyncLocalStorage, which on Node 20 and 22
 // installs promise hooks for the whole process while it is enabled (measured on the in-memory
 // benchmark: it more than halves the throughput with asynchronous handlers):
-// - `depth`, raised around the call of a handler known to complete synchronously: everything it
-//   publishes, it publishes before it returns.
+// - `depth`, raised around the call of a handler known to complete synchronously (everything it
+//   publishes, it publishes before it returns), and around the synchronous part of an unscoped call.
 // - `storage`: a handler's first PROBED_CALLS calls that return a promise run inside
 //   `storage.run()`, so that their asynchronous continuations, and whatever they start (timers,
 //   promises), see the store. A handler's very first call always does (a probe of its shape). The
@@ -97,7 +97,9 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
       // A promise reaction, not queueMicrotask(), which makes an AsyncResource per call in Node.
       void JOB_END.then(endOfJob);
     }
-    const outcome = handler(message, context);
+    // What the handler publishes before it returns (before its first `await`) comes from inside
+    // the delivery: `young` counts the call only once it returned.
+    const outcome = callCounted(handler, message, context);
     if (!isPromiseLike(outcome)) return outcome;
     // Counted `young` until the job ends. It settles after that (its reaction is queued after the
     // job-end marker), so as an `old` call.
@@ -108,13 +110,7 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     if (kind === 'async')
       return scopedCalls < PROBED_CALLS ? invokeInStorage(message, context) : invokeUnscoped(message, context);
     if (kind === 'unknown') return invokeInStorage(message, context);
-    let outcome: void | Promise<void>;
-    depth++;
-    try {
-      outcome = handler(message, context);
-    } finally {
-      depth--;
-    }
+    const outcome = callCounted(handler, message, context);
     if (!isPromiseLike(outcome)) return outcome;
     kind = 'async';
     // Began before a job-end marker could be queued: a continuation may run in this very job.
@@ -130,6 +126,16 @@ export function trackHandler(handler: MessageHandler): MessageHandler {
     }
     return invoke(message, context);
   };
+}
+
+/** Calls `handler` with `depth` raised: what it publishes before it returns comes from inside the delivery. */
+function callCounted(handler: MessageHandler, message: Message, context: HandlerContext): void | Promise<void> {
+  depth++;
+  try {
+    return handler(message, context);
+  } finally {
+    depth--;
+  }
 }
 
 function endOfJob(): void {

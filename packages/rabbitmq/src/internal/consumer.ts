@@ -1,7 +1,9 @@
 import type { Channel } from 'amqplib';
+import { ConnectionError } from '@msgport/core';
 import type { ConsumerSpec, Deliver } from '@msgport/core/adapter';
 import type { Link } from './link.js';
 import type { PartitionCoordinator } from './partition-coordinator.js';
+import type { QueueConsumers } from './queue-consumers.js';
 
 /** One consumer: of a broadcast subscription, of a group (its members queue), or of one partition queue of a group. */
 export interface Consumer {
@@ -84,4 +86,55 @@ export function waitIdle(consumer: Consumer): Promise<void> {
 /** `topic`, or `topic" in group "group` (to be quoted), for log lines. */
 export function describeSpec(spec: ConsumerSpec): string {
   return spec.group === null ? spec.topic : `${spec.topic}" in group "${spec.group}`;
+}
+
+/** The steps of {@link attachOnOwnChannel}. */
+export interface ChannelAttachment<T> {
+  /** Declares (or looks up) what the consumer consumes, on its new channel. */
+  readonly prepare: (channel: Channel) => Promise<T>;
+  /** Once the consumer owns the channel: starts consuming what `prepare` gave. */
+  readonly consume: (channel: Channel, prepared: T) => Promise<void> | void;
+  /** Closed before the channel when the attachment ends early (a probe channel of the group). */
+  readonly release?: () => Promise<void>;
+}
+
+/**
+ * Attaches `consumer` on a new channel of `link`, watched by `consumers`: runs `prepare`; unless
+ * the consumer was closed meanwhile (then the channel is closed and this resolves `false`), the
+ * consumer takes `link` and the channel as its own, and `consume` runs. A link that closed meanwhile
+ * is a ConnectionError (the attachment is retried). On any failure the channel is no longer the
+ * consumer's and is closed (after `release`), and the error is rethrown.
+ */
+export async function attachOnOwnChannel<T>(
+  consumers: QueueConsumers,
+  consumer: Consumer,
+  link: Link,
+  attachment: ChannelAttachment<T>,
+): Promise<boolean> {
+  const channel = await link.connection.createChannel();
+  consumers.watchChannel(consumer, link, channel);
+  const closeChannel = async (): Promise<void> => {
+    await attachment.release?.();
+    await channel.close().catch(() => undefined);
+  };
+  try {
+    const prepared = await attachment.prepare(channel);
+    if (consumer.closed) {
+      await closeChannel();
+      return false;
+    }
+    if (link.closed)
+      throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
+    consumer.link = link;
+    consumer.channel = channel;
+    // A step that completes synchronously takes no turn of its own: nothing runs between it and the adoption.
+    const consuming = attachment.consume(channel, prepared);
+    if (consuming !== undefined) await consuming;
+    consumer.retryAttempt = 0;
+    return true;
+  } catch (error) {
+    if (consumer.channel === channel) consumer.channel = null;
+    await closeChannel();
+    throw error;
+  }
 }

@@ -1,5 +1,4 @@
-import { ConnectionError } from '@msgport/core';
-import { createConsumer, describeSpec, waitIdle, type Consumer } from './consumer.js';
+import { attachOnOwnChannel, createConsumer, describeSpec, waitIdle, type Consumer } from './consumer.js';
 import {
   countMembers,
   declareGroupTopology,
@@ -40,50 +39,40 @@ export async function attachGroup(consumers: QueueConsumers, consumer: Consumer,
   if (previous !== null) await previous.stop();
   const { topic, group } = consumer.spec;
   const layout = groupLayout(settings.exchange, topic, group!, settings.partitions, settings.queueType);
-  const channel = await link.connection.createChannel();
-  consumers.watchChannel(consumer, link, channel);
   const probe = new ProbeChannel(link.connection);
-  try {
-    // One group's topology at a time per connection: RabbitMQ 3.10 on a small single node stopped
-    // answering new connections (and `rabbitmqctl stop_app`) after one adapter declared ~100 quorum
-    // queues at once (20 group subscriptions made together: the conformance suite's concurrent-topics
-    // case); declared in turn, they are not.
-    const declared = link.declaring.then(async () => {
-      // Queues of earlier layouts: looked for before and after declaring (see group-topology.ts).
-      const earlier = await earlierPartitionCount(probe, layout);
-      await declareGroupTopology(channel, layout);
-      await declareMembersQueue(probe, layout);
-      link.deadLetterQueues.add(layout.deadLetterQueue);
-      if (earlier !== null) await unbindEarlierPartitions(probe, layout, earlier, logger);
-      await migrateLegacyQueue(probe, layout, logger);
-    });
-    link.declaring = declared.catch(() => undefined);
-    await declared;
-    const { consumerTag } = await channel.consume(
-      layout.membersQueue,
-      (delivery) => {
-        // Nothing is routed to the members queue; a cancel means it was deleted: attach again.
-        if (delivery === null && consumer.channel === channel) void channel.close().catch(() => undefined);
-      },
-      { noAck: true },
-    );
-    if (consumer.closed) {
-      await probe.close();
-      await channel.close().catch(() => undefined);
-      return;
-    }
-    if (link.closed)
-      throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
-    consumer.link = link;
-    consumer.channel = channel;
-    consumer.consumerTag = consumerTag;
-    consumer.retryAttempt = 0;
-  } catch (error) {
-    if (consumer.channel === channel) consumer.channel = null;
-    await probe.close();
-    await channel.close().catch(() => undefined);
-    throw error;
-  }
+  const attached = await attachOnOwnChannel(consumers, consumer, link, {
+    prepare: async (channel) => {
+      // One group's topology at a time per connection: RabbitMQ 3.10 on a small single node stopped
+      // answering new connections (and `rabbitmqctl stop_app`) after one adapter declared ~100 quorum
+      // queues at once (20 group subscriptions made together: the conformance suite's concurrent-topics
+      // case); declared in turn, they are not.
+      const declared = link.declaring.then(async () => {
+        // Queues of earlier layouts: looked for before and after declaring (see group-topology.ts).
+        const earlier = await earlierPartitionCount(probe, layout);
+        await declareGroupTopology(channel, layout);
+        await declareMembersQueue(probe, layout);
+        link.deadLetterQueues.add(layout.deadLetterQueue);
+        if (earlier !== null) await unbindEarlierPartitions(probe, layout, earlier, logger);
+        await migrateLegacyQueue(probe, layout, logger);
+      });
+      link.declaring = declared.catch(() => undefined);
+      await declared;
+      const { consumerTag } = await channel.consume(
+        layout.membersQueue,
+        (delivery) => {
+          // Nothing is routed to the members queue; a cancel means it was deleted: attach again.
+          if (delivery === null && consumer.channel === channel) void channel.close().catch(() => undefined);
+        },
+        { noAck: true },
+      );
+      return consumerTag;
+    },
+    consume: (_channel, consumerTag) => {
+      consumer.consumerTag = consumerTag;
+    },
+    release: () => probe.close(),
+  });
+  if (!attached) return;
   let coordinator: PartitionCoordinator | null = null;
   coordinator = new PartitionCoordinator({
     partitions: settings.partitions,

@@ -202,7 +202,8 @@ export async function migrateLegacyQueue(probe: ProbeChannel, layout: GroupLayou
   );
 }
 
-async function queueExists(probe: ProbeChannel, queue: string): Promise<boolean> {
+/** True when `queue` exists (looked up on `probe`: RabbitMQ answers a missing queue by closing the channel). */
+export async function queueExists(probe: ProbeChannel, queue: string): Promise<boolean> {
   try {
     await probe.run((channel) => channel.checkQueue(queue));
     return true;

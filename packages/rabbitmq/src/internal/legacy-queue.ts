@@ -4,7 +4,7 @@ import type { RabbitMQLegacyQueue } from '../rabbitmq-adapter-options.js';
 import { replyCode, REPLY_CODES } from './amqp-errors.js';
 import { createConsumer, type Consumer } from './consumer.js';
 import { attachGroup } from './group-attachment.js';
-import { declareGroupTopology, ProbeChannel } from './group-topology.js';
+import { declareGroupTopology, ProbeChannel, queueExists } from './group-topology.js';
 import type { Link } from './link.js';
 import type { QueueConsumers } from './queue-consumers.js';
 import {
@@ -162,9 +162,9 @@ async function holdLock(probe: ProbeChannel, names: SwitchLayout, consumer: Cons
  */
 async function switchTopic(probe: ProbeChannel, layout: GroupLayout, names: SwitchLayout): Promise<boolean> {
   const { exchange, topic } = layout;
-  const switching = !(await exists(probe, names.marker));
+  const switching = !(await queueExists(probe, names.marker));
   if (switching) {
-    if (!(await exists(probe, names.legacyQueue))) throw missingQueue({ ...layout, queue: names.legacyQueue });
+    if (!(await queueExists(probe, names.legacyQueue))) throw missingQueue({ ...layout, queue: names.legacyQueue });
     await probe.run(async (channel) => {
       // The partition queues, reached from the switch exchange only (nothing routes to it yet).
       await channel.assertExchange(names.switchFallback, 'fanout', { durable: true });
@@ -186,7 +186,7 @@ async function switchTopic(probe: ProbeChannel, layout: GroupLayout, names: Swit
     });
   }
   // Switched: PyFly's binding stays removed (a PyFly instance started since would have bound it again).
-  if (await exists(probe, names.legacyQueue)) {
+  if (await queueExists(probe, names.legacyQueue)) {
     await probe.run((channel) => channel.unbindQueue(names.legacyQueue, exchange, topic));
   }
   // msgport's layout (one copy per queue while the router still routes too), then the router goes.
@@ -261,16 +261,6 @@ async function deleteDrained(
     if (code === REPLY_CODES.PRECONDITION_FAILED) {
       consumers.logger.info(`Kept the legacy queue "${legacy.queue}": it is not empty or still consumed.`);
     } else if (code !== REPLY_CODES.NOT_FOUND) throw error;
-  }
-}
-
-async function exists(probe: ProbeChannel, queue: string): Promise<boolean> {
-  try {
-    await probe.run((channel) => channel.checkQueue(queue));
-    return true;
-  } catch (error) {
-    if (replyCode(error) === REPLY_CODES.NOT_FOUND) return false;
-    throw error;
   }
 }
 

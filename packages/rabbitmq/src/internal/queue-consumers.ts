@@ -1,9 +1,9 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { ConnectionError, isMessagingError, SubscribeError, type Logger, type Message } from '@msgport/core';
+import { isMessagingError, SubscribeError, type Logger, type Message } from '@msgport/core';
 import { backoffDelay, CONSUMER_CLOSED, type ConsumerHandle, type ConsumerSpec, type Deliver } from '@msgport/core/adapter';
 import { safeText } from './amqp-errors.js';
 import type { Connection } from './connection.js';
-import { createConsumer, describeSpec, settle, waitIdle, type Consumer } from './consumer.js';
+import { attachOnOwnChannel, createConsumer, describeSpec, settle, waitIdle, type Consumer } from './consumer.js';
 import { attachGroup } from './group-attachment.js';
 import { legacyQueueFor } from './legacy-options.js';
 import { attachSwitchingGroup, prepareSharedQueue } from './legacy-queue.js';
@@ -238,34 +238,24 @@ export class QueueConsumers {
       if (legacy?.phase === 'switch') return attachSwitchingGroup(this, consumer, link, legacy);
       return attachGroup(this, consumer, link);
     }
-    const channel = await link.connection.createChannel();
-    this.watchChannel(consumer, link, channel);
-    try {
-      await channel.prefetch(this.#settings.prefetch);
-      // A partition queue was declared by its group; a broadcast subscription declares its own.
-      const queue =
-        consumer.partition?.queue ??
-        (consumer.legacyQueue === null
-          ? await this.#declareBroadcastQueue(channel, link, consumer.spec)
-          : await prepareSharedQueue(channel, link, this.#settings, legacyQueueFor(this.#settings, consumer.spec)!));
-      if (consumer.closed) {
-        await channel.close().catch(() => undefined);
-        return;
-      }
-      if (link.closed)
-        throw new ConnectionError('The RabbitMQ connection closed while the consumer was being set up; it will be retried.');
-      consumer.link = link;
-      consumer.channel = channel;
-      const { consumerTag } = await channel.consume(queue, (delivery) => this.#onDelivery(consumer, channel, delivery), {
-        noAck: false,
-      });
-      if (consumer.channel === channel) consumer.consumerTag = consumerTag;
-      consumer.retryAttempt = 0;
-    } catch (error) {
-      if (consumer.channel === channel) consumer.channel = null;
-      await channel.close().catch(() => undefined);
-      throw error;
-    }
+    await attachOnOwnChannel(this, consumer, link, {
+      prepare: async (channel) => {
+        await channel.prefetch(this.#settings.prefetch);
+        // A partition queue was declared by its group; a broadcast subscription declares its own.
+        return (
+          consumer.partition?.queue ??
+          (consumer.legacyQueue === null
+            ? await this.#declareBroadcastQueue(channel, link, consumer.spec)
+            : await prepareSharedQueue(channel, link, this.#settings, legacyQueueFor(this.#settings, consumer.spec)!))
+        );
+      },
+      consume: async (channel, queue) => {
+        const { consumerTag } = await channel.consume(queue, (delivery) => this.#onDelivery(consumer, channel, delivery), {
+          noAck: false,
+        });
+        if (consumer.channel === channel) consumer.consumerTag = consumerTag;
+      },
+    });
   }
 
   /** Declares a broadcast subscription's queue (and its dead-letter queue), binds them, returns the queue to consume. */

@@ -62,6 +62,18 @@ export function recordingLogger(lines: string[]): Logger {
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
+/**
+ * The promise `call` returns. A port method reports every failure as a rejection: one that throws
+ * synchronously instead fails the property, with what it threw.
+ */
+export function rejectsInsteadOfThrowing<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return call();
+  } catch (error) {
+    throw new Error(`${what} threw synchronously instead of rejecting: ${describeFailure(error).message}`, { cause: error });
+  }
+}
+
 /** Waits for `promise`; returns what it rejected with, or undefined; fails when it takes longer than `ms`. */
 export async function settle(promise: Promise<unknown>, ms: number, what: string): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;

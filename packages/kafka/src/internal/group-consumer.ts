@@ -54,7 +54,10 @@ const noRoute: Route = {
  * - A brand-new group (or a broadcast subscription) that starts at the latest offset has its start
  *   position pinned before it joins: the end offsets are read first and the consumer seeks there
  *   right after its first join, which commits them. kafkajs would otherwise resolve "latest"
- *   lazily at its first fetch and skip what was published in between.
+ *   lazily at its first fetch and skip what was published in between. A pin is kept until the
+ *   group has committed an offset on its partition, and the first batch of a pinned partition
+ *   after each join is checked against it ({@link #startsPastPin}): on a cluster kafkajs can
+ *   start a partition past its seek.
  * - A topic's `concurrency` above 1 gives key-level parallelism within each partition: its
  *   messages go through a {@link KeyedExecutor} (different keys at once, one key in offset order)
  *   and offsets are resolved only up to the lowest message not handled yet (partition-batch.ts).

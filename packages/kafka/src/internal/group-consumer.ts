@@ -5,7 +5,8 @@ import { describeError, isUnknownTopic } from './errors.js';
 import { joinWithRetries } from './first-join.js';
 import { deliverInOrder, deliverKeyed, type PartitionBatch } from './partition-batch.js';
 import { SocketRegistry } from './socket-registry.js';
-import { uncommittedEndOffsets } from './start-positions.js';
+import { fetchCommittedOffsets } from './retry-transient.js';
+import { uncommittedEndOffsets, type StartPositions } from './start-positions.js';
 import type { GroupConsumerHealth, GroupConsumerOptions, GroupConsumerState, Route, Session } from './group-consumer-types.js';
 
 export type { GroupConsumerHealth, GroupConsumerOptions, GroupConsumerState } from './group-consumer-types.js';
@@ -53,7 +54,10 @@ const noRoute: Route = {
  * - A brand-new group (or a broadcast subscription) that starts at the latest offset has its start
  *   position pinned before it joins: the end offsets are read first and the consumer seeks there
  *   right after its first join, which commits them. kafkajs would otherwise resolve "latest"
- *   lazily at its first fetch and skip what was published in between.
+ *   lazily at its first fetch and skip what was published in between. A pin is kept until the
+ *   group has committed an offset on its partition, and the first batch of a pinned partition
+ *   after each join is checked against it ({@link #startsPastPin}): on a cluster kafkajs can
+ *   start a partition past its seek.
  * - A topic's `concurrency` above 1 gives key-level parallelism within each partition: its
  *   messages go through a {@link KeyedExecutor} (different keys at once, one key in offset order)
  *   and offsets are resolved only up to the lowest message not handled yet (partition-batch.ts).
@@ -70,8 +74,16 @@ export class GroupConsumer {
   readonly #options: GroupConsumerOptions;
   /** The topics this member consumes, and where their messages go. */
   readonly #routes = new Map<string, Route>();
-  /** Topics of a session that joined: their start position is settled (committed). */
+  /** Topics of a session that joined: their start position is settled (pinned or committed). */
   readonly #settledTopics = new Set<string>();
+  /**
+   * Start positions pinned for partitions the group had no committed offset on, kept until the
+   * group has one: a session may end before kafkajs applied its seek, and kafkajs may start a
+   * pinned partition elsewhere anyway (see {@link #startsPastPin}).
+   */
+  readonly #pins: StartPositions = new Map();
+  /** Pinned partitions (`partition:topic`) whose first batch since the latest join was checked. */
+  readonly #checkedSinceJoin = new Set<string>();
   readonly #runConfig: Omit<ConsumerRunConfig, 'partitionsConsumedConcurrently'>;
   #session: Session | null = null;
   #state: GroupConsumerState = 'joining';
@@ -123,6 +135,9 @@ export class GroupConsumer {
         const { deliver, executor, concurrency } = this.#routes.get(topic) ?? noRoute;
         this.#heartbeat = heartbeat;
         if (this.#keepAlive === null) this.#startKeepAlive();
+        // kafkajs' Batch keeps the offset it fetched from, which its type leaves out.
+        const fetchedOffset = (batch as { readonly fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
+        if (fetchedOffset !== null && (await this.#startsPastPin(topic, partition, fetchedOffset))) return;
         const work: PartitionBatch = {
           topic,
           partition,
@@ -281,14 +296,25 @@ export class GroupConsumer {
     const recreate = this.#topicMissing;
     this.#topicMissing = false;
     await Promise.all(topics.map((topic) => this.#options.ensureTopic(topic, recreate)));
+    // A topic created again starts afresh: its earlier pins point into the deleted one.
+    if (recreate) this.#pins.clear();
+    // New topics, and topics with pins the group may not have committed yet (kept, not read again).
+    const pinTopics = topics.filter((t) => !this.#settledTopics.has(t) || this.#pins.has(t));
     const pins = this.#options.fromBeginning
       ? null
       : await uncommittedEndOffsets(
           this.#options.offsetsAdmin,
-          this.group === null ? null : this.groupId,
-          topics.filter((t) => !this.#settledTopics.has(t)),
+          // A throwaway group has no commits, unless an earlier session of this one made them.
+          this.group === null && !pinTopics.some((t) => this.#pins.has(t)) ? null : this.groupId,
+          pinTopics,
           this.#options.requestTimeoutMs,
+          this.#pins,
         );
+    for (const topic of pinTopics) {
+      const pinned = pins?.get(topic);
+      if (pinned === undefined) this.#pins.delete(topic);
+      else this.#pins.set(topic, new Map(pinned));
+    }
     if (this.#closing !== null) throw closed();
 
     await this.#closeSession();
@@ -356,6 +382,57 @@ export class GroupConsumer {
     return session;
   }
 
+  /**
+   * True when the batch fetched from `fetchedOffset` of a pinned partition (see {@link #pins})
+   * starts past where the group is, and the partition was sought back there (the batch is not
+   * delivered: kafkajs fetches it again from there). Checked on the first batch of the partition
+   * after each join.
+   *
+   * The seek made at the first join does not always hold on a cluster: kafkajs runs one fetcher
+   * per broker, and the one that fetches first resolves the start offsets of every assigned
+   * partition, the pinned ones led by other brokers included ("latest", as the group has no
+   * committed offset yet). When that lookup is still under way as another fetcher applies the seek
+   * (commits the pin and forgets the offset it knew), its answer lands afterwards and the partition
+   * starts at the end offset of that moment: the messages published since `subscribe()` resolved
+   * would be skipped. The group's committed offset tells the two apart: the partition must start
+   * there, or at the pin when there is none.
+   */
+  async #startsPastPin(topic: string, partition: number, fetchedOffset: string): Promise<boolean> {
+    const pinned = this.#pins.get(topic);
+    const pin = pinned?.get(partition);
+    const session = this.#session;
+    const key = `${partition}:${topic}`;
+    if (pin === undefined || session === null || this.#checkedSinceJoin.has(key)) return false;
+    this.#checkedSinceJoin.add(key);
+    if (BigInt(fetchedOffset) <= BigInt(pin)) return false;
+    let target = pin;
+    const { offsetsAdmin, requestTimeoutMs, sessionTimeoutMs, logger, redact } = this.#options;
+    try {
+      // Bounded well below the session timeout: no heartbeat is sent meanwhile.
+      const timeoutMs = Math.min(requestTimeoutMs, Math.floor(sessionTimeoutMs / 2));
+      const [entry] = await fetchCommittedOffsets(offsetsAdmin, this.groupId, [topic], timeoutMs);
+      const committed = entry?.partitions.find((p) => p.partition === partition)?.offset;
+      if (committed !== undefined && BigInt(committed) >= 0n) {
+        // The group has a position of its own on this partition: the pin is done with.
+        pinned!.delete(partition);
+        if (pinned!.size === 0) this.#pins.delete(topic);
+        target = committed;
+      }
+    } catch (error) {
+      logger.debug(
+        `Could not read the committed offset of "${topic}" partition ${partition} for group id "${this.groupId}" ` +
+          `(${describeError(error, redact)}); starting it at its pinned offset ${pin}.`,
+      );
+    }
+    if (BigInt(fetchedOffset) <= BigInt(target) || session !== this.#session) return false;
+    logger.debug(
+      `The Kafka consumer of group id "${this.groupId}" fetched "${topic}" partition ${partition} from offset ` +
+        `${fetchedOffset}, past the group's position ${target}: seeking back to ${target}.`,
+    );
+    session.consumer.seek({ topic, partition, offset: target });
+    return true;
+  }
+
   /** A description for messages: the topics and the group. */
   #describe(): string {
     const topics = [...this.#routes.keys()].map((topic) => `"${topic}"`).join(', ') || 'no topic';
@@ -368,6 +445,7 @@ export class GroupConsumer {
       return;
     }
     session.joined = true;
+    this.#checkedSinceJoin.clear();
     const sorted: Record<string, number[]> = {};
     for (const [topic, partitions] of Object.entries(assignment)) sorted[topic] = [...partitions].sort((a, b) => a - b);
     this.#assignment = sorted;

@@ -17,10 +17,12 @@ export function publishConfirmed(
   exchange: string,
   routingKey: string,
   content: Buffer,
+  headers?: Record<string, string>,
 ): Promise<void> {
+  const options = headers === undefined ? { persistent: true } : { persistent: true, headers };
   const send = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      const writable = channel.publish(exchange, routingKey, content, { persistent: true }, (error: unknown) =>
+      const writable = channel.publish(exchange, routingKey, content, options, (error: unknown) =>
         error === null || error === undefined
           ? resolve()
           : reject(error instanceof Error ? error : new Error('RabbitMQ nacked the message', { cause: error })),

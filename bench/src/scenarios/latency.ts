@@ -68,7 +68,8 @@ export const latencyScenario: Scenario = {
     // A broker that is down may be restarting (other suites do that): give it a minute.
     if (await reachable(firstKafkaBroker(), log))
       brokers.push(['kafka', 'KafkaAdapter', 'kafkajs (send per message + eachMessage)']);
-    if (await reachable(RABBITMQ_URL, log)) brokers.push(['rabbitmq', 'RabbitMQAdapter', 'amqplib (ConfirmChannel + consume)']);
+    if (await reachable(RABBITMQ_URL, log))
+      brokers.push(['rabbitmq', 'RabbitMQAdapter', 'amqplib (ConfirmChannel + consume, quorum queue)']);
     for (const [broker, adapter, raw] of brokers) {
       variants.push(
         {
@@ -232,7 +233,8 @@ async function rabbitPipe(impl: Params['impl'], name: string, handle: (value: Bu
   const connection = await amqpConnect();
   const setup = await connection.createChannel();
   await setup.assertExchange(name, 'direct', { durable: true });
-  await setup.assertQueue(queue, { durable: true });
+  // A quorum queue, like the group queues the adapter declares by default (queueType 'quorum').
+  await setup.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
   await setup.bindQueue(queue, name, topic);
   const consumer = await connection.createChannel();
   await consumer.prefetch(PREFETCH);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { RabbitMQAdapter } from '@msgport/rabbitmq';
 import {
   amqpConnect,
@@ -18,7 +19,7 @@ import type { Measurement, RunInput, Scenario, ScenarioPlan, VariantSpec } from 
  * ConfirmChannel, sequential and with 1,000 in flight, into a durable queue bound to the exchange.
  */
 interface Params {
-  readonly impl: 'msgport' | 'raw' | 'ceiling';
+  readonly impl: 'msgport' | 'raw' | 'raw-id' | 'ceiling';
   readonly mode: Mode;
   readonly messages: number;
   readonly seconds: number;
@@ -66,6 +67,15 @@ export const rabbitmqPublishScenario: Scenario = {
         where: 'child',
         params: { impl: 'raw', mode: window, messages, seconds },
       },
+      {
+        // The same messages as the adapter sends: since issue 12 every message carries a
+        // msgport-message-id header, which amqplib encodes as a header table per message.
+        id: 'raw-conc-id',
+        label: `amqplib ConfirmChannel, ${WINDOW} in flight, each with a message-id header`,
+        role: 'baseline',
+        where: 'child',
+        params: { impl: 'raw-id', mode: window, messages, seconds },
+      },
     ];
     // The Java ceiling needs a JVM start (and a download on first use): not in --quick.
     const ceiling = quick ? ({ available: false, reason: 'not run with --quick' } as const) : await rabbitCeilingAvailable(log);
@@ -97,6 +107,21 @@ export const rabbitmqPublishScenario: Scenario = {
           baseline: 'raw-conc',
           metric: 'rate',
           target: { min: 0.9, text: '≥ 0.9×' },
+        },
+        {
+          id: 'rabbitmq-publish-conc-id',
+          label: `RabbitMQ publish ${WINDOW} in flight: msgport / amqplib, same messages (message-id header)`,
+          subject: 'msgport-conc',
+          baseline: 'raw-conc-id',
+          metric: 'rate',
+          target: { min: 0.9, text: '≥ 0.9×' },
+        },
+        {
+          id: 'rabbitmq-publish-id-header-cost',
+          label: 'RabbitMQ publish: amqplib with a message-id header / without',
+          subject: 'raw-conc-id',
+          baseline: 'raw-conc',
+          metric: 'rate',
         },
         {
           id: 'rabbitmq-publish-conc-vs-seq',
@@ -161,7 +186,10 @@ export const rabbitmqPublishScenario: Scenario = {
       }
       const channel = await connection.createConfirmChannel();
       const gate = new DrainGate();
-      const publish = (): Promise<void> => publishConfirmed(channel, gate, exchange, topic, value);
+      const publish =
+        impl === 'raw-id'
+          ? (): Promise<void> => publishConfirmed(channel, gate, exchange, topic, value, { 'msgport-message-id': randomUUID() })
+          : (): Promise<void> => publishConfirmed(channel, gate, exchange, topic, value);
       await drive(warmup, mode, publish);
       const start = now();
       return measured(await drive(messages, mode, publish, start + seconds * 1000), start);

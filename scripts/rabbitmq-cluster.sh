@@ -96,16 +96,9 @@ require_rabbitmq() {
   fi
 }
 
-# Runs a command as the rabbitmq user, with its home (Erlang cookie) and loopback-only Erlang
-# distribution, like /etc/rabbitmq/rabbitmq-env.conf does for the service.
-as_rabbitmq() {
-  local env=(HOME="$RMQ_HOME" LANG=C.UTF-8 LC_ALL=C.UTF-8 PATH="$PATH" ERL_EPMD_ADDRESS=127.0.0.1)
-  if [[ $(id -u) == 0 ]]; then
-    setpriv --reuid="$RMQ_USER" --regid="$RMQ_USER" --init-groups env -i "${env[@]}" "$@"
-  else
-    env -i "${env[@]}" "$@"
-  fi
-}
+# as_rabbitmq: runs a command as the rabbitmq user (its home, loopback-only Erlang distribution).
+# shellcheck source=lib/as-rabbitmq.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/as-rabbitmq.sh"
 
 ctl() { # NODE ARGS...: rabbitmqctl against node N
   local n=$1

@@ -236,11 +236,9 @@ export const kafkaPublishScenario: Scenario = {
       const batch = mode.kind === 'sequential' ? 1 : mode.size;
       // A fresh array of fresh records per call, as an application sending new data builds them
       // (the adapter gets a new message per publish too).
-      const records =
-        impl === 'raw-batch-id'
-          ? (n: number): { value: Buffer; headers?: Record<string, string> }[] =>
-              Array.from({ length: n }, () => ({ value, headers: { 'msgport-message-id': randomUUID() } }))
-          : (n: number): { value: Buffer; headers?: Record<string, string> }[] => Array.from({ length: n }, () => ({ value }));
+      const record: () => { value: Buffer; headers?: Record<string, string> } =
+        impl === 'raw-batch-id' ? () => ({ value, headers: { 'msgport-message-id': randomUUID() } }) : () => ({ value });
+      const records = (n: number): ReturnType<typeof record>[] => Array.from({ length: n }, record);
       for (let warm = 0; warm < warmup; warm += batch) await producer.send({ topic, acks: -1, messages: records(batch) });
       const start = now();
       const deadline = start + seconds * 1000;

@@ -33,14 +33,8 @@ RMQ_HOME=/var/lib/rabbitmq
 log() { printf 'qq-fd-limit.sh: %s\n' "$*" >&2; }
 [[ $PORT != 5672 && $PORT != 5673 && $PORT != 5674 && $PORT != 5675 ]] || { log "REPRO_PORT $PORT is taken by the service or the cluster"; exit 2; }
 
-as_rabbitmq() {
-  local env=(HOME="$RMQ_HOME" LANG=C.UTF-8 LC_ALL=C.UTF-8 PATH="$PATH" ERL_EPMD_ADDRESS=127.0.0.1)
-  if [[ $(id -u) == 0 ]]; then
-    setpriv --reuid="$RMQ_USER" --regid="$RMQ_USER" --init-groups env -i "${env[@]}" "$@"
-  else
-    env -i "${env[@]}" "$@"
-  fi
-}
+# shellcheck source=../../../scripts/lib/as-rabbitmq.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/as-rabbitmq.sh"
 ctl() { timeout -s KILL "${CTL_TIMEOUT:-20}" bash -c "$(declare -f as_rabbitmq); RMQ_USER=$RMQ_USER RMQ_HOME=$RMQ_HOME"' as_rabbitmq "$@"' _ "$RMQ_LIB/rabbitmqctl" -q -n "$NODE" "$@"; }
 
 pid=''

@@ -190,7 +190,7 @@ async function kafkaPipe(impl: Params['impl'], name: string, handle: (value: Buf
   if (impl === 'msgport') {
     const broker = new KafkaAdapter(kafkaAdapterOptions('msgport-bench'));
     await broker.start();
-    await broker.subscribe(name, (message) => handle(message.value), group);
+    await broker.subscribe(name, async (message) => handle(message.value), group);
     return {
       publish: (value) => broker.publish(name, value),
       close: async () => {
@@ -220,7 +220,7 @@ async function rabbitPipe(impl: Params['impl'], name: string, handle: (value: Bu
   if (impl === 'msgport') {
     const broker = new RabbitMQAdapter(rabbitAdapterOptions(name));
     await broker.start();
-    await broker.subscribe(topic, (message) => handle(message.value), 'g');
+    await broker.subscribe(topic, async (message) => handle(message.value), 'g');
     return {
       publish: (value) => broker.publish(topic, value),
       close: async () => {

@@ -83,6 +83,9 @@ export const rabbitmqConsumeScenario: Scenario = {
         done();
       }
     };
+    // The adapter's handler: an async function, the shape the README shows.
+    const handler = async (): Promise<void> => received();
+    const noop = async (): Promise<void> => {};
     const timeout = setTimeout(() => done(), TIMEOUT_MS);
     try {
       if (impl === 'msgport') {
@@ -96,7 +99,7 @@ export const rabbitmqConsumeScenario: Scenario = {
           const declared = await broker.subscribe(topic, () => {}, GROUP);
           await declared.unsubscribe();
           await fillQueue(exchange, topic, queue, messages, value);
-          await broker.subscribe(topic, received, GROUP);
+          await broker.subscribe(topic, handler, GROUP);
           await finished;
         } finally {
           await broker.stop();
@@ -108,7 +111,8 @@ export const rabbitmqConsumeScenario: Scenario = {
         try {
           const channel = await connection.createChannel();
           await channel.assertExchange(exchange, 'direct', { durable: true });
-          await channel.assertQueue(queue, { durable: true });
+          // A quorum queue, like the adapter's partition queues (its default queueType).
+          await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
           await channel.bindQueue(queue, exchange, topic);
           await fillQueue(exchange, topic, queue, messages, value);
           await channel.prefetch(PREFETCH);
@@ -116,8 +120,12 @@ export const rabbitmqConsumeScenario: Scenario = {
             queue,
             (delivery) => {
               if (delivery === null) return;
-              received();
-              channel.ack(delivery);
+              // An async handler, acknowledged once it resolved, as the adapter does; counted after the
+              // ack, so that the last ack is sent before the run ends and the connection closes.
+              void noop().then(() => {
+                channel.ack(delivery);
+                received();
+              });
             },
             { noAck: false },
           );

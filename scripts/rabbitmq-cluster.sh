@@ -35,6 +35,7 @@
 #   RABBITMQ_START_TIMEOUT         readiness deadline in seconds (default 120)
 #   RABBITMQ_STOP_TIMEOUT          graceful stop deadline in seconds (default 60)
 #   RABBITMQ_LIB                   RabbitMQ's scripts (default /usr/lib/rabbitmq/bin)
+#   RABBITMQ_CTL_TIMEOUT           seconds after which a rabbitmqctl call is killed (default 30)
 #   RABBITMQ_NOFILE                file-descriptor limit (`ulimit -n`) of the nodes (default 65536,
 #                                  lowered to the hard limit of this shell; start fails below 4096)
 #
@@ -100,10 +101,16 @@ require_rabbitmq() {
 # shellcheck source=lib/as-rabbitmq.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/as-rabbitmq.sh"
 
-ctl() { # NODE ARGS...: rabbitmqctl against node N
-  local n=$1
-  shift
-  as_rabbitmq "$RMQ_LIB/rabbitmqctl" -q -n "$(node_name "$n")" "$@"
+# The CLI can hang for good on a node that is starting or joining (seen: an `eval` of
+# rabbit_nodes:all_running() still waiting after 8 minutes): every call is killed after a bound.
+ctl_within() { # SECONDS NODE ARGS...: rabbitmqctl against node N, killed after SECONDS
+  local secs=$1 n=$2
+  shift 2
+  as_rabbitmq timeout -s KILL "$secs" "$RMQ_LIB/rabbitmqctl" -q -n "$(node_name "$n")" "$@"
+}
+
+ctl() { # NODE ARGS...: rabbitmqctl against node N, killed after RABBITMQ_CTL_TIMEOUT seconds (a query)
+  ctl_within "${RABBITMQ_CTL_TIMEOUT:-30}" "$@"
 }
 
 # ------------------------------------------------------------- process --
@@ -263,7 +270,7 @@ stop_nodes() { # graceful|kill NODE...
       else
         log "stopping node $n ($(node_name "$n"), beam pid $pid)"
         # rabbitmqctl stop returns once the node has stopped; SIGTERM is the fallback.
-        ( ctl "$n" stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true ) &
+        ( ctl_within "${RABBITMQ_STOP_TIMEOUT:-60}" "$n" stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true ) &
       fi
       pids+=("$pid")
       nodes+=("$n")
@@ -360,7 +367,7 @@ form_cluster() { # nodes 2 and 3 (fresh, serving) join node 1
   for n in 2 3; do
     for step in stop_app "join_cluster $(node_name 1)" start_app; do
       # shellcheck disable=SC2086 # step is a command and its argument
-      out=$(ctl "$n" $step 2>&1) || { printf '%s\n' "$out" >&2; die "rabbitmqctl -n $(node_name "$n") $step failed"; }
+      out=$(ctl_within "${RABBITMQ_START_TIMEOUT:-120}" "$n" $step 2>&1) || { printf '%s\n' "$out" >&2; die "rabbitmqctl -n $(node_name "$n") $step failed"; }
     done
     log "node $n joined $(node_name 1)"
   done

@@ -106,7 +106,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/as-rabbitmq.sh"
 ctl_within() { # SECONDS NODE ARGS...: rabbitmqctl against node N, killed after SECONDS
   local secs=$1 n=$2
   shift 2
-  as_rabbitmq timeout -s KILL "$secs" "$RMQ_LIB/rabbitmqctl" -q -n "$(node_name "$n")" "$@"
+  # From /: the rabbitmq user may not be allowed into the caller's directory (a clone made with
+  # mktemp -d is mode 700), and the CLI then fails or hangs loading its files (erl_prim_loader file_error).
+  (cd / && as_rabbitmq timeout -s KILL "$secs" "$RMQ_LIB/rabbitmqctl" -q -n "$(node_name "$n")" "$@")
 }
 
 ctl() { # NODE ARGS...: rabbitmqctl against node N, killed after RABBITMQ_CTL_TIMEOUT seconds (a query)

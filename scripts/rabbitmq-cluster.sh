@@ -470,7 +470,7 @@ cmd_tool() { # rabbitmqctl|rabbitmq-queues ARGS...
     done
     [[ -n $target ]] || die "no cluster node is running"
   fi
-  as_rabbitmq "$RMQ_LIB/$tool" -q -n "$target" "$@"
+  (cd / && as_rabbitmq "$RMQ_LIB/$tool" -q -n "$target" "$@")
 }
 
 main() {

@@ -20,7 +20,7 @@ export class IdleLatch {
   /** One piece of work settled; wakes every waiter when it was the last one. Extra calls are ignored. */
   leave(): void {
     if (this.#count === 0) return;
-    if (--this.#count > 0) return;
+    if (--this.#count > 0 || this.#waiters.length === 0) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();

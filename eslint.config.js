@@ -13,6 +13,7 @@ export default defineConfig(
     'coverage/',
     'tools/',
     'bench/results/',
+    'bench/.reference/',
     'test/.readme-blocks/',
     'test/install/fixtures/',
     'test/reliability/results/',

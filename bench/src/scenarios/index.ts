@@ -10,6 +10,7 @@ import { rabbitmqConsumeScenario } from './rabbitmq-consume.js';
 import { rabbitmqInstancesScenario } from './rabbitmq-instances.js';
 import { rabbitmqKeyParallelScenario } from './rabbitmq-key-parallel.js';
 import { rabbitmqPublishScenario } from './rabbitmq-publish.js';
+import { untypedScenario } from './untyped.js';
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -24,6 +25,7 @@ export const SCENARIOS: readonly Scenario[] = [
   rabbitmqKeyParallelScenario,
   latencyScenario,
   rabbitmqInstancesScenario,
+  untypedScenario,
 ];
 
 export function findScenario(name: string): Scenario | undefined {

@@ -1,4 +1,4 @@
-import { KafkaAdapter } from '@msgport/kafka';
+import { msgportPackage, type Build } from '../lib/builds.js';
 import type { KafkaMessage } from 'kafkajs';
 import { now, payload } from '../lib/drive.js';
 import { firstKafkaBroker, KAFKA_BROKERS, portOpen } from '../lib/env.js';
@@ -22,6 +22,8 @@ import type { Measurement, RunInput, Scenario, ScenarioPlan, VariantSpec } from 
  */
 interface Params {
   readonly impl: 'msgport' | 'each-message' | 'each-batch' | 'each-batch-handler' | 'consumer-performance';
+  /** Which msgport runs a msgport variant (the untyped scenario runs both). @default 'this' */
+  readonly build?: Build;
 }
 
 const TIMEOUT_MS = 120_000;
@@ -130,7 +132,7 @@ export const kafkaConsumeScenario: Scenario = {
     };
   },
   async run({ variant, context, run }: RunInput): Promise<Measurement> {
-    const { impl } = variant.params as unknown as Params;
+    const { impl, build } = variant.params as unknown as Params;
     const topic = String(context['topic']);
     const messages = Number(context['messages']);
     const groupId = `${String(context['prefix'])}-${variant.id}-r${run}`;
@@ -154,6 +156,7 @@ export const kafkaConsumeScenario: Scenario = {
     const opened = now();
     try {
       if (impl === 'msgport') {
+        const { KafkaAdapter } = await msgportPackage('kafka', build);
         const broker = new KafkaAdapter(kafkaAdapterOptions('msgport-bench', { fromBeginning: true }));
         await broker.start();
         try {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaAdapter } from '@msgport/kafka';
+import { msgportPackage, type Build } from '../lib/builds.js';
 import { drive, now, payload, WARMUP_TEXT, warmupMessages, type Mode } from '../lib/drive.js';
 import { firstKafkaBroker, KAFKA_BROKERS, portOpen } from '../lib/env.js';
 import { kafkaLog4j, kafkaToolsClasspath, runJava } from '../lib/java.js';
@@ -19,6 +19,8 @@ interface Params {
   readonly seconds: number;
   /** ProducerPerformance: extra producer properties. */
   readonly props?: readonly string[];
+  /** Which msgport runs a msgport variant (the untyped scenario runs both). @default 'this' */
+  readonly build?: Build;
 }
 
 const WINDOW = 1_000;
@@ -196,12 +198,13 @@ export const kafkaPublishScenario: Scenario = {
     };
   },
   async run({ variant, context, run }: RunInput): Promise<Measurement> {
-    const { impl, mode, messages, seconds, props } = variant.params as unknown as Params;
+    const { impl, mode, messages, seconds, props, build } = variant.params as unknown as Params;
     const topic = topicName(String(context['prefix']), variant.id, run);
     if (impl === 'producer-performance') return producerPerformance(topic, messages, props ?? []);
     const value = payload();
     const warmup = warmupMessages(mode);
     if (impl === 'msgport') {
+      const { KafkaAdapter } = await msgportPackage('kafka', build);
       const broker = new KafkaAdapter(kafkaAdapterOptions('msgport-bench'));
       await broker.start();
       try {

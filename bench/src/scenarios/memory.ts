@@ -1,4 +1,4 @@
-import { InMemoryMessageBroker } from '@msgport/memory';
+import { msgportPackage, type Build } from '../lib/builds.js';
 import { DispatchLoop } from '../baselines/dispatch-loop.js';
 import { LeanLoop } from '../baselines/lean-loop.js';
 import { describeMode, drive, now, payload, type Mode } from '../lib/drive.js';
@@ -17,6 +17,8 @@ interface Params {
   readonly mode: Mode;
   readonly messages: number;
   readonly warmup: number;
+  /** Which msgport runs a msgport variant (the untyped scenario runs both). @default 'this' */
+  readonly build?: Build;
 }
 
 const BATCH = 1_000;
@@ -124,7 +126,7 @@ async function plan(quick: boolean): Promise<ScenarioPlan> {
 }
 
 async function run({ variant }: RunInput): Promise<Measurement> {
-  const { impl, shape, mode, messages, warmup } = variant.params as unknown as Params;
+  const { impl, shape, mode, messages, warmup, build } = variant.params as unknown as Params;
   const topic = 'bench';
   const value = payload();
   let broadcast = 0;
@@ -151,6 +153,7 @@ async function run({ variant }: RunInput): Promise<Measurement> {
   } else {
     // Async handlers: default options (issue 13), so the record of published messages is on
     // (bounded to its last 1,000 by default); sync handlers: as measured before, without the record.
+    const { InMemoryMessageBroker } = await msgportPackage('memory', build);
     const broker = new InMemoryMessageBroker(shape === 'async' ? {} : { recordPublished: false });
     await broker.subscribe(topic, onBroadcast);
     await broker.subscribe(topic, onA, 'g');

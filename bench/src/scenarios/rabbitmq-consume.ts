@@ -1,4 +1,4 @@
-import { RabbitMQAdapter } from '@msgport/rabbitmq';
+import { msgportPackage, type Build } from '../lib/builds.js';
 import {
   amqpConnect,
   deleteRabbitRuns,
@@ -18,6 +18,8 @@ import type { Measurement, RunInput, Scenario, ScenarioPlan } from '../lib/types
  */
 interface Params {
   readonly impl: 'msgport' | 'raw';
+  /** Which msgport runs a msgport variant (the untyped scenario runs both). @default 'this' */
+  readonly build?: Build;
 }
 
 const TIMEOUT_MS = 120_000;
@@ -64,7 +66,7 @@ export const rabbitmqConsumeScenario: Scenario = {
     };
   },
   async run({ variant, context, run }: RunInput): Promise<Measurement> {
-    const { impl } = variant.params as unknown as Params;
+    const { impl, build } = variant.params as unknown as Params;
     const messages = Number(context['messages']);
     const exchange = `${String(context['prefix'])}-${variant.id}-r${run}`;
     const topic = `${exchange}-t`;
@@ -92,6 +94,7 @@ export const rabbitmqConsumeScenario: Scenario = {
         // Filled without a partition header (a plain amqplib publisher), so every message takes
         // the fallback route to partition 0: one queue, as for the raw consumer.
         const queue = `${topic}.${GROUP}.p0`;
+        const { RabbitMQAdapter } = await msgportPackage('rabbitmq', build);
         const broker = new RabbitMQAdapter(rabbitAdapterOptions(exchange));
         try {
           await broker.start();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { RabbitMQAdapter } from '@msgport/rabbitmq';
+import { msgportPackage, type Build } from '../lib/builds.js';
 import {
   amqpConnect,
   deleteRabbitRuns,
@@ -23,6 +23,8 @@ interface Params {
   readonly mode: Mode;
   readonly messages: number;
   readonly seconds: number;
+  /** Which msgport runs a msgport variant (the untyped scenario runs both). @default 'this' */
+  readonly build?: Build;
 }
 
 const WINDOW = 1_000;
@@ -152,7 +154,7 @@ export const rabbitmqPublishScenario: Scenario = {
     };
   },
   async run({ variant, context, run }: RunInput): Promise<Measurement> {
-    const { impl, mode, messages, seconds } = variant.params as unknown as Params;
+    const { impl, mode, messages, seconds, build } = variant.params as unknown as Params;
     const exchange = `${String(context['prefix'])}-${variant.id}-r${run}`;
     const names = rabbitNames(exchange);
     const queue = `${exchange}.q`;
@@ -173,6 +175,7 @@ export const rabbitmqPublishScenario: Scenario = {
       await setup.assertQueue(queue, { durable: true });
       await setup.bindQueue(queue, exchange, topic);
       if (impl === 'msgport') {
+        const { RabbitMQAdapter } = await msgportPackage('rabbitmq', build);
         const broker = new RabbitMQAdapter(rabbitAdapterOptions(exchange));
         await broker.start();
         try {

@@ -11,7 +11,8 @@ import type { IHeaders, KafkaMessage, Message as KafkaRecord } from 'kafkajs';
 export interface OutgoingRecord extends KafkaRecord {
   readonly key: Buffer | null;
   readonly value: Buffer;
-  readonly headers: Readonly<Record<string, Buffer>>;
+  /** Header values as strings: kafkajs encodes them as UTF-8. */
+  readonly headers: Readonly<Record<string, string>>;
   /** The partition the record got when first sent (-1 before), kept if its batch is sent again. */
   chosenPartition: number;
   /**
@@ -40,22 +41,16 @@ function varintBytes(n: number): number {
   return bytes;
 }
 
-/** The headers of every outgoing record that has none: shared, frozen once. */
-const NO_OUTGOING_HEADERS: Readonly<Record<string, Buffer>> = Object.freeze({});
-
-/** Encodes `message` for kafkajs: key and value as is, header values as UTF-8 (C8). */
+/**
+ * Encodes `message` for kafkajs: key and value as is; the headers are the message's own (frozen,
+ * string values): kafkajs writes a string header value as UTF-8 (C8), so a copy with each value
+ * turned into a Buffer first would only cost an object and a Buffer per header on every publish.
+ */
 export function toKafkaRecord(message: Message): OutgoingRecord {
-  // Runs once per publish: no allocation for the headers of a message that has none.
-  let headers: Record<string, Buffer> | null = null;
-  for (const name in message.headers) {
-    if (!Object.prototype.hasOwnProperty.call(message.headers, name)) continue;
-    headers ??= {};
-    setOwn(headers, name, Buffer.from(message.headers[name]!, 'utf8'));
-  }
   return {
     key: message.key,
     value: message.value,
-    headers: headers ?? NO_OUTGOING_HEADERS,
+    headers: message.headers,
     chosenPartition: -1,
     acknowledged: false,
   };
@@ -74,8 +69,8 @@ export function estimateRecordSize(record: OutgoingRecord): number {
   for (const name in headers) {
     if (!Object.prototype.hasOwnProperty.call(headers, name)) continue;
     const nameBytes = Buffer.byteLength(name, 'utf8');
-    const headerValue = headers[name]!;
-    body += varintBytes(nameBytes) + nameBytes + varintBytes(headerValue.length) + headerValue.length;
+    const valueBytes = Buffer.byteLength(headers[name]!, 'utf8');
+    body += varintBytes(nameBytes) + nameBytes + varintBytes(valueBytes) + valueBytes;
     count++;
   }
   body += varintBytes(count);

@@ -1,0 +1,121 @@
+import { ensureReferenceBuild, REFERENCE_COMMIT, type Build } from '../lib/builds.js';
+import type { Comparison, Measurement, RunInput, Scenario, ScenarioPlan, VariantSpec } from '../lib/types.js';
+import { kafkaConsumeScenario } from './kafka-consume.js';
+import { kafkaPublishScenario } from './kafka-publish.js';
+import { memoryScenario } from './memory.js';
+import { rabbitmqConsumeScenario } from './rabbitmq-consume.js';
+import { rabbitmqPublishScenario } from './rabbitmq-publish.js';
+
+/**
+ * Issue 12's "untyped publish/consume does not regress": the msgport variants of the memory,
+ * publish and consume scenarios, each run twice in the same bench run — on this checkout's
+ * packages and on the packages as they were before issue 12 (typed topics, message ids, failure
+ * control, per-subscription concurrency; {@link REFERENCE_COMMIT}, built from git by
+ * lib/builds.ts). Same workloads, handlers and options as those scenarios; the ratio is this build
+ * over the reference, run by run. Only when named (`--scenario untyped`): it adds nothing to what
+ * the other scenarios say about the raw clients.
+ */
+interface Part {
+  readonly scenario: Scenario;
+  /** Short name, in variant ids (and so in topic and group names). */
+  readonly tag: string;
+  /** The scenario's msgport variants that run here. */
+  readonly variants: readonly string[];
+}
+
+const PARTS: readonly Part[] = [
+  { scenario: memoryScenario, tag: 'mem', variants: ['msgport-seq', 'msgport-async-seq', 'msgport-async-batch'] },
+  { scenario: kafkaPublishScenario, tag: 'kp', variants: ['msgport-seq', 'msgport-conc'] },
+  { scenario: kafkaConsumeScenario, tag: 'kc', variants: ['msgport'] },
+  { scenario: rabbitmqPublishScenario, tag: 'rp', variants: ['msgport-seq', 'msgport-conc'] },
+  { scenario: rabbitmqConsumeScenario, tag: 'rc', variants: ['msgport'] },
+];
+
+const REFERENCE = REFERENCE_COMMIT.slice(0, 7);
+
+/** What a variant of this scenario carries besides its part's own params. */
+interface Routing {
+  readonly part: string;
+  readonly build: Build;
+}
+
+export const untypedScenario: Scenario = {
+  name: 'untyped',
+  title: `Untyped publish/consume: this build vs the build before issue 12 (${REFERENCE})`,
+  optIn: true,
+  runs: { full: 5, quick: 3 },
+  async unavailable(variant?: VariantSpec) {
+    if (variant === undefined) return null;
+    return partOf(variant).scenario.unavailable();
+  },
+  async prepare(options): Promise<ScenarioPlan> {
+    await ensureReferenceBuild(options.log);
+    const variants: VariantSpec[] = [];
+    const comparisons: Comparison[] = [];
+    const context: Record<string, unknown> = {};
+    const cleanups: Array<() => Promise<void>> = [];
+    const workloads: string[] = [];
+    try {
+      for (const part of PARTS) {
+        if ((await part.scenario.unavailable()) !== null) continue;
+        const plan = await part.scenario.prepare({ ...options, prefix: `${options.prefix}-${part.tag}` });
+        cleanups.push(() => plan.cleanup());
+        context[part.scenario.name] = plan.context;
+        workloads.push(`${part.scenario.name}: ${plan.workload}`);
+        for (const id of part.variants) {
+          const original = plan.variants.find((v) => v.id === id);
+          if (original === undefined) continue; // not in a quick plan
+          const ours = `${part.tag}-${id}`;
+          const theirs = `${ours}-ref`;
+          const routed = (build: Build): Record<string, unknown> => ({ ...original.params, part: part.scenario.name, build });
+          variants.push(
+            { ...original, id: ours, label: `${original.label} (this build)`, role: 'msgport', params: routed('this') },
+            {
+              ...original,
+              id: theirs,
+              label: `${original.label} (before issue 12)`,
+              role: 'baseline',
+              params: routed('reference'),
+            },
+          );
+          comparisons.push({
+            id: `untyped-${ours}`,
+            label: `${original.label}: this build / before issue 12`,
+            subject: ours,
+            baseline: theirs,
+            metric: 'rate',
+            target: { min: 0.95, text: '≥ 0.95× (no regression beyond noise)' },
+          });
+        }
+      }
+    } catch (error) {
+      for (const cleanup of cleanups) await cleanup();
+      throw error;
+    }
+    return {
+      workload: `as in each scenario, on this build and on ${REFERENCE} (built from git); ${workloads.join('; ')}`,
+      variants,
+      comparisons,
+      context,
+      cleanup: async () => {
+        for (const cleanup of cleanups) await cleanup();
+      },
+    };
+  },
+  run(input: RunInput): Promise<Measurement> {
+    const part = partOf(input.variant);
+    const original = input.variant.id.slice(part.tag.length + 1).replace(/-ref$/, '');
+    return part.scenario.run({
+      ...input,
+      variant: { ...input.variant, id: `${original}-${(input.variant.params as unknown as Routing).build}` },
+      context: input.context[part.scenario.name] as Record<string, unknown>,
+    });
+  },
+};
+
+function partOf(variant: VariantSpec): Part {
+  const name = (variant.params as unknown as Routing).part;
+  const part = PARTS.find((p) => p.scenario.name === name);
+  if (part === undefined) throw new Error(`untyped: no part named ${String(name)} (variant ${variant.id})`);
+  return part;
+}

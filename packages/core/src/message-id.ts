@@ -52,8 +52,8 @@ let suffix = '';
  * times the rest), so ids made in quick succession share one reading (RFC 9562 lets an
  * implementation trade timestamp precision for speed): a reading serves at most 16 ids and for at
  * most 1 ms of event-loop time (an unreferenced timer ends it). An id made after a pause always
- * has the current time; under load, its time part may lag the clock by what 15 ids took to make
- * (or by how late the event loop runs its timers), never by more.
+ * has the current time; under load, its time part may lag the clock by about a millisecond (more
+ * when the event loop runs its timers late), never by more than the 15 ids before it took to make.
  *
  * ```ts
  * createMessageId(); // '019ae4c8-5b1e-7a3c-9f12-8d0e6a4b2c7f'

@@ -12,7 +12,8 @@ import { rabbitmqPublishScenario } from './rabbitmq-publish.js';
  * packages and on the packages as they were before issue 12 (typed topics, message ids, failure
  * control, per-subscription concurrency; {@link REFERENCE_COMMIT}, built from git by
  * lib/builds.ts). Same workloads, handlers and options as those scenarios; the ratio is this build
- * over the reference, run by run. Only when named (`--scenario untyped`): it adds nothing to what
+ * over the reference, run by run. The raw clients' own cost of the message-id header (raw with it /
+ * raw without, from the publish scenarios) is measured beside them. Only when named (`--scenario untyped`): it adds nothing to what
  * the other scenarios say about the raw clients.
  */
 interface Part {
@@ -21,13 +22,28 @@ interface Part {
   readonly tag: string;
   /** The scenario's msgport variants that run here. */
   readonly variants: readonly string[];
+  /**
+   * The scenario's comparisons of raw clients that run here as they are (both of their variants
+   * too): what the message-id header costs the raw client itself, in the same run.
+   */
+  readonly raw?: readonly string[];
 }
 
 const PARTS: readonly Part[] = [
   { scenario: memoryScenario, tag: 'mem', variants: ['msgport-seq', 'msgport-async-seq', 'msgport-async-batch'] },
-  { scenario: kafkaPublishScenario, tag: 'kp', variants: ['msgport-seq', 'msgport-conc'] },
+  {
+    scenario: kafkaPublishScenario,
+    tag: 'kp',
+    variants: ['msgport-seq', 'msgport-conc'],
+    raw: ['kafka-publish-id-header-cost'],
+  },
   { scenario: kafkaConsumeScenario, tag: 'kc', variants: ['msgport'] },
-  { scenario: rabbitmqPublishScenario, tag: 'rp', variants: ['msgport-seq', 'msgport-conc'] },
+  {
+    scenario: rabbitmqPublishScenario,
+    tag: 'rp',
+    variants: ['msgport-seq', 'msgport-conc'],
+    raw: ['rabbitmq-publish-id-header-cost'],
+  },
   { scenario: rabbitmqConsumeScenario, tag: 'rc', variants: ['msgport'] },
 ];
 
@@ -87,6 +103,23 @@ export const untypedScenario: Scenario = {
             target: { min: 0.95, text: '≥ 0.95× (no regression beyond noise)' },
           });
         }
+        for (const id of part.raw ?? []) {
+          const comparison = plan.comparisons.find((c) => c.id === id);
+          if (comparison === undefined) continue;
+          for (const variantId of [comparison.subject, comparison.baseline]) {
+            const original = plan.variants.find((v) => v.id === variantId)!;
+            const ours = `${part.tag}-${variantId}`;
+            if (variants.some((v) => v.id === ours)) continue;
+            variants.push({ ...original, id: ours, params: { ...original.params, part: part.scenario.name, build: 'this' } });
+          }
+          const { target: _target, ...rest } = comparison;
+          comparisons.push({
+            ...rest,
+            id: `untyped-${id}`,
+            subject: `${part.tag}-${comparison.subject}`,
+            baseline: `${part.tag}-${comparison.baseline}`,
+          });
+        }
       }
     } catch (error) {
       for (const cleanup of cleanups) await cleanup();
@@ -107,6 +140,7 @@ export const untypedScenario: Scenario = {
     const original = input.variant.id.slice(part.tag.length + 1).replace(/-ref$/, '');
     return part.scenario.run({
       ...input,
+      // Unique per build: the variant id names the topics, queues and groups of a run.
       variant: { ...input.variant, id: `${original}-${(input.variant.params as unknown as Routing).build}` },
       context: input.context[part.scenario.name] as Record<string, unknown>,
     });

@@ -74,9 +74,14 @@ export const untypedScenario: Scenario = {
     try {
       for (const part of PARTS) {
         if ((await part.scenario.unavailable()) !== null) continue;
+        // Prepared once per build, so that each build's variants keep their ids and find what
+        // the scenario made for them (pre-created topics, pre-filled queues) under its own names.
         const plan = await part.scenario.prepare({ ...options, prefix: `${options.prefix}-${part.tag}` });
         cleanups.push(() => plan.cleanup());
-        context[part.scenario.name] = plan.context;
+        const referencePlan = await part.scenario.prepare({ ...options, prefix: `${options.prefix}-${part.tag}r` });
+        cleanups.push(() => referencePlan.cleanup());
+        context[contextKey(part, 'this')] = plan.context;
+        context[contextKey(part, 'reference')] = referencePlan.context;
         workloads.push(`${part.scenario.name}: ${plan.workload}`);
         for (const id of part.variants) {
           const original = plan.variants.find((v) => v.id === id);
@@ -137,15 +142,19 @@ export const untypedScenario: Scenario = {
   },
   run(input: RunInput): Promise<Measurement> {
     const part = partOf(input.variant);
-    const original = input.variant.id.slice(part.tag.length + 1).replace(/-ref$/, '');
+    const { build } = input.variant.params as unknown as Routing;
     return part.scenario.run({
       ...input,
-      // Unique per build: the variant id names the topics, queues and groups of a run.
-      variant: { ...input.variant, id: `${original}-${(input.variant.params as unknown as Routing).build}` },
-      context: input.context[part.scenario.name] as Record<string, unknown>,
+      // The part's own id: it names the topics, queues and groups the part prepared.
+      variant: { ...input.variant, id: input.variant.id.slice(part.tag.length + 1).replace(/-ref$/, '') },
+      context: input.context[contextKey(part, build)] as Record<string, unknown>,
     });
   },
 };
+
+function contextKey(part: Part, build: Build): string {
+  return `${part.scenario.name}:${build}`;
+}
 
 function partOf(variant: VariantSpec): Part {
   const name = (variant.params as unknown as Routing).part;

@@ -64,11 +64,23 @@ export async function createTopic(kafka: KafkaClient, topics: string | readonly 
   await admin.connect();
   try {
     const names = typeof topics === 'string' ? [topics] : topics;
-    await admin.createTopics({
-      topics: names.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
-      waitForLeaders: true,
-      timeout: 60_000,
-    });
+    // Not kafkajs' waitForLeaders: its metadata request for topics just created can fail with
+    // "This server does not host this topic-partition" (it once ended a whole bench run's
+    // preparation). Every partition having an end offset is what a producer needs.
+    await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })), timeout: 60_000 });
+    const deadline = Date.now() + 60_000;
+    for (const topic of names) {
+      for (;;) {
+        try {
+          const offsets = await admin.fetchTopicOffsets(topic);
+          if (offsets.length === numPartitions) break;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+        }
+        if (Date.now() > deadline) throw new Error(`topic ${topic} has no leaders 60 s after its creation`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   } finally {
     await admin.disconnect();
   }

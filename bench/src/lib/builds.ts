@@ -40,18 +40,7 @@ function referenceDir(): string {
  * variants that run it use what both builds have (constructors, start, subscribe, publish, stop).
  */
 export async function msgportPackage<K extends PackageName>(name: K, build: Build = 'this'): Promise<PackageModules[K]> {
-  if (build === 'this') {
-    switch (name) {
-      case 'core':
-        return (await import('@msgport/core')) as PackageModules[K];
-      case 'memory':
-        return (await import('@msgport/memory')) as PackageModules[K];
-      case 'kafka':
-        return (await import('@msgport/kafka')) as PackageModules[K];
-      default:
-        return (await import('@msgport/rabbitmq')) as PackageModules[K];
-    }
-  }
+  if (build === 'this') return (await import(`@msgport/${name}`)) as PackageModules[K];
   const entry = join(referenceDir(), 'packages', name, 'dist', 'index.js');
   if (!existsSync(entry)) throw new Error(`no reference build at ${entry}: run the untyped scenario's prepare first`);
   return (await import(pathToFileURL(entry).href)) as PackageModules[K];

@@ -70,14 +70,14 @@ export async function createTopic(kafka: KafkaClient, topics: string | readonly 
     await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })), timeout: 60_000 });
     const deadline = Date.now() + 60_000;
     for (const topic of names) {
+      let failure: unknown;
       for (;;) {
         try {
-          const offsets = await admin.fetchTopicOffsets(topic);
-          if (offsets.length === numPartitions) break;
+          if ((await admin.fetchTopicOffsets(topic)).length === numPartitions) break;
         } catch (error) {
-          if (Date.now() > deadline) throw error;
+          failure = error;
         }
-        if (Date.now() > deadline) throw new Error(`topic ${topic} has no leaders 60 s after its creation`);
+        if (Date.now() > deadline) throw new Error(`topic ${topic} has no leaders 60 s after its creation`, { cause: failure });
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }

@@ -17,6 +17,8 @@ interface Params {
   readonly mode: Mode;
   readonly messages: number;
   readonly warmup: number;
+  /** The broker's `recordPublished` option, when not the shape's (defaults for async, off for sync). */
+  readonly recordPublished?: boolean;
   /** Which msgport runs a msgport variant (the untyped scenario runs both). @default 'this' */
   readonly build?: Build;
 }
@@ -126,7 +128,7 @@ async function plan(quick: boolean): Promise<ScenarioPlan> {
 }
 
 async function run({ variant }: RunInput): Promise<Measurement> {
-  const { impl, shape, mode, messages, warmup, build } = variant.params as unknown as Params;
+  const { impl, shape, mode, messages, warmup, build, recordPublished } = variant.params as unknown as Params;
   const topic = 'bench';
   const value = payload();
   let broadcast = 0;
@@ -154,7 +156,9 @@ async function run({ variant }: RunInput): Promise<Measurement> {
     // Async handlers: default options (issue 13), so the record of published messages is on
     // (bounded to its last 1,000 by default); sync handlers: as measured before, without the record.
     const { InMemoryMessageBroker } = await msgportPackage('memory', build);
-    const broker = new InMemoryMessageBroker(shape === 'async' ? {} : { recordPublished: false });
+    const broker = new InMemoryMessageBroker(
+      recordPublished !== undefined ? { recordPublished } : shape === 'async' ? {} : { recordPublished: false },
+    );
     await broker.subscribe(topic, onBroadcast);
     await broker.subscribe(topic, onA, 'g');
     await broker.subscribe(topic, onB, 'g');
